@@ -1,0 +1,75 @@
+# Finds every dependency once, so the subdirectories only link imported targets.
+# Required: fmt, Random123 (headers), OpenMP. Optional: OpenBLAS, CUDA toolkit (+ cuBLAS),
+# cuDNN, NCCL, MPI. Each result is printed by KestrelSummary.cmake.
+
+find_package(fmt REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+
+# Random123: header-only counter-based RNGs (Debian: librandom123-dev).
+find_path(RANDOM123_INCLUDE_DIR Random123/philox.h HINTS ${RANDOM123_ROOT} ENV RANDOM123_ROOT
+          PATH_SUFFIXES include)
+if(NOT RANDOM123_INCLUDE_DIR)
+  message(FATAL_ERROR "Random123 headers not found: apt-get install librandom123-dev, "
+                      "or pass -DRANDOM123_ROOT=<dir containing Random123/>")
+endif()
+add_library(kestrel::random123 INTERFACE IMPORTED)
+target_include_directories(kestrel::random123 SYSTEM INTERFACE ${RANDOM123_INCLUDE_DIR})
+
+# BLAS for the CPU GEMMs. OpenBLAS when present; otherwise kestrel's own blocked GEMM.
+set(KESTREL_BLAS_NAME "none (built-in blocked GEMM)")
+set(BLA_VENDOR OpenBLAS)
+find_package(BLAS QUIET)
+find_path(CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas include/openblas
+          include/x86_64-linux-gnu/openblas-pthread)
+if(BLAS_FOUND AND CBLAS_INCLUDE_DIR)
+  set(KESTREL_HAVE_BLAS ON)
+  find_package(PkgConfig QUIET)
+  if(PkgConfig_FOUND)
+    pkg_check_modules(OPENBLAS_PC QUIET openblas)
+  endif()
+  set(KESTREL_BLAS_NAME "OpenBLAS ${OPENBLAS_PC_VERSION}")
+  add_library(kestrel::blas INTERFACE IMPORTED)
+  target_link_libraries(kestrel::blas INTERFACE ${BLAS_LIBRARIES})
+  target_include_directories(kestrel::blas SYSTEM INTERFACE ${CBLAS_INCLUDE_DIR})
+  target_compile_definitions(kestrel::blas INTERFACE KESTREL_HAVE_BLAS=1)
+else()
+  set(KESTREL_HAVE_BLAS OFF)
+endif()
+
+# CUDA toolkit: optional. Architectures default to an explicit list ('native' fails on a
+# machine without a GPU); 90 is the H100/H200.
+set(KESTREL_HAVE_CUDA OFF)
+if(KESTREL_CUDA)
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 75 80 86 89 90)
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit REQUIRED)
+    set(KESTREL_HAVE_CUDA ON)
+    include(KestrelFindHelpers)
+    kestrel_header_version(KESTREL_CUBLAS_VERSION "${CUDAToolkit_INCLUDE_DIRS}/cublas_api.h"
+                           CUBLAS_VER_ MAJOR MINOR PATCH)
+  endif()
+endif()
+
+set(KESTREL_HAVE_CUDNN OFF)
+set(KESTREL_HAVE_NCCL OFF)
+if(KESTREL_HAVE_CUDA)
+  find_package(CUDNN)
+  find_package(NCCL)
+  set(KESTREL_HAVE_CUDNN ${CUDNN_FOUND})
+  set(KESTREL_HAVE_NCCL ${NCCL_FOUND})
+endif()
+
+find_package(MPI QUIET COMPONENTS CXX)
+set(KESTREL_HAVE_MPI ${MPI_CXX_FOUND})
+
+if(KESTREL_TESTS)
+  find_package(GTest REQUIRED)
+endif()

@@ -1,0 +1,12 @@
+#pragma once
+// relu: y = max(x, 0). In place (y is x) is allowed.
+#include "engine/runtime/context.hpp"
+#include "engine/tensor/tensor.hpp"
+
+namespace kestrel::ops {
+
+void relu_forward(const Context& ctx, const Tensor& x, Tensor& y);
+// dx = dy * (y > 0), from the forward output y. dx may alias dy.
+void relu_backward(const Context& ctx, const Tensor& y, const Tensor& dy, Tensor& dx);
+
+}  // namespace kestrel::ops

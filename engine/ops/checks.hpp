@@ -1,0 +1,17 @@
+#pragma once
+// Argument checks shared by the ops: each failure names the op and the tensors involved.
+#include <string_view>
+
+#include "engine/runtime/context.hpp"
+#include "engine/tensor/tensor.hpp"
+
+namespace kestrel::ops::detail {
+
+// `t` is defined, f32 (or `dtype`), on the context's device and has `ndim` dimensions.
+void check_tensor(std::string_view op, std::string_view name, const Tensor& t, const Context& ctx,
+                  int ndim, DType dtype = DType::F32);
+// `t` has exactly `expected` shape.
+void check_shape(std::string_view op, std::string_view name, const Tensor& t,
+                 const Shape& expected);
+
+}  // namespace kestrel::ops::detail

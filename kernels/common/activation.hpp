@@ -1,0 +1,24 @@
+#pragma once
+// ReLU forward and backward as element functors (one output element per call).
+#include <cstdint>
+
+#include "kernels/common/hd.hpp"
+
+namespace kestrel::kernels {
+
+struct ReluForward {
+  const float* x;
+  float* y;
+  KESTREL_HD void operator()(int64_t i) const { y[i] = x[i] > 0.0f ? x[i] : 0.0f; }
+};
+
+// dx = dy where the forward output was positive. Uses the output y, so it also works when the
+// forward ran in place.
+struct ReluBackward {
+  const float* y;
+  const float* dy;
+  float* dx;
+  KESTREL_HD void operator()(int64_t i) const { dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; }
+};
+
+}  // namespace kestrel::kernels

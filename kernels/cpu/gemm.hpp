@@ -1,0 +1,32 @@
+#pragma once
+// Single-precision GEMM on row-major matrices: C = alpha * op(A) * op(B) + beta * C, with
+// op(A) of shape [m, k] and op(B) of shape [k, n].
+#include <cstdint>
+
+namespace kestrel::cpu {
+
+struct GemmArgs {
+  bool trans_a = false;
+  bool trans_b = false;
+  int64_t m = 0, n = 0, k = 0;
+  float alpha = 1.0f;
+  const float* a = nullptr;
+  int64_t lda = 0;
+  const float* b = nullptr;
+  int64_t ldb = 0;
+  float beta = 0.0f;
+  float* c = nullptr;
+  int64_t ldc = 0;
+};
+
+// One thread; for use inside an already parallel loop (one image per thread).
+void gemm_serial(const GemmArgs& g);
+
+// All threads: C is cut into fixed tiles (by size alone) computed in parallel, so the result
+// does not depend on the thread count.
+void gemm(const GemmArgs& g);
+
+// The name of the implementation in use ("OpenBLAS 0.3.21" or "built-in").
+const char* gemm_backend_name();
+
+}  // namespace kestrel::cpu

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kestrel builds and tests with. Idempotent: when everything is
+# already there it prints nothing and touches nothing. The CUDA toolkit, cuDNN and NCCL are not
+# Debian packages here; CMake finds them when present and builds CPU-only when not.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libfmt-dev libgtest-dev libgmock-dev
+  libopenblas-dev librandom123-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
