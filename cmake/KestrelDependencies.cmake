@@ -5,6 +5,7 @@
 find_package(fmt REQUIRED)
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(CLI11 CONFIG REQUIRED)
 
 # Random123: header-only counter-based RNGs (Debian: librandom123-dev).
 find_path(RANDOM123_INCLUDE_DIR Random123/philox.h HINTS ${RANDOM123_ROOT} ENV RANDOM123_ROOT
@@ -48,6 +49,13 @@ if(KESTREL_CUDA)
       set(CMAKE_CUDA_ARCHITECTURES 75 80 86 89 90)
     endif()
     enable_language(CUDA)
+    # CMake 3.25 does not know nvcc 12+'s C++20 flag: teach it, then ask for C++20 as in C++.
+    if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+      set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+      set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    endif()
+    # One CUDA runtime in the process: the shared one cuBLAS and cuDNN also load.
+    set(CMAKE_CUDA_RUNTIME_LIBRARY Shared)
     set(CMAKE_CUDA_STANDARD 20)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)

@@ -12,6 +12,7 @@ _kestrel_line("compiler" "${CMAKE_CXX_COMPILER_ID} ${CMAKE_CXX_COMPILER_VERSION}
 _kestrel_line("backend cpu" "yes (OpenMP ${OpenMP_CXX_VERSION})")
 _kestrel_line("BLAS" "${KESTREL_BLAS_NAME}")
 _kestrel_line("fmt" "${fmt_VERSION}")
+_kestrel_line("CLI11" "${CLI11_VERSION}")
 _kestrel_line("Random123" "${RANDOM123_INCLUDE_DIR}")
 if(KESTREL_HAVE_CUDA)
   _kestrel_line("CUDA toolkit" "${CUDAToolkit_VERSION} (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, archs ${CMAKE_CUDA_ARCHITECTURES})")

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libfmt-dev libgtest-dev libgmock-dev
-  libopenblas-dev librandom123-dev
+  libopenblas-dev librandom123-dev libcli11-dev
 )
 
 missing=()

@@ -1,8 +1,8 @@
 #include "engine/ops/activation.hpp"
 
 #include "engine/ops/checks.hpp"
+#include "engine/ops/dispatch.hpp"
 #include "kernels/common/activation.hpp"
-#include "kernels/cpu/parallel.hpp"
 
 namespace kestrel::ops {
 
@@ -10,7 +10,7 @@ void relu_forward(const Context& ctx, const Tensor& x, Tensor& y) {
   detail::check_tensor("relu", "input", x, ctx, -1);
   detail::check_tensor("relu", "output", y, ctx, -1);
   detail::check_shape("relu", "output", y, x.shape());
-  cpu::launch(x.numel(), kernels::ReluForward{x.data<float>(), y.data<float>()});
+  detail::launch_elementwise(ctx, x.numel(), kernels::ReluForward{x.data<float>(), y.data<float>()});
 }
 
 void relu_backward(const Context& ctx, const Tensor& y, const Tensor& dy, Tensor& dx) {
@@ -19,8 +19,8 @@ void relu_backward(const Context& ctx, const Tensor& y, const Tensor& dy, Tensor
   detail::check_tensor("relu_backward", "grad_input", dx, ctx, -1);
   detail::check_shape("relu_backward", "grad_output", dy, y.shape());
   detail::check_shape("relu_backward", "grad_input", dx, y.shape());
-  cpu::launch(y.numel(),
-              kernels::ReluBackward{y.data<float>(), dy.data<float>(), dx.data<float>()});
+  detail::launch_elementwise(
+      ctx, y.numel(), kernels::ReluBackward{y.data<float>(), dy.data<float>(), dx.data<float>()});
 }
 
 }  // namespace kestrel::ops

@@ -1,14 +1,42 @@
 #include "engine/runtime/context.hpp"
 
 #include "engine/memory/memory_pool.hpp"
+#include "engine/runtime/gpu_info.hpp"
+
+#if defined(KESTREL_HAVE_CUDA)
+#include "engine/runtime/cuda/device_context.hpp"
+#endif
 
 namespace kestrel {
 
 Context::Context(Device device) : device_(device) {
-  KESTREL_CHECK(device.is_cpu(), "device {} is not available: this build has the CPU backend only",
-                device.str());
+  if (device.is_cpu()) return;
+#if defined(KESTREL_HAVE_CUDA)
+  cuda_ = &cuda::device_context(device.index);
+#else
+  KESTREL_FAIL("device {} is not available: this kestrel was built without CUDA", device.str());
+#endif
 }
 
 MemoryPool& Context::pool() const { return pool_for(device_); }
+
+cuda::DeviceContext& Context::cuda() const {
+  KESTREL_CHECK(cuda_ != nullptr, "context on {} has no CUDA device context", device_.str());
+  return *cuda_;
+}
+
+CUstream_st* Context::stream() const {
+#if defined(KESTREL_HAVE_CUDA)
+  return cuda().compute_stream();
+#else
+  KESTREL_FAIL("context on {} has no CUDA stream in a CPU-only build", device_.str());
+#endif
+}
+
+void Context::synchronize() const {
+#if defined(KESTREL_HAVE_CUDA)
+  if (cuda_) cuda_->synchronize();
+#endif
+}
 
 }  // namespace kestrel

@@ -1,19 +1,32 @@
 #pragma once
 // Context: what an op needs to run on one device. On the CPU that is the device and its memory
-// pool; the CUDA backend adds the stream, library handles and workspace here.
+// pool; on a GPU also the device's streams, library handles and workspace (DeviceContext).
 #include "engine/core/device.hpp"
 #include "engine/tensor/tensor.hpp"
+
+// cudaStream_t without the CUDA headers, so CPU-only code compiles against this header.
+struct CUstream_st;
 
 namespace kestrel {
 
 class MemoryPool;
+namespace cuda {
+class DeviceContext;
+}
 
 class Context {
  public:
+  // Throws kestrel::Error when `device` is a GPU this machine or build does not have.
   explicit Context(Device device = Device::cpu());
 
   Device device() const { return device_; }
+  bool is_cuda() const { return device_.is_cuda(); }
   MemoryPool& pool() const;
+
+  // The GPU's context (streams, handles, workspace). Only for CUDA devices.
+  cuda::DeviceContext& cuda() const;
+  // The stream every op of this context is queued on (CUDA devices only).
+  CUstream_st* stream() const;
 
   // Scratch memory on this context's device (im2col buffers, per-row losses). Drawn from the
   // pool, so repeated steps reuse the same blocks.
@@ -21,8 +34,12 @@ class Context {
     return Tensor::empty(shape, dtype, device_);
   }
 
+  // Waits until every op queued on this context has finished (no-op on the CPU).
+  void synchronize() const;
+
  private:
   Device device_;
+  cuda::DeviceContext* cuda_ = nullptr;
 };
 
 }  // namespace kestrel

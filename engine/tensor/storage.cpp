@@ -3,6 +3,10 @@
 #include "engine/memory/memory_pool.hpp"
 #include "kernels/common/error.hpp"
 
+#if defined(KESTREL_HAVE_CUDA)
+#include "engine/runtime/cuda/device_context.hpp"
+#endif
+
 namespace kestrel {
 
 Storage::Storage(Device device, MemoryPool& pool, size_t bytes)
@@ -15,9 +19,12 @@ std::shared_ptr<Storage> Storage::allocate(Device device, size_t bytes) {
 }
 
 MemoryPool& pool_for(Device device) {
-  KESTREL_CHECK(device.is_cpu(), "no memory pool for device {}: this build runs on the CPU only",
-                device.str());
-  return host_pool();
+  if (device.is_cpu()) return host_pool();
+#if defined(KESTREL_HAVE_CUDA)
+  return cuda::device_context(device.index).pool();
+#else
+  KESTREL_FAIL("no memory pool for device {}: this kestrel was built without CUDA", device.str());
+#endif
 }
 
 }  // namespace kestrel

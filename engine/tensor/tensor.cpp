@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/tensor/copy.hpp"
+
 namespace kestrel {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
@@ -15,9 +17,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  KESTREL_CHECK(device.is_cpu(), "Tensor::zeros on {} is not available in a CPU build",
-                device.str());
-  std::memset(t.raw_data(), 0, t.nbytes());
+  zero_bytes(t.raw_data(), device, t.nbytes());
   return t;
 }
 
@@ -96,29 +96,29 @@ Tensor Tensor::sub(int64_t element_offset, const Shape& shape) const {
 }
 
 std::vector<float> Tensor::to_vector() const {
-  KESTREL_CHECK(device().is_cpu(), "to_vector: {} is not on the host", str());
-  const float* p = data<float>();
-  return std::vector<float>(p, p + numel());
+  std::vector<float> v(static_cast<size_t>(numel()));
+  copy_bytes(v.data(), Device::cpu(), data<float>(), device(), nbytes());
+  return v;
 }
 
 std::vector<int32_t> Tensor::to_int_vector() const {
-  KESTREL_CHECK(device().is_cpu(), "to_int_vector: {} is not on the host", str());
-  const int32_t* p = data<int32_t>();
-  return std::vector<int32_t>(p, p + numel());
+  std::vector<int32_t> v(static_cast<size_t>(numel()));
+  copy_bytes(v.data(), Device::cpu(), data<int32_t>(), device(), nbytes());
+  return v;
 }
 
-void Tensor::fill(float value) {
-  KESTREL_CHECK(device().is_cpu(), "fill: {} is not on the host", str());
-  float* p = data<float>();
-  std::fill(p, p + numel(), value);
-}
+void Tensor::fill(float value) { fill_floats(data<float>(), device(), numel(), value); }
 
 void Tensor::copy_from(const Tensor& src) {
   KESTREL_CHECK(src.shape() == shape() && src.dtype() == dtype(),
                 "copy_from: {} into {}", src.str(), str());
-  KESTREL_CHECK(device().is_cpu() && src.device().is_cpu(), "copy_from: {} into {} needs the host",
-                src.str(), str());
-  std::memcpy(raw_data(), src.raw_data(), nbytes());
+  copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
+}
+
+Tensor Tensor::to(Device target) const {
+  Tensor t = empty(shape_, dtype_, target);
+  t.copy_from(*this);
+  return t;
 }
 
 std::string Tensor::str() const {

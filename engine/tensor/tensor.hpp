@@ -59,11 +59,14 @@ class Tensor {
   // take their parameters out of the flat buffer).
   Tensor sub(int64_t element_offset, const Shape& shape) const;
 
-  // Host round-trips, for tests and I/O. CPU tensors only until the CUDA backend lands.
+  // Host round-trips, for tests and I/O (from any device; waits for queued work).
   std::vector<float> to_vector() const;
   std::vector<int32_t> to_int_vector() const;
   void fill(float value);
+  // Copies src's data (same shape and dtype, any device) into this tensor.
   void copy_from(const Tensor& src);
+  // A copy on `target`.
+  Tensor to(Device target) const;
 
   // "f32[2, 3, 8, 8] on cpu"
   std::string str() const;

@@ -6,8 +6,6 @@
 #include <string>
 #include <string_view>
 
-#include <fmt/format.h>
-
 namespace kestrel {
 
 class Error : public std::runtime_error {
@@ -30,6 +28,12 @@ namespace detail {
 
 }  // namespace kestrel
 
+// The formatting macros are for host code compiled by the C++ compiler. nvcc cannot compile
+// fmt's consteval format strings, so .cu files report errors through the non-template
+// functions of kernels/cuda/check.hpp instead.
+#if !defined(__CUDACC__)
+#include <fmt/format.h>
+
 // KESTREL_CHECK(cond, "fmt string", args...): throws kestrel::Error naming file, line, the
 // failed expression and the formatted message.
 #define KESTREL_CHECK(cond, ...)                                                        \
@@ -42,3 +46,4 @@ namespace detail {
 // KESTREL_FAIL("fmt string", args...): unconditional error with the same format.
 #define KESTREL_FAIL(...) \
   ::kestrel::detail::throw_error(__FILE__, __LINE__, "", ::fmt::format(__VA_ARGS__))
+#endif  // !__CUDACC__

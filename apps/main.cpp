@@ -1,0 +1,38 @@
+// kestrel: the command-line front end. Parses flags, runs one subcommand, and turns every
+// error into one clear line on stderr with a non-zero exit code: 2 for usage errors, 1 for
+// everything else.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "apps/commands/devices.hpp"
+#include "kernels/common/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kestrel: a CUDA-native deep-learning training engine", "kestrel"};
+  app.set_version_flag("--version", std::string("kestrel ") + KESTREL_VERSION);
+  app.require_subcommand(1);
+  kestrel::apps::register_devices_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "kestrel: {} (see kestrel --help)\n", e.what());
+    return 2;
+  } catch (const kestrel::Error& e) {
+    fmt::print(stderr, "kestrel: error: {}\n", e.message().empty() ? e.what() : e.message());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "kestrel: error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

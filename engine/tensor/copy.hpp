@@ -1,0 +1,14 @@
+#pragma once
+// Byte copies between devices, and device-side fills. Copies that touch a GPU are queued on
+// that GPU's compute stream and waited for, so they are ordered after the ops before them.
+#include <cstddef>
+
+#include "engine/core/device.hpp"
+
+namespace kestrel {
+
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
+void fill_floats(float* dst, Device device, int64_t count, float value);
+void zero_bytes(void* dst, Device device, size_t bytes);
+
+}  // namespace kestrel

@@ -1,0 +1,82 @@
+// The CUDA runtime: detection, contexts, pools and host<->device copies. Each test needs a GPU.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "engine/memory/memory_pool.hpp"
+#include "engine/runtime/context.hpp"
+#include "tests/support/gpu.hpp"
+#include "tests/support/random.hpp"
+
+namespace kestrel {
+namespace {
+
+TEST(GpuRuntime, NoGpuMeansAClearErrorForCudaDevices) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "this machine has a GPU";
+  try {
+    Context ctx(Device::cuda(0));
+    FAIL() << "expected kestrel::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cuda:0 is not available"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(GpuRuntime, EnvironmentListsEveryGpu) {
+  KESTREL_SKIP_WITHOUT_GPU();
+  const auto env = query_gpu_environment();
+  ASSERT_EQ(static_cast<int>(env.gpus.size()), cuda_device_count());
+  for (const auto& g : env.gpus) {
+    EXPECT_FALSE(g.name.empty());
+    EXPECT_GT(g.total_memory, 0u);
+    EXPECT_GT(g.multiprocessors, 0);
+    EXPECT_GE(g.compute_major, 7);
+  }
+  EXPECT_FALSE(env.runtime_version.empty());
+}
+
+TEST(GpuRuntime, RoundTripThroughDeviceMemoryKeepsEveryBit) {
+  KESTREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 gen(test::test_seed());
+  const Tensor host = test::random_tensor(Shape{3, 5, 7, 11}, gen);
+  const Tensor dev = host.to(Device::cuda(0));
+  EXPECT_EQ(dev.device(), Device::cuda(0));
+  EXPECT_EQ(dev.to_vector(), host.to_vector());
+}
+
+TEST(GpuRuntime, FillAndZerosOnDevice) {
+  KESTREL_SKIP_WITHOUT_GPU();
+  Tensor t = Tensor::zeros(Shape{1000}, DType::F32, Device::cuda(0));
+  for (float v : t.to_vector()) ASSERT_EQ(v, 0.0f);
+  t.fill(2.5f);
+  for (float v : t.to_vector()) ASSERT_EQ(v, 2.5f);
+}
+
+TEST(GpuRuntime, DevicePoolReusesFreedBlocks) {
+  KESTREL_SKIP_WITHOUT_GPU();
+  Context ctx(Device::cuda(0));
+  const auto before = ctx.pool().stats();
+  { Tensor a = Tensor::empty(Shape{1 << 20}, DType::F32, Device::cuda(0)); }
+  const auto mid = ctx.pool().stats();
+  { Tensor b = Tensor::empty(Shape{1 << 20}, DType::F32, Device::cuda(0)); }
+  const auto after = ctx.pool().stats();
+  EXPECT_GE(mid.raw_allocations, before.raw_allocations);
+  EXPECT_EQ(after.raw_allocations, mid.raw_allocations) << "second allocation was not cached";
+  EXPECT_EQ(after.in_use_bytes, before.in_use_bytes);
+}
+
+TEST(GpuRuntime, OutOfMemoryNamesBytesAndSuggestsSmallerBatch) {
+  KESTREL_SKIP_WITHOUT_GPU();
+  try {
+    Tensor huge = Tensor::empty(Shape{int64_t{1} << 40}, DType::F32, Device::cuda(0));
+    FAIL() << "allocating 4 TiB succeeded";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("out of GPU memory on cuda:0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("bytes free"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("--batch"), std::string::npos) << msg;
+  }
+}
+
+}  // namespace
+}  // namespace kestrel
