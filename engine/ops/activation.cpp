@@ -2,11 +2,13 @@
 
 #include "engine/ops/checks.hpp"
 #include "engine/ops/dispatch.hpp"
+#include "engine/runtime/nvtx.hpp"
 #include "kernels/common/activation.hpp"
 
 namespace kestrel::ops {
 
 void relu_forward(const Context& ctx, const Tensor& x, Tensor& y) {
+  NvtxRange range("relu_forward");
   detail::check_tensor("relu", "input", x, ctx, -1);
   detail::check_tensor("relu", "output", y, ctx, -1);
   detail::check_shape("relu", "output", y, x.shape());
@@ -14,6 +16,7 @@ void relu_forward(const Context& ctx, const Tensor& x, Tensor& y) {
 }
 
 void relu_backward(const Context& ctx, const Tensor& y, const Tensor& dy, Tensor& dx) {
+  NvtxRange range("relu_backward");
   detail::check_tensor("relu_backward", "output", y, ctx, -1);
   detail::check_tensor("relu_backward", "grad_output", dy, ctx, -1);
   detail::check_tensor("relu_backward", "grad_input", dx, ctx, -1);
