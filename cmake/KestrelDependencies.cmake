@@ -69,7 +69,12 @@ endif()
 set(KESTREL_HAVE_CUDNN OFF)
 set(KESTREL_HAVE_NCCL OFF)
 if(KESTREL_HAVE_CUDA)
+  # The CUDA backend's convolutions are cuDNN's: without it there is no CUDA backend.
   find_package(CUDNN)
+  if(NOT CUDNN_FOUND)
+    message(FATAL_ERROR "CUDA toolkit found but cuDNN not: set CUDNN_ROOT (or install cuDNN 9), "
+                        "or configure a CPU-only build with -DKESTREL_CUDA=OFF")
+  endif()
   find_package(NCCL)
   set(KESTREL_HAVE_CUDNN ${CUDNN_FOUND})
   set(KESTREL_HAVE_NCCL ${NCCL_FOUND})

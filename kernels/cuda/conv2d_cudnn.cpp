@@ -1,0 +1,171 @@
+#include "kernels/cuda/conv2d_cudnn.hpp"
+
+#include <array>
+
+#include "kernels/cuda/library_check.hpp"
+
+namespace kestrel::cuda {
+
+namespace {
+
+int i32(int64_t v) { return static_cast<int>(v); }
+
+// The four descriptors of one convolution problem, destroyed on every path out.
+class ConvDescriptors {
+ public:
+  ConvDescriptors(const kernels::Conv2dGeometry& g, bool tf32) {
+    KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
+    KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
+    KESTREL_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
+    KESTREL_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
+    KESTREL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i32(g.n),
+                                                   i32(g.c), i32(g.h), i32(g.w)));
+    KESTREL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i32(g.n),
+                                                   i32(g.k), i32(g.oh), i32(g.ow)));
+    KESTREL_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, i32(g.k),
+                                                   i32(g.channels_per_group()), i32(g.r),
+                                                   i32(g.s)));
+    // PyTorch's conv2d is a cross-correlation.
+    KESTREL_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, g.pad_h, g.pad_w, g.stride_h,
+                                                        g.stride_w, g.dilation_h, g.dilation_w,
+                                                        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    KESTREL_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv, g.groups));
+    KESTREL_CUDNN_CHECK(
+        cudnnSetConvolutionMathType(conv, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+  }
+  ~ConvDescriptors() {
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (x) cudnnDestroyTensorDescriptor(x);
+  }
+  ConvDescriptors(const ConvDescriptors&) = delete;
+  ConvDescriptors& operator=(const ConvDescriptors&) = delete;
+
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+};
+
+ConvAlgoKey make_key(ConvDirection d, const kernels::Conv2dGeometry& g, const ConvOptions& o) {
+  ConvAlgoKey k;
+  k.device = o.device;
+  k.direction = d;
+  k.geometry = g;
+  k.tf32 = o.tf32;
+  k.deterministic = o.deterministic;
+  return k;
+}
+
+// Picks the fastest usable result of a cudnnFind...Ex run (results come sorted by time).
+template <class Perf>
+ConvAlgoChoice pick(const Perf* results, int count, const ConvOptions& o, const char* what) {
+  for (int i = 0; i < count; ++i) {
+    const Perf& p = results[i];
+    if (p.status != CUDNN_STATUS_SUCCESS) continue;
+    if (p.memory > o.workspace_limit) continue;
+    if (o.deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
+    return ConvAlgoChoice{static_cast<int>(p.algo), p.memory, p.time};
+  }
+  KESTREL_FAIL("conv2d: cuDNN found no {} algorithm{} within a {} MiB workspace", what,
+               o.deterministic ? " that is deterministic" : "", o.workspace_limit >> 20);
+}
+
+constexpr int kMaxAlgos = 16;
+
+}  // namespace
+
+void conv2d_forward(cudnnHandle_t handle, const WorkspaceSource& workspace,
+                    const kernels::Conv2dGeometry& g, const float* x, const float* w,
+                    const float* bias, float* y, const ConvOptions& o) {
+  ConvDescriptors d(g, o.tf32);
+  const ConvAlgoKey key = make_key(ConvDirection::Forward, g, o);
+  auto choice = conv_algo_cache().find(key);
+  if (!choice) {
+    std::array<cudnnConvolutionFwdAlgoPerf_t, kMaxAlgos> perf{};
+    int found = 0;
+    KESTREL_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
+        handle, d.x, x, d.w, w, d.conv, d.y, y, kMaxAlgos, &found, perf.data(),
+        workspace(o.workspace_limit), o.workspace_limit));
+    choice = pick(perf.data(), found, o, "forward");
+    conv_algo_cache().insert(key, *choice);
+  }
+  const float one = 1.0f, zero = 0.0f;
+  KESTREL_CUDNN_CHECK(cudnnConvolutionForward(
+      handle, &one, d.x, x, d.w, w, d.conv, static_cast<cudnnConvolutionFwdAlgo_t>(choice->algorithm),
+      workspace(choice->workspace_bytes), choice->workspace_bytes, &zero, d.y, y));
+  if (bias) {
+    cudnnTensorDescriptor_t b = nullptr;
+    KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&b));
+    const cudnnStatus_t set =
+        cudnnSetTensor4dDescriptor(b, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, i32(g.k), 1, 1);
+    const cudnnStatus_t add =
+        set == CUDNN_STATUS_SUCCESS ? cudnnAddTensor(handle, &one, b, bias, &one, d.y, y) : set;
+    cudnnDestroyTensorDescriptor(b);
+    KESTREL_CUDNN_CHECK(add);
+  }
+}
+
+void conv2d_backward_data(cudnnHandle_t handle, const WorkspaceSource& workspace,
+                          const kernels::Conv2dGeometry& g, const float* dy, const float* w,
+                          float* dx, const ConvOptions& o) {
+  ConvDescriptors d(g, o.tf32);
+  const ConvAlgoKey key = make_key(ConvDirection::BackwardData, g, o);
+  auto choice = conv_algo_cache().find(key);
+  if (!choice) {
+    std::array<cudnnConvolutionBwdDataAlgoPerf_t, kMaxAlgos> perf{};
+    int found = 0;
+    KESTREL_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
+        handle, d.w, w, d.y, dy, d.conv, d.x, dx, kMaxAlgos, &found, perf.data(),
+        workspace(o.workspace_limit), o.workspace_limit));
+    choice = pick(perf.data(), found, o, "backward-data");
+    conv_algo_cache().insert(key, *choice);
+  }
+  const float one = 1.0f, zero = 0.0f;
+  KESTREL_CUDNN_CHECK(cudnnConvolutionBackwardData(
+      handle, &one, d.w, w, d.y, dy, d.conv,
+      static_cast<cudnnConvolutionBwdDataAlgo_t>(choice->algorithm),
+      workspace(choice->workspace_bytes), choice->workspace_bytes, &zero, d.x, dx));
+}
+
+void conv2d_backward_filter(cudnnHandle_t handle, const WorkspaceSource& workspace,
+                            const kernels::Conv2dGeometry& g, const float* x, const float* dy,
+                            float* dw, const ConvOptions& o) {
+  ConvDescriptors d(g, o.tf32);
+  const ConvAlgoKey key = make_key(ConvDirection::BackwardFilter, g, o);
+  auto choice = conv_algo_cache().find(key);
+  if (!choice) {
+    std::array<cudnnConvolutionBwdFilterAlgoPerf_t, kMaxAlgos> perf{};
+    int found = 0;
+    KESTREL_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
+        handle, d.x, x, d.y, dy, d.conv, d.w, dw, kMaxAlgos, &found, perf.data(),
+        workspace(o.workspace_limit), o.workspace_limit));
+    choice = pick(perf.data(), found, o, "backward-filter");
+    conv_algo_cache().insert(key, *choice);
+  }
+  const float one = 1.0f, zero = 0.0f;
+  KESTREL_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+      handle, &one, d.x, x, d.y, dy, d.conv,
+      static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice->algorithm),
+      workspace(choice->workspace_bytes), choice->workspace_bytes, &zero, d.w, dw));
+}
+
+void conv2d_backward_bias(cudnnHandle_t handle, const kernels::Conv2dGeometry& g, const float* dy,
+                          float* db) {
+  cudnnTensorDescriptor_t y = nullptr, b = nullptr;
+  KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
+  cudnnStatus_t status = cudnnCreateTensorDescriptor(&b);
+  if (status == CUDNN_STATUS_SUCCESS)
+    status = cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i32(g.n), i32(g.k),
+                                        i32(g.oh), i32(g.ow));
+  if (status == CUDNN_STATUS_SUCCESS)
+    status = cudnnSetTensor4dDescriptor(b, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, i32(g.k), 1, 1);
+  const float one = 1.0f, zero = 0.0f;
+  if (status == CUDNN_STATUS_SUCCESS)
+    status = cudnnConvolutionBackwardBias(handle, &one, y, dy, &zero, b, db);
+  if (b) cudnnDestroyTensorDescriptor(b);
+  cudnnDestroyTensorDescriptor(y);
+  KESTREL_CUDNN_CHECK(status);
+}
+
+}  // namespace kestrel::cuda

@@ -1,0 +1,33 @@
+#pragma once
+// Fully connected layers on cuBLAS/cuBLASLt, in kestrel's row-major layout:
+//   forward        y[n, out] = x[n, in] w[out, in]^T (+ bias[out]) (then ReLU, if asked)
+//   backward data  dx[n, in] = dy[n, out] w[out, in]
+//   backward weight dw[out, in] = dy[n, out]^T x[n, in]
+// Row-major matrices are column-major transposes, so each product runs as its transposed
+// column-major twin. Bias and ReLU ride in cuBLASLt's epilogue: no extra pass over y.
+#include <cstddef>
+#include <cstdint>
+
+#include <cublasLt.h>
+#include <cublas_v2.h>
+
+namespace kestrel::cuda {
+
+enum class MathMode { FP32, TF32 };
+
+struct LinearShape {
+  int64_t n = 0, in = 0, out = 0;
+};
+
+void linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
+                    size_t workspace_bytes, const LinearShape& s, const float* x, const float* w,
+                    const float* bias, float* y, bool fuse_relu, MathMode math);
+void linear_backward_data(cublasHandle_t blas, const LinearShape& s, const float* dy,
+                          const float* w, float* dx, MathMode math);
+void linear_backward_weight(cublasHandle_t blas, const LinearShape& s, const float* x,
+                            const float* dy, float* dw, MathMode math);
+
+// The workspace cuBLASLt may use for the forward product.
+constexpr size_t kLinearWorkspaceBytes = size_t{32} << 20;
+
+}  // namespace kestrel::cuda
