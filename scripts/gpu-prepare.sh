@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Prepares, on a machine with Debian's archive, what scripts/gpu-check.sh needs on a GPU machine
+# that has no network: the Debian packages of kestrel's build dependencies, downloaded (not
+# installed) into third_party/debs/ (git-ignored). gpu-check.sh unpacks them into a private
+# prefix there. Run it once; it is a no-op when the files are already present.
+#
+#   scripts/gpu-prepare.sh && then carry third_party/debs with the checkout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  libfmt-dev libfmt9 libgtest-dev libgmock-dev
+  libopenblas-dev libopenblas0-pthread libopenblas-pthread-dev libgfortran5
+  librandom123-dev libcli11-dev
+)
+dest=third_party/debs
+mkdir -p "$dest"
+missing=()
+for p in "${packages[@]}"; do
+  compgen -G "$dest/${p}_*.deb" >/dev/null || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && { echo "gpu-prepare: $dest is complete"; exit 0; }
+[ -f /var/lib/apt/lists/lock ] && [ -n "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -v lock)" ] || apt-get update -qq
+# apt-get download runs as the _apt user where it can; a private temporary folder it can write.
+tmp=$(mktemp -d)
+chmod 777 "$tmp"
+(cd "$tmp" && apt-get download -qq "${missing[@]}")
+mv "$tmp"/*.deb "$dest"/
+rmdir "$tmp"
+echo "gpu-prepare: $(ls "$dest"/*.deb | wc -l) packages in $dest ($(du -sh "$dest" | cut -f1))"
