@@ -1,0 +1,69 @@
+#pragma once
+// Adaptive average 2-D pooling, forward and backward, as element functors over NCHW planes.
+// Output row oh averages input rows [floor(oh*H/OH), ceil((oh+1)*H/OH)), as in PyTorch; when
+// the output is larger than the input (AlexNet's 3x3 -> 6x6) windows overlap and repeat.
+#include <cstdint>
+
+#include "kernels/common/hd.hpp"
+
+namespace kestrel::kernels {
+
+struct AdaptivePool2dGeometry {
+  int64_t planes;  // N * C
+  int in_h, in_w, out_h, out_w;
+};
+
+// Window o of `out` windows over `in` elements: [adaptive_start, adaptive_end).
+KESTREL_HD_INLINE int adaptive_start(int o, int out, int in) {
+  return static_cast<int>(static_cast<int64_t>(o) * in / out);
+}
+KESTREL_HD_INLINE int adaptive_end(int o, int out, int in) {
+  return static_cast<int>(((static_cast<int64_t>(o) + 1) * in + out - 1) / out);
+}
+
+struct AdaptiveAvgPool2dForward {
+  AdaptivePool2dGeometry g;
+  const float* x;
+  float* y;
+  KESTREL_HD void operator()(int64_t i) const {
+    const int64_t out_plane = static_cast<int64_t>(g.out_h) * g.out_w;
+    const int64_t plane = i / out_plane;
+    const int o = static_cast<int>(i - plane * out_plane);
+    const int oh = o / g.out_w, ow = o % g.out_w;
+    const int h0 = adaptive_start(oh, g.out_h, g.in_h), h1 = adaptive_end(oh, g.out_h, g.in_h);
+    const int w0 = adaptive_start(ow, g.out_w, g.in_w), w1 = adaptive_end(ow, g.out_w, g.in_w);
+    const float* xp = x + plane * g.in_h * g.in_w;
+    float sum = 0.0f;
+    for (int h = h0; h < h1; ++h)
+      for (int w = w0; w < w1; ++w) sum += xp[h * g.in_w + w];
+    y[i] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
+  }
+};
+
+// Gather: input row h lies in output windows [floor(h*OH/H), ceil((h+1)*OH/H)), the same
+// formula with the roles of input and output swapped.
+struct AdaptiveAvgPool2dBackward {
+  AdaptivePool2dGeometry g;
+  const float* dy;
+  float* dx;
+  KESTREL_HD void operator()(int64_t i) const {
+    const int64_t in_plane = static_cast<int64_t>(g.in_h) * g.in_w;
+    const int64_t plane = i / in_plane;
+    const int index = static_cast<int>(i - plane * in_plane);
+    const int h = index / g.in_w, w = index % g.in_w;
+    const int oh0 = adaptive_start(h, g.in_h, g.out_h), oh1 = adaptive_end(h, g.in_h, g.out_h);
+    const int ow0 = adaptive_start(w, g.in_w, g.out_w), ow1 = adaptive_end(w, g.in_w, g.out_w);
+    const float* dyp = dy + plane * g.out_h * g.out_w;
+    float sum = 0.0f;
+    for (int oh = oh0; oh < oh1; ++oh) {
+      const int rows = adaptive_end(oh, g.out_h, g.in_h) - adaptive_start(oh, g.out_h, g.in_h);
+      for (int ow = ow0; ow < ow1; ++ow) {
+        const int cols = adaptive_end(ow, g.out_w, g.in_w) - adaptive_start(ow, g.out_w, g.in_w);
+        sum += dyp[oh * g.out_w + ow] / static_cast<float>(rows * cols);
+      }
+    }
+    dx[i] = sum;
+  }
+};
+
+}  // namespace kestrel::kernels
