@@ -1,12 +1,14 @@
 // adaptive_avg_pool2d (declared in engine/ops/pool2d.hpp beside the fixed-window pools).
+#include "kernels/common/adaptive_pool2d.hpp"
+
 #include <cstdint>
 #include <limits>
 #include <string_view>
 
 #include "engine/ops/checks.hpp"
+#include "engine/ops/dispatch.hpp"
 #include "engine/ops/pool2d.hpp"
-#include "kernels/common/adaptive_pool2d.hpp"
-#include "kernels/cpu/parallel.hpp"
+#include "engine/runtime/nvtx.hpp"
 
 namespace kestrel::ops {
 
@@ -19,8 +21,8 @@ Shape output_shape(std::string_view op, const Shape& input, int64_t out_h, int64
                 input.str());
   KESTREL_CHECK(input[2] >= 1 && input[3] >= 1, "{}: input {} has an empty spatial dimension", op,
                 input.str());
-  KESTREL_CHECK(out_h >= 1 && out_w >= 1, "{}: output size must be positive, got {}x{}", op,
-                out_h, out_w);
+  KESTREL_CHECK(out_h >= 1 && out_w >= 1, "{}: output size must be positive, got {}x{}", op, out_h,
+                out_w);
   KESTREL_CHECK(input[2] * input[3] <= kMaxSide && out_h * out_w <= kMaxSide,
                 "{}: planes of input {} or output {}x{} exceed i32 indexing", op, input.str(),
                 out_h, out_w);
@@ -40,21 +42,26 @@ Shape adaptive_avg_pool2d_output_shape(const Shape& input, int out_h, int out_w)
 }
 
 void adaptive_avg_pool2d_forward(const Context& ctx, const Tensor& x, Tensor& y) {
+  NvtxRange range("adaptive_avg_pool2d_forward");
   constexpr std::string_view op = "adaptive_avg_pool2d";
   detail::check_tensor(op, "input", x, ctx, 4);
   detail::check_tensor(op, "output", y, ctx, 4);
   detail::check_shape(op, "output", y, output_shape(op, x.shape(), y.dim(2), y.dim(3)));
-  cpu::launch(y.numel(), kernels::AdaptiveAvgPool2dForward{geometry(x.shape(), y.shape()),
-                                                           x.data<float>(), y.data<float>()});
+  detail::launch_elementwise(ctx, y.numel(),
+                             kernels::AdaptiveAvgPool2dForward{geometry(x.shape(), y.shape()),
+                                                               x.data<float>(), y.data<float>()});
 }
 
 void adaptive_avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& dx) {
+  NvtxRange range("adaptive_avg_pool2d_backward");
   constexpr std::string_view op = "adaptive_avg_pool2d_backward";
   detail::check_tensor(op, "grad_output", dy, ctx, 4);
   detail::check_tensor(op, "grad_input", dx, ctx, 4);
   detail::check_shape(op, "grad_output", dy, output_shape(op, dx.shape(), dy.dim(2), dy.dim(3)));
-  cpu::launch(dx.numel(), kernels::AdaptiveAvgPool2dBackward{geometry(dx.shape(), dy.shape()),
-                                                             dy.data<float>(), dx.data<float>()});
+  detail::launch_elementwise(
+      ctx, dx.numel(),
+      kernels::AdaptiveAvgPool2dBackward{geometry(dx.shape(), dy.shape()), dy.data<float>(),
+                                         dx.data<float>()});
 }
 
 }  // namespace kestrel::ops

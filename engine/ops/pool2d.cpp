@@ -6,8 +6,9 @@
 #include <string_view>
 
 #include "engine/ops/checks.hpp"
+#include "engine/ops/dispatch.hpp"
+#include "engine/runtime/nvtx.hpp"
 #include "kernels/common/pool2d.hpp"
-#include "kernels/cpu/parallel.hpp"
 
 namespace kestrel::ops {
 
@@ -26,8 +27,8 @@ int64_t pooled_size(int64_t in, int kernel, int stride, int pad, bool ceil_mode)
 Shape output_shape(std::string_view op, const Shape& input, const Pool2dSpec& s) {
   KESTREL_CHECK(input.ndim() == 4, "{}: input must have 4 dimensions (N, C, H, W), got {}", op,
                 input.str());
-  KESTREL_CHECK(s.kernel_h > 0 && s.kernel_w > 0, "{}: kernel size must be positive, got {}x{}",
-                op, s.kernel_h, s.kernel_w);
+  KESTREL_CHECK(s.kernel_h > 0 && s.kernel_w > 0, "{}: kernel size must be positive, got {}x{}", op,
+                s.kernel_h, s.kernel_w);
   KESTREL_CHECK(s.stride_h > 0 && s.stride_w > 0, "{}: stride must be positive, got {}x{}", op,
                 s.stride_h, s.stride_w);
   KESTREL_CHECK(s.pad_h >= 0 && s.pad_w >= 0, "{}: padding must be non-negative, got {}x{}", op,
@@ -73,6 +74,7 @@ Shape pool2d_output_shape(const Shape& input, const Pool2dSpec& spec) {
 
 void max_pool2d_forward(const Context& ctx, const Tensor& x, Tensor& y, Tensor& argmax,
                         const Pool2dSpec& spec) {
+  NvtxRange range("max_pool2d_forward");
   constexpr std::string_view op = "max_pool2d";
   detail::check_tensor(op, "input", x, ctx, 4);
   detail::check_tensor(op, "output", y, ctx, 4);
@@ -80,12 +82,15 @@ void max_pool2d_forward(const Context& ctx, const Tensor& x, Tensor& y, Tensor& 
   const Shape out = output_shape(op, x.shape(), spec);
   detail::check_shape(op, "output", y, out);
   detail::check_shape(op, "argmax", argmax, out);
-  cpu::launch(y.numel(), kernels::MaxPool2dForward{geometry(x.shape(), out, spec), x.data<float>(),
-                                                   y.data<float>(), argmax.data<int32_t>()});
+  detail::launch_elementwise(
+      ctx, y.numel(),
+      kernels::MaxPool2dForward{geometry(x.shape(), out, spec), x.data<float>(), y.data<float>(),
+                                argmax.data<int32_t>()});
 }
 
 void max_pool2d_backward(const Context& ctx, const Tensor& dy, const Tensor& argmax, Tensor& dx,
                          const Pool2dSpec& spec) {
+  NvtxRange range("max_pool2d_backward");
   constexpr std::string_view op = "max_pool2d_backward";
   detail::check_tensor(op, "grad_output", dy, ctx, 4);
   detail::check_tensor(op, "argmax", argmax, ctx, 4, DType::I32);
@@ -93,30 +98,34 @@ void max_pool2d_backward(const Context& ctx, const Tensor& dy, const Tensor& arg
   const Shape out = output_shape(op, dx.shape(), spec);
   detail::check_shape(op, "grad_output", dy, out);
   detail::check_shape(op, "argmax", argmax, out);
-  cpu::launch(dx.numel(),
-              kernels::MaxPool2dBackward{geometry(dx.shape(), out, spec), dy.data<float>(),
-                                         argmax.data<int32_t>(), dx.data<float>()});
+  detail::launch_elementwise(
+      ctx, dx.numel(),
+      kernels::MaxPool2dBackward{geometry(dx.shape(), out, spec), dy.data<float>(),
+                                 argmax.data<int32_t>(), dx.data<float>()});
 }
 
 void avg_pool2d_forward(const Context& ctx, const Tensor& x, Tensor& y, const Pool2dSpec& spec) {
+  NvtxRange range("avg_pool2d_forward");
   constexpr std::string_view op = "avg_pool2d";
   detail::check_tensor(op, "input", x, ctx, 4);
   detail::check_tensor(op, "output", y, ctx, 4);
   const Shape out = output_shape(op, x.shape(), spec);
   detail::check_shape(op, "output", y, out);
-  cpu::launch(y.numel(), kernels::AvgPool2dForward{geometry(x.shape(), out, spec),
-                                                   x.data<float>(), y.data<float>()});
+  detail::launch_elementwise(
+      ctx, y.numel(),
+      kernels::AvgPool2dForward{geometry(x.shape(), out, spec), x.data<float>(), y.data<float>()});
 }
 
-void avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& dx,
-                         const Pool2dSpec& spec) {
+void avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& dx, const Pool2dSpec& spec) {
+  NvtxRange range("avg_pool2d_backward");
   constexpr std::string_view op = "avg_pool2d_backward";
   detail::check_tensor(op, "grad_output", dy, ctx, 4);
   detail::check_tensor(op, "grad_input", dx, ctx, 4);
   const Shape out = output_shape(op, dx.shape(), spec);
   detail::check_shape(op, "grad_output", dy, out);
-  cpu::launch(dx.numel(), kernels::AvgPool2dBackward{geometry(dx.shape(), out, spec),
-                                                     dy.data<float>(), dx.data<float>()});
+  detail::launch_elementwise(ctx, dx.numel(),
+                             kernels::AvgPool2dBackward{geometry(dx.shape(), out, spec),
+                                                        dy.data<float>(), dx.data<float>()});
 }
 
 }  // namespace kestrel::ops

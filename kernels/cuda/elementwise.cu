@@ -1,8 +1,19 @@
 // Every element functor the CUDA backend runs, instantiated once (see launch.hpp).
 #include "kernels/common/activation.hpp"
+#include "kernels/common/adaptive_pool2d.hpp"
 #include "kernels/common/fill.hpp"
+#include "kernels/common/lrn.hpp"
+#include "kernels/common/pool2d.hpp"
 #include "kernels/cuda/launch.cuh"
 
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ReluForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ReluBackward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Fill)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::MaxPool2dForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::MaxPool2dBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AvgPool2dForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AvgPool2dBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AdaptiveAvgPool2dForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AdaptiveAvgPool2dBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LrnForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LrnBackward)
