@@ -87,7 +87,7 @@ fi
 # 5. compute-sanitizer memcheck over the CUDA suites.
 if command -v compute-sanitizer >/dev/null; then
   if KESTREL_REQUIRE_GPU=1 compute-sanitizer --tool memcheck --error-exitcode 3 \
-       "$build/tests/kestrel_tests" --gtest_filter='Cuda*' >"$out/memcheck.log" 2>&1; then
+       "$build/tests/kestrel_tests" --gtest_filter='*Cuda*' >"$out/memcheck.log" 2>&1; then
     row "compute-sanitizer memcheck" PASS "$(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -n 1)"
   else
     row "compute-sanitizer memcheck" FAIL "$(grep -E 'ERROR SUMMARY|FAILED' "$out/memcheck.log" | head -n 2 | tr '\n' ' ')"
@@ -98,7 +98,7 @@ else
 fi
 
 # 6. Per-suite results of the CUDA tests, for the record.
-"$build/tests/kestrel_tests" --gtest_filter='Cuda*' --gtest_brief=1 >"$out/cuda-tests.log" 2>&1 || true
+"$build/tests/kestrel_tests" --gtest_filter='*Cuda*' --gtest_brief=1 >"$out/cuda-tests.log" 2>&1 || true
 
 echo
 echo "kestrel GPU check ($(elapsed) total), logs in $out"

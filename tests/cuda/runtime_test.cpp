@@ -11,7 +11,7 @@
 namespace kestrel {
 namespace {
 
-TEST(GpuRuntime, NoGpuMeansAClearErrorForCudaDevices) {
+TEST(CudaRuntime, NoGpuMeansAClearErrorForCudaDevices) {
   if (cuda_device_count() > 0) GTEST_SKIP() << "this machine has a GPU";
   try {
     Context ctx(Device::cuda(0));
@@ -22,7 +22,7 @@ TEST(GpuRuntime, NoGpuMeansAClearErrorForCudaDevices) {
   }
 }
 
-TEST(GpuRuntime, EnvironmentListsEveryGpu) {
+TEST(CudaRuntime, EnvironmentListsEveryGpu) {
   KESTREL_SKIP_WITHOUT_GPU();
   const auto env = query_gpu_environment();
   ASSERT_EQ(static_cast<int>(env.gpus.size()), cuda_device_count());
@@ -35,7 +35,7 @@ TEST(GpuRuntime, EnvironmentListsEveryGpu) {
   EXPECT_FALSE(env.runtime_version.empty());
 }
 
-TEST(GpuRuntime, RoundTripThroughDeviceMemoryKeepsEveryBit) {
+TEST(CudaRuntime, RoundTripThroughDeviceMemoryKeepsEveryBit) {
   KESTREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 gen(test::test_seed());
   const Tensor host = test::random_tensor(Shape{3, 5, 7, 11}, gen);
@@ -44,7 +44,7 @@ TEST(GpuRuntime, RoundTripThroughDeviceMemoryKeepsEveryBit) {
   EXPECT_EQ(dev.to_vector(), host.to_vector());
 }
 
-TEST(GpuRuntime, FillAndZerosOnDevice) {
+TEST(CudaRuntime, FillAndZerosOnDevice) {
   KESTREL_SKIP_WITHOUT_GPU();
   Tensor t = Tensor::zeros(Shape{1000}, DType::F32, Device::cuda(0));
   for (float v : t.to_vector()) ASSERT_EQ(v, 0.0f);
@@ -52,7 +52,7 @@ TEST(GpuRuntime, FillAndZerosOnDevice) {
   for (float v : t.to_vector()) ASSERT_EQ(v, 2.5f);
 }
 
-TEST(GpuRuntime, DevicePoolReusesFreedBlocks) {
+TEST(CudaRuntime, DevicePoolReusesFreedBlocks) {
   KESTREL_SKIP_WITHOUT_GPU();
   Context ctx(Device::cuda(0));
   const auto before = ctx.pool().stats();
@@ -65,7 +65,7 @@ TEST(GpuRuntime, DevicePoolReusesFreedBlocks) {
   EXPECT_EQ(after.in_use_bytes, before.in_use_bytes);
 }
 
-TEST(GpuRuntime, OutOfMemoryNamesBytesAndSuggestsSmallerBatch) {
+TEST(CudaRuntime, OutOfMemoryNamesBytesAndSuggestsSmallerBatch) {
   KESTREL_SKIP_WITHOUT_GPU();
   try {
     Tensor huge = Tensor::empty(Shape{int64_t{1} << 40}, DType::F32, Device::cuda(0));

@@ -1,0 +1,48 @@
+#pragma once
+// Helpers for the CUDA-against-CPU suites: the same random inputs on both devices, outputs
+// poisoned with NaN before each run so an element the kernel never wrote fails the comparison.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "engine/runtime/context.hpp"
+#include "tests/support/compare.hpp"
+#include "tests/support/gpu.hpp"
+#include "tests/support/random.hpp"
+
+namespace kestrel::test {
+
+inline Device gpu0() { return Device::cuda(0); }
+
+// A tensor of `shape` on `device`, every element NaN (or -1 for integers).
+inline Tensor poisoned(const Shape& shape, Device device, DType dtype = DType::F32) {
+  Tensor t = Tensor::empty(shape, dtype, device);
+  if (dtype == DType::F32) {
+    t.fill(std::numeric_limits<float>::quiet_NaN());
+  } else {
+    Tensor host = Tensor::empty(shape, dtype);
+    std::fill_n(static_cast<uint8_t*>(host.raw_data()), host.nbytes(), uint8_t{0xff});
+    t.copy_from(host);
+  }
+  return t;
+}
+
+// The CPU result is the oracle: GPU within rtol/atol of it, element by element.
+inline ::testing::AssertionResult gpu_matches_cpu(const Tensor& cpu, const Tensor& gpu,
+                                                  double rtol, double atol) {
+  const std::vector<float> c = cpu.to_vector();
+  return all_close(std::vector<double>(c.begin(), c.end()), gpu.to_vector(), rtol, atol);
+}
+
+inline ::testing::AssertionResult gpu_equals_cpu_ints(const Tensor& cpu, const Tensor& gpu) {
+  const auto c = cpu.to_int_vector(), g = gpu.to_int_vector();
+  for (size_t i = 0; i < c.size(); ++i)
+    if (c[i] != g[i])
+      return ::testing::AssertionFailure() << "index " << i << ": cpu " << c[i] << ", gpu " << g[i];
+  return ::testing::AssertionSuccess();
+}
+
+}  // namespace kestrel::test
