@@ -10,8 +10,11 @@ namespace kestrel {
 class RawAllocator {
  public:
   virtual ~RawAllocator() = default;
-  // Returns `bytes` of memory aligned to at least 256 bytes, or throws kestrel::Error.
+  // Returns `bytes` of memory aligned to at least 256 bytes, or throws kestrel::Error whose
+  // message names `bytes` (the MemoryPool passes a failure on to its caller unchanged).
   virtual void* allocate(size_t bytes) = 0;
+  // Takes back a block from allocate() with the same `bytes`. Must not throw: the pool's
+  // destructor calls it.
   virtual void deallocate(void* ptr, size_t bytes) = 0;
   virtual std::string name() const = 0;
 };
