@@ -11,15 +11,15 @@ namespace {
 
 // Checks that input, weight and spec fit together and derives the geometry. Every message
 // starts with `op` and shows the shapes involved.
-Conv2dGeometry conv2d_geometry(std::string_view op, const Shape& input, const Shape& weight,
+Conv2dGeometry checked_geometry(std::string_view op, const Shape& input, const Shape& weight,
                                const Conv2dSpec& spec) {
   KESTREL_CHECK(input.ndim() == 4, "{}: input must be 4-D [N, C, H, W], got {}", op, input.str());
   KESTREL_CHECK(weight.ndim() == 4, "{}: weight must be 4-D [K, C / groups, R, S], got {}", op,
                 weight.str());
-  KESTREL_CHECK(spec.stride_h > 0 && spec.stride_w > 0, "{}: stride must be positive, got ({}, {})",
-                op, spec.stride_h, spec.stride_w);
-  KESTREL_CHECK(spec.pad_h >= 0 && spec.pad_w >= 0, "{}: padding must be non-negative, got ({}, {})",
-                op, spec.pad_h, spec.pad_w);
+  KESTREL_CHECK(spec.stride_h > 0 && spec.stride_w > 0,
+                "{}: stride must be positive, got ({}, {})", op, spec.stride_h, spec.stride_w);
+  KESTREL_CHECK(spec.pad_h >= 0 && spec.pad_w >= 0,
+                "{}: padding must be non-negative, got ({}, {})", op, spec.pad_h, spec.pad_w);
   KESTREL_CHECK(spec.dilation_h > 0 && spec.dilation_w > 0,
                 "{}: dilation must be positive, got ({}, {})", op, spec.dilation_h,
                 spec.dilation_w);
@@ -62,7 +62,11 @@ float* workspace(const Context& ctx, int64_t floats, Tensor& holder) {
 }  // namespace
 
 Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dSpec& spec) {
-  return output_shape(conv2d_geometry("conv2d", input, weight, spec));
+  return output_shape(checked_geometry("conv2d", input, weight, spec));
+}
+
+Conv2dGeometry conv2d_geometry(const Shape& input, const Shape& weight, const Conv2dSpec& spec) {
+  return checked_geometry("conv2d", input, weight, spec);
 }
 
 void conv2d_forward(const Context& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
@@ -71,7 +75,7 @@ void conv2d_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
   detail::check_tensor(op, "input", x, ctx, 4);
   detail::check_tensor(op, "weight", w, ctx, 4);
   detail::check_tensor(op, "output", y, ctx, 4);
-  const Conv2dGeometry g = conv2d_geometry(op, x.shape(), w.shape(), spec);
+  const Conv2dGeometry g = checked_geometry(op, x.shape(), w.shape(), spec);
   if (bias != nullptr) {
     detail::check_tensor(op, "bias", *bias, ctx, 1);
     KESTREL_CHECK(bias->dim(0) == g.k, "{}: bias has {} elements but weight has {} output "
@@ -91,7 +95,7 @@ void conv2d_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w,
   detail::check_tensor(op, "grad_output", dy, ctx, 4);
   detail::check_tensor(op, "weight", w, ctx, 4);
   detail::check_tensor(op, "grad_input", dx, ctx, 4);
-  const Conv2dGeometry g = conv2d_geometry(op, dx.shape(), w.shape(), spec);
+  const Conv2dGeometry g = checked_geometry(op, dx.shape(), w.shape(), spec);
   detail::check_shape(op, "grad_output", dy, output_shape(g));
   Tensor scratch;
   cpu::conv2d_backward_data(g, dy.data<float>(), w.data<float>(), dx.data<float>(),
@@ -104,7 +108,7 @@ void conv2d_backward_weight(const Context& ctx, const Tensor& x, const Tensor& d
   detail::check_tensor(op, "input", x, ctx, 4);
   detail::check_tensor(op, "grad_output", dy, ctx, 4);
   detail::check_tensor(op, "grad_weight", dw, ctx, 4);
-  const Conv2dGeometry g = conv2d_geometry(op, x.shape(), dw.shape(), spec);
+  const Conv2dGeometry g = checked_geometry(op, x.shape(), dw.shape(), spec);
   detail::check_shape(op, "grad_output", dy, output_shape(g));
   Tensor scratch;
   cpu::conv2d_backward_weight(g, x.data<float>(), dy.data<float>(), dw.data<float>(),

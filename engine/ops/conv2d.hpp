@@ -19,6 +19,8 @@ using Conv2dGeometry = kernels::Conv2dGeometry;
 // The output shape for this input and weight; throws kestrel::Error ("conv2d: ...") when the
 // shapes or the spec do not fit together.
 Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dSpec& spec);
+// Every size of the convolution (for backends, FLOP counts, summaries), with the same checks.
+Conv2dGeometry conv2d_geometry(const Shape& input, const Shape& weight, const Conv2dSpec& spec);
 
 // y = conv2d(x, w) + bias; bias may be null.
 void conv2d_forward(const Context& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
