@@ -3,7 +3,13 @@
 #include <string_view>
 
 #include "engine/ops/checks.hpp"
+#include "engine/runtime/nvtx.hpp"
 #include "kernels/cpu/conv2d.hpp"
+
+#if defined(KESTREL_HAVE_CUDA)
+#include "engine/runtime/cuda/device_context.hpp"
+#include "kernels/cuda/conv2d_cudnn.hpp"
+#endif
 
 namespace kestrel::ops {
 
@@ -59,6 +65,24 @@ float* workspace(const Context& ctx, int64_t floats, Tensor& holder) {
   return holder.data<float>();
 }
 
+#if defined(KESTREL_HAVE_CUDA)
+// cuDNN runs the GPU convolutions; the device context lends its handle and workspace.
+cuda::ConvOptions cudnn_options(const Context& ctx) {
+  cuda::ConvOptions o;
+  o.device = ctx.device().index;
+  o.tf32 = ctx.math().tf32;
+  o.deterministic = ctx.math().deterministic;
+  return o;
+}
+
+cuda::WorkspaceSource cudnn_workspace(const Context& ctx) {
+  return {[](void* owner, size_t bytes) {
+            return static_cast<cuda::DeviceContext*>(owner)->workspace(bytes);
+          },
+          &ctx.cuda()};
+}
+#endif
+
 }  // namespace
 
 Shape conv2d_output_shape(const Shape& input, const Shape& weight, const Conv2dSpec& spec) {
@@ -71,6 +95,7 @@ Conv2dGeometry conv2d_geometry(const Shape& input, const Shape& weight, const Co
 
 void conv2d_forward(const Context& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
                     Tensor& y, const Conv2dSpec& spec) {
+  NvtxRange range("conv2d_forward");
   constexpr std::string_view op = "conv2d";
   detail::check_tensor(op, "input", x, ctx, 4);
   detail::check_tensor(op, "weight", w, ctx, 4);
@@ -83,6 +108,14 @@ void conv2d_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
                   w.shape().str());
   }
   detail::check_shape(op, "output", y, output_shape(g));
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    cuda::conv2d_forward(ctx.cuda().cudnn(), cudnn_workspace(ctx), g, x.data<float>(),
+                         w.data<float>(), bias != nullptr ? bias->data<float>() : nullptr,
+                         y.data<float>(), cudnn_options(ctx));
+    return;
+  }
+#endif
   Tensor scratch;
   cpu::conv2d_forward(g, x.data<float>(), w.data<float>(),
                       bias != nullptr ? bias->data<float>() : nullptr, y.data<float>(),
@@ -91,12 +124,20 @@ void conv2d_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
 
 void conv2d_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w, Tensor& dx,
                           const Conv2dSpec& spec) {
+  NvtxRange range("conv2d_backward_data");
   constexpr std::string_view op = "conv2d_backward_data";
   detail::check_tensor(op, "grad_output", dy, ctx, 4);
   detail::check_tensor(op, "weight", w, ctx, 4);
   detail::check_tensor(op, "grad_input", dx, ctx, 4);
   const Conv2dGeometry g = checked_geometry(op, dx.shape(), w.shape(), spec);
   detail::check_shape(op, "grad_output", dy, output_shape(g));
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    cuda::conv2d_backward_data(ctx.cuda().cudnn(), cudnn_workspace(ctx), g, dy.data<float>(),
+                               w.data<float>(), dx.data<float>(), cudnn_options(ctx));
+    return;
+  }
+#endif
   Tensor scratch;
   cpu::conv2d_backward_data(g, dy.data<float>(), w.data<float>(), dx.data<float>(),
                             workspace(ctx, cpu::conv2d_backward_data_workspace(g), scratch));
@@ -104,24 +145,39 @@ void conv2d_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w,
 
 void conv2d_backward_weight(const Context& ctx, const Tensor& x, const Tensor& dy, Tensor& dw,
                             const Conv2dSpec& spec) {
+  NvtxRange range("conv2d_backward_weight");
   constexpr std::string_view op = "conv2d_backward_weight";
   detail::check_tensor(op, "input", x, ctx, 4);
   detail::check_tensor(op, "grad_output", dy, ctx, 4);
   detail::check_tensor(op, "grad_weight", dw, ctx, 4);
   const Conv2dGeometry g = checked_geometry(op, x.shape(), dw.shape(), spec);
   detail::check_shape(op, "grad_output", dy, output_shape(g));
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    cuda::conv2d_backward_filter(ctx.cuda().cudnn(), cudnn_workspace(ctx), g, x.data<float>(),
+                                 dy.data<float>(), dw.data<float>(), cudnn_options(ctx));
+    return;
+  }
+#endif
   Tensor scratch;
   cpu::conv2d_backward_weight(g, x.data<float>(), dy.data<float>(), dw.data<float>(),
                               workspace(ctx, cpu::conv2d_backward_weight_workspace(g), scratch));
 }
 
 void conv2d_backward_bias(const Context& ctx, const Tensor& dy, Tensor& db) {
+  NvtxRange range("conv2d_backward_bias");
   constexpr std::string_view op = "conv2d_backward_bias";
   detail::check_tensor(op, "grad_output", dy, ctx, 4);
   detail::check_tensor(op, "grad_bias", db, ctx, 1);
   detail::check_shape(op, "grad_bias", db, Shape{dy.dim(1)});
   Conv2dGeometry g;
   g.n = dy.dim(0), g.k = dy.dim(1), g.oh = dy.dim(2), g.ow = dy.dim(3);
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    cuda::conv2d_backward_bias(ctx.cuda().cudnn(), g, dy.data<float>(), db.data<float>());
+    return;
+  }
+#endif
   cpu::conv2d_backward_bias(g, dy.data<float>(), db.data<float>());
 }
 

@@ -14,6 +14,12 @@ namespace cuda {
 class DeviceContext;
 }
 
+// How the GPU may compute. The CPU backend is always strict float32 and deterministic.
+struct MathOptions {
+  bool tf32 = false;           // TF32 tensor cores for convolutions and matrix products
+  bool deterministic = false;  // only algorithms that give the same bits on every run
+};
+
 class Context {
  public:
   // Throws kestrel::Error when `device` is a GPU this machine or build does not have.
@@ -37,8 +43,12 @@ class Context {
   // Waits until every op queued on this context has finished (no-op on the CPU).
   void synchronize() const;
 
+  const MathOptions& math() const { return math_; }
+  void set_math(const MathOptions& math) { math_ = math; }
+
  private:
   Device device_;
+  MathOptions math_;
   cuda::DeviceContext* cuda_ = nullptr;
 };
 
