@@ -14,8 +14,9 @@
 //
 // Products and sums are kept apart through mul_rn/add_rn so that nvcc's default contraction
 // (--fmad=true) cannot fuse them on the GPU: the CUDA launch then gives the same bits as the
-// CPU. The host compiler does not contract them either as long as the build keeps the ISO
-// default (-std=c++20, no -ffp-contract=fast with -mfma).
+// CPU. GCC contracts a * b + c by default in C++ whenever the target has FMA (-mfma,
+// -march=native); the default x86-64 target has none, and a build that enables FMA must add
+// -ffp-contract=off to keep these bits (checked: -mfma alone changes them).
 #include <cmath>
 #include <cstdint>
 
