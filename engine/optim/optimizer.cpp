@@ -1,0 +1,65 @@
+#include "engine/optim/optimizer.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/ops/checks.hpp"
+
+namespace kestrel::optim {
+
+Optimizer::Optimizer(std::string name, float lr) : name_(std::move(name)), lr_(0.0f) {
+  set_lr(lr);
+}
+
+void Optimizer::set_lr(float lr) {
+  // !(lr >= 0) also rejects NaN.
+  KESTREL_CHECK(lr >= 0.0f && std::isfinite(lr), "{}: invalid learning rate {} (must be >= 0)",
+                name_, lr);
+  lr_ = lr;
+}
+
+void Optimizer::check_step_args(const Context& ctx, const Tensor& params, const Tensor& grads,
+                                int64_t state_numel) const {
+  ops::detail::check_tensor(name_, "params", params, ctx, -1);
+  ops::detail::check_tensor(name_, "grads", grads, ctx, -1);
+  KESTREL_CHECK(grads.numel() == params.numel(),
+                "{}: grads have {} elements but params have {} (params {}, grads {})", name_,
+                grads.numel(), params.numel(), params.str(), grads.str());
+  KESTREL_CHECK(state_numel < 0 || state_numel == params.numel(),
+                "{}: params have {} elements but the optimizer state holds {} (params {})",
+                name_, params.numel(), state_numel, params.str());
+}
+
+void Optimizer::check_loaded_state(int64_t step_count, const NamedState& state,
+                                   const std::vector<std::string_view>& names) const {
+  KESTREL_CHECK(step_count >= 0, "{}: invalid step count {} in loaded state", name_, step_count);
+  for (const auto& [name, tensor] : state) {
+    KESTREL_CHECK(std::find(names.begin(), names.end(), name) != names.end(),
+                  "{}: unexpected state '{}' in loaded state", name_, name);
+    KESTREL_CHECK(std::count_if(state.begin(), state.end(),
+                                [&](const auto& entry) { return entry.first == name; }) == 1,
+                  "{}: state '{}' appears more than once in loaded state", name_, name);
+    KESTREL_CHECK(tensor.defined() && tensor.dtype() == DType::F32,
+                  "{}: state '{}' must be an f32 tensor, got {}", name_, name, tensor.str());
+    KESTREL_CHECK(tensor.numel() == state.front().second.numel(),
+                  "{}: state '{}' has {} elements but '{}' has {}", name_, name, tensor.numel(),
+                  state.front().first, state.front().second.numel());
+  }
+  for (std::string_view name : names) {
+    KESTREL_CHECK(std::any_of(state.begin(), state.end(),
+                              [&](const auto& entry) { return entry.first == name; }),
+                  "{}: state '{}' is missing from loaded state", name_, name);
+  }
+}
+
+Tensor Optimizer::copy_of(const NamedState& state, std::string_view name) {
+  const auto it = std::find_if(state.begin(), state.end(),
+                               [&](const auto& entry) { return entry.first == name; });
+  KESTREL_CHECK(it != state.end(), "state '{}' is missing", name);
+  const Tensor& src = it->second;
+  Tensor copy = Tensor::empty(Shape{src.numel()}, DType::F32, src.device());
+  copy.copy_from(src.view(Shape{src.numel()}));
+  return copy;
+}
+
+}  // namespace kestrel::optim

@@ -1,0 +1,66 @@
+#pragma once
+// Optimizer: updates the model's flat parameter buffer from its flat gradient buffer, one
+// fused launch per step (DESIGN.md: parameters and gradients live in one buffer each). State
+// buffers (Adam's moments, SGD's momentum) are flat too, allocated on the first step with the
+// parameters' size and zero-filled, and exposed by name for checkpoints.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "engine/runtime/context.hpp"
+#include "engine/tensor/tensor.hpp"
+
+namespace kestrel::optim {
+
+// Named state tensors, with PyTorch's state_dict names (exp_avg, exp_avg_sq, momentum_buffer).
+using NamedState = std::vector<std::pair<std::string, Tensor>>;
+
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  // One update of `params` from `grads`: f32 buffers of equal numel on the context's device.
+  virtual void step(const Context& ctx, Tensor& params, const Tensor& grads) = 0;
+
+  // Steps taken so far (PyTorch's state["step"]); the first step is number 1.
+  int64_t step_count() const { return step_count_; }
+
+  // The state buffers by name; empty before the first step. The tensors are views: writing
+  // into them changes the optimizer's state.
+  virtual NamedState state() const = 0;
+  // Restores a checkpoint: the step count and copies of the named buffers (the names state()
+  // gives, all of one numel). Throws kestrel::Error on unknown or missing names.
+  virtual void load_state(int64_t step_count, const NamedState& state) = 0;
+
+  // The learning rate for the following steps (schedulers call this between steps).
+  void set_lr(float lr);
+  float lr() const { return lr_; }
+
+  // "sgd", "adam" or "adamw": the prefix of every error message.
+  const std::string& name() const { return name_; }
+
+ protected:
+  Optimizer(std::string name, float lr);
+
+  // Checks the step's tensors and, once state exists, that its size still matches.
+  void check_step_args(const Context& ctx, const Tensor& params, const Tensor& grads,
+                       int64_t state_numel) const;
+  // Checks a checkpoint's state: a non-negative step count and exactly the buffers `names`,
+  // each once, defined, f32 and all of one numel.
+  void check_loaded_state(int64_t step_count, const NamedState& state,
+                          const std::vector<std::string_view>& names) const;
+  // The named buffer of a checked state, copied into fresh memory on its device.
+  static Tensor copy_of(const NamedState& state, std::string_view name);
+
+  int64_t step_count_ = 0;
+
+ private:
+  std::string name_;
+  float lr_;
+};
+
+}  // namespace kestrel::optim

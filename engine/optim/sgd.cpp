@@ -1,0 +1,71 @@
+#include "engine/optim/sgd.hpp"
+
+#include <cmath>
+
+#include "kernels/common/optimizers.hpp"
+#include "kernels/cpu/parallel.hpp"
+
+namespace kestrel::optim {
+
+namespace {
+constexpr std::string_view kMomentumBuffer = "momentum_buffer";
+}  // namespace
+
+Sgd::Sgd(const SgdOptions& options) : Optimizer("sgd", options.lr), options_(options) {
+  KESTREL_CHECK(options.momentum >= 0.0f && std::isfinite(options.momentum),
+                "sgd: invalid momentum {} (must be >= 0)", options.momentum);
+  KESTREL_CHECK(std::isfinite(options.dampening), "sgd: invalid dampening {}", options.dampening);
+  KESTREL_CHECK(options.weight_decay >= 0.0f && std::isfinite(options.weight_decay),
+                "sgd: invalid weight_decay {} (must be >= 0)", options.weight_decay);
+  KESTREL_CHECK(!options.nesterov || (options.momentum > 0.0f && options.dampening == 0.0f),
+                "sgd: nesterov momentum requires momentum > 0 and dampening == 0 (momentum {}, "
+                "dampening {})",
+                options.momentum, options.dampening);
+}
+
+SgdOptions Sgd::options() const {
+  SgdOptions o = options_;
+  o.lr = lr();
+  return o;
+}
+
+void Sgd::step(const Context& ctx, Tensor& params, const Tensor& grads) {
+  check_step_args(ctx, params, grads, momentum_buffer_.defined() ? momentum_buffer_.numel() : -1);
+  const bool use_momentum = options_.momentum != 0.0f;
+  // torch creates the buffer as a copy of the first step's gradient; the functor does that
+  // copy, so fresh memory needs no zero-fill.
+  const bool init_buffer = use_momentum && !momentum_buffer_.defined();
+  if (init_buffer) momentum_buffer_ = Tensor::empty(Shape{params.numel()}, DType::F32, ctx.device());
+  ++step_count_;
+  const kernels::SgdStep functor{
+      params.data<float>(),
+      grads.data<float>(),
+      use_momentum ? momentum_buffer_.data<float>() : nullptr,
+      lr(),
+      options_.momentum,
+      static_cast<float>(1.0 - static_cast<double>(options_.dampening)),
+      options_.weight_decay,
+      options_.nesterov,
+      init_buffer};
+  cpu::launch(params.numel(), functor);
+}
+
+NamedState Sgd::state() const {
+  if (!momentum_buffer_.defined()) return {};
+  return {{std::string(kMomentumBuffer), momentum_buffer_}};
+}
+
+void Sgd::load_state(int64_t step_count, const NamedState& state) {
+  if (state.empty()) {
+    check_loaded_state(step_count, state, {});
+    momentum_buffer_ = Tensor();
+  } else {
+    KESTREL_CHECK(options_.momentum != 0.0f,
+                  "sgd: loaded state has a momentum buffer but momentum is 0");
+    check_loaded_state(step_count, state, {kMomentumBuffer});
+    momentum_buffer_ = copy_of(state, kMomentumBuffer);
+  }
+  step_count_ = step_count;
+}
+
+}  // namespace kestrel::optim

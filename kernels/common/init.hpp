@@ -1,0 +1,56 @@
+#pragma once
+// Random fills for weight initialisation, as element functors over Philox
+// (kernels/common/philox.hpp). Element i of a tensor filled under (seed, stream) depends on
+// (seed, stream, i) alone, so a fill gives the same bits on any thread count, and the uniform
+// fill the same bits on the GPU.
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/common/hd.hpp"
+#include "kernels/common/philox.hpp"
+
+namespace kestrel::kernels {
+
+// out[i] = lo + (hi - lo) * u with u = rng::uniform(seed, stream, i) in [0, 1) (24 bits).
+// Values lie in [lo, hi]: the rounding of lo + (hi - lo) * u may reach hi, never pass it.
+struct UniformFill {
+  float* out;
+  float lo;
+  float hi;
+  uint64_t seed;
+  uint64_t stream;
+
+  KESTREL_HD void operator()(int64_t i) const {
+    const float u = rng::uniform(seed, stream, static_cast<uint64_t>(i));
+    const float v = lo + (hi - lo) * u;
+    out[i] = v < hi ? v : hi;
+  }
+};
+
+// out[i] = mean + stddev * z, z standard normal by Box-Muller from the Philox words at indices
+// 2i and 2i+1 (two words of block i/2, so each element computes one block):
+//   u1 = (w[2i] >> 8) + 1) / 2^24 in (0, 1],  u2 = (w[2i+1] >> 8) / 2^24 in [0, 1),
+//   z = sqrt(-2 ln u1) * cos(2 pi u2).
+// u1 > 0 keeps the logarithm finite, which bounds |z| by sqrt(2 ln 2^24) = 5.77.
+// The GPU's logf/cosf differ from the host's by an ulp or so, so normal fills agree across
+// backends to a few ulps rather than bit for bit.
+struct NormalFill {
+  float* out;
+  float mean;
+  float stddev;
+  uint64_t seed;
+  uint64_t stream;
+
+  KESTREL_HD void operator()(int64_t i) const {
+    const uint64_t index = static_cast<uint64_t>(i);
+    const rng::Bits4 block = rng::philox_block(seed, stream, index >> 1);
+    const uint32_t first = 2u * static_cast<uint32_t>(index & 1u);
+    const float u1 = static_cast<float>((block.v[first] >> 8) + 1u) * (1.0f / 16777216.0f);
+    const float u2 = rng::u32_to_unit_float(block.v[first + 1]);
+    const float radius = ::sqrtf(-2.0f * ::logf(u1));
+    const float z = radius * ::cosf(6.28318530717958647692f * u2);
+    out[i] = mean + stddev * z;
+  }
+};
+
+}  // namespace kestrel::kernels

@@ -1,0 +1,124 @@
+#pragma once
+// Optimizer updates as element functors over one flat parameter buffer: element i of the
+// parameters, gradients and state buffers is updated by one call, so the whole model takes one
+// launch per step. The float operations follow torch.optim's default single-tensor path on the
+// CPU, operation by operation, so a step agrees with PyTorch on the same numbers:
+//   - `grad.add(param, alpha=wd)` and `param.add_(grad, alpha=-lr)` run ATen's vectorised add,
+//     which is one fused multiply-add (vec::fmadd(other, alpha, self)): fmaf here.
+//   - `exp_avg.lerp_(grad, 1 - beta1)` runs ATen's lerp: for a weight w < 0.5 it is
+//     fma(w, end - self, self), otherwise fma(w - 1, end - self, end), with w rounded to f32.
+//   - `addcmul_(g, g, value=c)` is self + (c * g) * g and `addcdiv_(m, d, value=-s)` is
+//     self + (-s * m) / d, in that order, each operation rounded on its own.
+// The scalars that depend on the step number (bias corrections, step size) are computed on
+// the host in double, as Python does, and passed in rounded to f32.
+//
+// Products and sums are kept apart through mul_rn/add_rn so that nvcc's default contraction
+// (--fmad=true) cannot fuse them on the GPU: the CUDA launch then gives the same bits as the
+// CPU. GCC contracts a * b + c by default in C++ whenever the target has FMA (-mfma,
+// -march=native); the default x86-64 target has none, and a build that enables FMA must add
+// -ffp-contract=off to keep these bits (checked: -mfma alone changes them).
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/common/hd.hpp"
+
+namespace kestrel::kernels {
+
+namespace fp {
+KESTREL_HD_INLINE float mul_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
+KESTREL_HD_INLINE float add_rn(float a, float b) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(a, b);
+#else
+  return a + b;
+#endif
+}
+KESTREL_HD_INLINE float fma_rn(float a, float b, float c) { return ::fmaf(a, b, c); }
+}  // namespace fp
+
+// torch.optim.SGD:
+//   g = grad + wd * p
+//   if momentum != 0: buf = first ? g : momentum * buf + (1 - dampening) * g
+//                     g = nesterov ? g + momentum * buf : buf
+//   p = p - lr * g
+struct SgdStep {
+  float* param;
+  const float* grad;
+  float* momentum_buffer;      // null when momentum == 0
+  float lr;
+  float momentum;
+  float one_minus_dampening;   // 1 - dampening, computed in double like Python does
+  float weight_decay;
+  bool nesterov;
+  bool init_buffer;            // the buffer is new this step: it takes the gradient itself
+
+  KESTREL_HD void operator()(int64_t i) const {
+    const float p = param[i];
+    float g = grad[i];
+    if (weight_decay != 0.0f) g = fp::fma_rn(p, weight_decay, g);
+    if (momentum_buffer != nullptr) {
+      const float buf = init_buffer
+                            ? g
+                            : fp::fma_rn(g, one_minus_dampening,
+                                         fp::mul_rn(momentum_buffer[i], momentum));
+      momentum_buffer[i] = buf;
+      g = nesterov ? fp::fma_rn(buf, momentum, g) : buf;
+    }
+    param[i] = fp::fma_rn(g, -lr, p);
+  }
+};
+
+// The step-dependent scalars of one Adam step, computed once on the host.
+struct AdamScalars {
+  float step_size;              // lr / (1 - beta1^t)
+  float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
+};
+
+// torch.optim.Adam (decoupled == false) and torch.optim.AdamW (decoupled == true):
+//   Adam:  g = grad + wd * p          AdamW: p = p * (1 - lr * wd)
+//   m = lerp(m, g, 1 - beta1);  v = beta2 * v + (1 - beta2) * g * g
+//   p = p - step_size * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+struct AdamStep {
+  float* param;
+  const float* grad;
+  float* exp_avg;
+  float* exp_avg_sq;
+  float lerp_weight;         // 1 - beta1
+  float beta2;
+  float one_minus_beta2;
+  float eps;
+  float weight_decay;        // L2 term added to the gradient (Adam only)
+  float decay_factor;        // 1 - lr * wd (AdamW only)
+  bool decoupled;
+  AdamScalars s;
+
+  KESTREL_HD void operator()(int64_t i) const {
+    float p = param[i];
+    float g = grad[i];
+    if (weight_decay != 0.0f) {
+      if (decoupled) {
+        p = fp::mul_rn(p, decay_factor);
+      } else {
+        g = fp::fma_rn(p, weight_decay, g);
+      }
+    }
+    const float m_old = exp_avg[i];
+    const float diff = fp::add_rn(g, -m_old);
+    const float m = lerp_weight < 0.5f ? fp::fma_rn(lerp_weight, diff, m_old)
+                                       : fp::fma_rn(fp::add_rn(lerp_weight, -1.0f), diff, g);
+    const float v = fp::add_rn(fp::mul_rn(exp_avg_sq[i], beta2),
+                               fp::mul_rn(fp::mul_rn(one_minus_beta2, g), g));
+    exp_avg[i] = m;
+    exp_avg_sq[i] = v;
+    const float denom = fp::add_rn(::sqrtf(v) / s.bias_correction2_sqrt, eps);
+    param[i] = fp::add_rn(p, fp::mul_rn(-s.step_size, m) / denom);
+  }
+};
+
+}  // namespace kestrel::kernels
