@@ -4,8 +4,8 @@
 #include <string>
 
 #include "engine/ops/checks.hpp"
+#include "engine/ops/dispatch.hpp"
 #include "kernels/common/init.hpp"
-#include "kernels/cpu/parallel.hpp"
 
 namespace kestrel::init {
 
@@ -14,10 +14,9 @@ namespace {
 // The gain in double: torch computes bounds and stds in Python floats and rounds once, when
 // the value reaches the fill.
 double gain_of(std::string_view nonlinearity, std::optional<double> param) {
-  static constexpr std::string_view kLinear[] = {"linear",           "conv1d",
-                                                 "conv2d",           "conv3d",
-                                                 "conv_transpose1d", "conv_transpose2d",
-                                                 "conv_transpose3d", "sigmoid"};
+  static constexpr std::string_view kLinear[] = {
+      "linear",           "conv1d",           "conv2d",           "conv3d",
+      "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "sigmoid"};
   for (std::string_view name : kLinear)
     if (nonlinearity == name) return 1.0;
   if (nonlinearity == "tanh") return 5.0 / 3.0;
@@ -29,10 +28,11 @@ double gain_of(std::string_view nonlinearity, std::optional<double> param) {
     return std::sqrt(2.0 / (1.0 + slope * slope));
   }
   if (nonlinearity == "selu") return 3.0 / 4.0;
-  KESTREL_FAIL("calculate_gain: unsupported nonlinearity '{}' (expected linear, conv1d, conv2d, "
-               "conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, sigmoid, tanh, "
-               "relu, leaky_relu or selu)",
-               nonlinearity);
+  KESTREL_FAIL(
+      "calculate_gain: unsupported nonlinearity '{}' (expected linear, conv1d, conv2d, "
+      "conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d, sigmoid, tanh, "
+      "relu, leaky_relu or selu)",
+      nonlinearity);
 }
 
 int64_t fan_by_mode(std::string_view op, const Shape& shape, std::string_view mode) {
@@ -46,12 +46,16 @@ void check_fill_target(std::string_view op, const Context& ctx, const Tensor& t)
   ops::detail::check_tensor(op, "tensor", t, ctx, -1);
 }
 
-void fill_uniform(Tensor& t, float lo, float hi, uint64_t seed, uint64_t stream) {
-  cpu::launch(t.numel(), kernels::UniformFill{t.data<float>(), lo, hi, seed, stream});
+void fill_uniform(const Context& ctx, Tensor& t, float lo, float hi, uint64_t seed,
+                  uint64_t stream) {
+  ops::detail::launch_elementwise(ctx, t.numel(),
+                                  kernels::UniformFill{t.data<float>(), lo, hi, seed, stream});
 }
 
-void fill_normal(Tensor& t, float mean, float stddev, uint64_t seed, uint64_t stream) {
-  cpu::launch(t.numel(), kernels::NormalFill{t.data<float>(), mean, stddev, seed, stream});
+void fill_normal(const Context& ctx, Tensor& t, float mean, float stddev, uint64_t seed,
+                 uint64_t stream) {
+  ops::detail::launch_elementwise(ctx, t.numel(),
+                                  kernels::NormalFill{t.data<float>(), mean, stddev, seed, stream});
 }
 
 // Kaiming's std in double, as torch has it: gain / sqrt(fan).
@@ -68,7 +72,7 @@ void kaiming_uniform_impl(std::string_view op, const Context& ctx, Tensor& w, do
   const double stddev = kaiming_std(op, w.shape(), a, mode, nonlinearity);
   if (w.numel() == 0) return;  // torch warns and does nothing for zero-element tensors
   const float bound = static_cast<float>(std::sqrt(3.0) * stddev);
-  fill_uniform(w, -bound, bound, seed, stream);
+  fill_uniform(ctx, w, -bound, bound, seed, stream);
 }
 
 void check_bias(std::string_view op, const Tensor& w, const Tensor* bias, const Context& ctx) {
@@ -101,7 +105,7 @@ void uniform(const Context& ctx, Tensor& t, float lo, float hi, uint64_t seed, u
   check_fill_target("uniform", ctx, t);
   KESTREL_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo <= hi,
                 "uniform: invalid range [{}, {}] (need finite lo <= hi)", lo, hi);
-  fill_uniform(t, lo, hi, seed, stream);
+  fill_uniform(ctx, t, lo, hi, seed, stream);
 }
 
 void normal(const Context& ctx, Tensor& t, float mean, float stddev, uint64_t seed,
@@ -109,7 +113,7 @@ void normal(const Context& ctx, Tensor& t, float mean, float stddev, uint64_t se
   check_fill_target("normal", ctx, t);
   KESTREL_CHECK(std::isfinite(mean) && std::isfinite(stddev) && stddev >= 0.0f,
                 "normal: invalid mean {} or std {} (need finite values, std >= 0)", mean, stddev);
-  fill_normal(t, mean, stddev, seed, stream);
+  fill_normal(ctx, t, mean, stddev, seed, stream);
 }
 
 void constant(const Context& ctx, Tensor& t, float value) {
@@ -127,7 +131,7 @@ void kaiming_normal(const Context& ctx, Tensor& w, float a, std::string_view mod
   check_fill_target("kaiming_normal", ctx, w);
   const double stddev = kaiming_std("kaiming_normal", w.shape(), a, mode, nonlinearity);
   if (w.numel() == 0) return;
-  fill_normal(w, 0.0f, static_cast<float>(stddev), seed, stream);
+  fill_normal(ctx, w, 0.0f, static_cast<float>(stddev), seed, stream);
 }
 
 void xavier_uniform(const Context& ctx, Tensor& w, float gain, uint64_t seed, uint64_t stream) {
@@ -137,7 +141,7 @@ void xavier_uniform(const Context& ctx, Tensor& w, float gain, uint64_t seed, ui
   const double stddev =
       static_cast<double>(gain) * std::sqrt(2.0 / static_cast<double>(fans.fan_in + fans.fan_out));
   const float bound = static_cast<float>(std::sqrt(3.0) * stddev);
-  fill_uniform(w, -bound, bound, seed, stream);
+  fill_uniform(ctx, w, -bound, bound, seed, stream);
 }
 
 void xavier_normal(const Context& ctx, Tensor& w, float gain, uint64_t seed, uint64_t stream) {
@@ -146,7 +150,7 @@ void xavier_normal(const Context& ctx, Tensor& w, float gain, uint64_t seed, uin
   if (w.numel() == 0) return;
   const double stddev =
       static_cast<double>(gain) * std::sqrt(2.0 / static_cast<double>(fans.fan_in + fans.fan_out));
-  fill_normal(w, 0.0f, static_cast<float>(stddev), seed, stream);
+  fill_normal(ctx, w, 0.0f, static_cast<float>(stddev), seed, stream);
 }
 
 void pytorch_default_weight_and_bias(const Context& ctx, Tensor& w, Tensor* bias, uint64_t seed,
@@ -157,9 +161,9 @@ void pytorch_default_weight_and_bias(const Context& ctx, Tensor& w, Tensor* bias
   kaiming_uniform_impl(op, ctx, w, std::sqrt(5.0), "fan_in", "leaky_relu", seed, stream);
   if (bias == nullptr) return;
   const int64_t fan_in = compute_fans(w.shape()).fan_in;
-  const float bound = fan_in > 0 ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(fan_in)))
-                                 : 0.0f;
-  fill_uniform(*bias, -bound, bound, seed, bias_stream(stream));
+  const float bound =
+      fan_in > 0 ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(fan_in))) : 0.0f;
+  fill_uniform(ctx, *bias, -bound, bound, seed, bias_stream(stream));
 }
 
 namespace {
@@ -177,9 +181,10 @@ constexpr SchemeName kSchemes[] = {{InitScheme::PyTorchDefault, "pytorch"},
 InitScheme parse_init_scheme(std::string_view name) {
   for (const SchemeName& s : kSchemes)
     if (s.name == name) return s.scheme;
-  KESTREL_FAIL("unknown init scheme '{}' (expected pytorch, xavier-uniform, xavier-normal, "
-               "kaiming-uniform or kaiming-normal)",
-               name);
+  KESTREL_FAIL(
+      "unknown init scheme '{}' (expected pytorch, xavier-uniform, xavier-normal, "
+      "kaiming-uniform or kaiming-normal)",
+      name);
 }
 
 std::string_view init_scheme_name(InitScheme scheme) {
@@ -195,8 +200,12 @@ void initialize(const Context& ctx, InitScheme scheme, Tensor& w, Tensor* bias, 
     case InitScheme::PyTorchDefault:
       pytorch_default_weight_and_bias(ctx, w, bias, seed, stream);
       return;
-    case InitScheme::XavierUniform: xavier_uniform(ctx, w, 1.0f, seed, stream); break;
-    case InitScheme::XavierNormal: xavier_normal(ctx, w, 1.0f, seed, stream); break;
+    case InitScheme::XavierUniform:
+      xavier_uniform(ctx, w, 1.0f, seed, stream);
+      break;
+    case InitScheme::XavierNormal:
+      xavier_normal(ctx, w, 1.0f, seed, stream);
+      break;
     case InitScheme::KaimingUniform:
       kaiming_uniform(ctx, w, 0.0f, "fan_in", nonlinearity, seed, stream);
       break;

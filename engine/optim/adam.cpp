@@ -2,8 +2,9 @@
 
 #include <cmath>
 
+#include "engine/ops/dispatch.hpp"
+#include "engine/runtime/nvtx.hpp"
 #include "kernels/common/optimizers.hpp"
-#include "kernels/cpu/parallel.hpp"
 
 namespace kestrel::optim {
 
@@ -33,6 +34,7 @@ AdamOptions Adam::options() const {
 }
 
 void Adam::step(const Context& ctx, Tensor& params, const Tensor& grads) {
+  NvtxRange range("adam_step");
   check_step_args(ctx, params, grads, exp_avg_.defined() ? exp_avg_.numel() : -1);
   if (!exp_avg_.defined()) {
     exp_avg_ = Tensor::zeros(Shape{params.numel()}, DType::F32, ctx.device());
@@ -62,7 +64,7 @@ void Adam::step(const Context& ctx, Tensor& params, const Tensor& grads) {
                                   static_cast<float>(1.0 - lr_d * wd),
                                   options_.decoupled,
                                   scalars};
-  cpu::launch(params.numel(), functor);
+  ops::detail::launch_elementwise(ctx, params.numel(), functor);
 }
 
 NamedState Adam::state() const {

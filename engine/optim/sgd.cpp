@@ -2,8 +2,9 @@
 
 #include <cmath>
 
+#include "engine/ops/dispatch.hpp"
+#include "engine/runtime/nvtx.hpp"
 #include "kernels/common/optimizers.hpp"
-#include "kernels/cpu/parallel.hpp"
 
 namespace kestrel::optim {
 
@@ -30,24 +31,25 @@ SgdOptions Sgd::options() const {
 }
 
 void Sgd::step(const Context& ctx, Tensor& params, const Tensor& grads) {
+  NvtxRange range("sgd_step");
   check_step_args(ctx, params, grads, momentum_buffer_.defined() ? momentum_buffer_.numel() : -1);
   const bool use_momentum = options_.momentum != 0.0f;
   // torch creates the buffer as a copy of the first step's gradient; the functor does that
   // copy, so fresh memory needs no zero-fill.
   const bool init_buffer = use_momentum && !momentum_buffer_.defined();
-  if (init_buffer) momentum_buffer_ = Tensor::empty(Shape{params.numel()}, DType::F32, ctx.device());
+  if (init_buffer)
+    momentum_buffer_ = Tensor::empty(Shape{params.numel()}, DType::F32, ctx.device());
   ++step_count_;
-  const kernels::SgdStep functor{
-      params.data<float>(),
-      grads.data<float>(),
-      use_momentum ? momentum_buffer_.data<float>() : nullptr,
-      lr(),
-      options_.momentum,
-      static_cast<float>(1.0 - static_cast<double>(options_.dampening)),
-      options_.weight_decay,
-      options_.nesterov,
-      init_buffer};
-  cpu::launch(params.numel(), functor);
+  const kernels::SgdStep functor{params.data<float>(),
+                                 grads.data<float>(),
+                                 use_momentum ? momentum_buffer_.data<float>() : nullptr,
+                                 lr(),
+                                 options_.momentum,
+                                 static_cast<float>(1.0 - static_cast<double>(options_.dampening)),
+                                 options_.weight_decay,
+                                 options_.nesterov,
+                                 init_buffer};
+  ops::detail::launch_elementwise(ctx, params.numel(), functor);
 }
 
 NamedState Sgd::state() const {

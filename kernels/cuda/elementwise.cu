@@ -2,7 +2,9 @@
 #include "kernels/common/activation.hpp"
 #include "kernels/common/adaptive_pool2d.hpp"
 #include "kernels/common/fill.hpp"
+#include "kernels/common/init.hpp"
 #include "kernels/common/lrn.hpp"
+#include "kernels/common/optimizers.hpp"
 #include "kernels/common/pool2d.hpp"
 #include "kernels/cuda/launch.cuh"
 
@@ -17,3 +19,7 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AdaptiveAvgPool2dForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AdaptiveAvgPool2dBackward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LrnForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LrnBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SgdStep)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AdamStep)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::UniformFill)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::NormalFill)
