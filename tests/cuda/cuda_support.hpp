@@ -46,3 +46,19 @@ inline ::testing::AssertionResult gpu_equals_cpu_ints(const Tensor& cpu, const T
 }
 
 }  // namespace kestrel::test
+
+namespace kestrel::test {
+
+// ||gpu - cpu|| / ||cpu||, the measure for TF32 results (10-bit mantissas in the products).
+inline double relative_l2_error(const Tensor& cpu, const Tensor& gpu) {
+  const auto c = cpu.to_vector(), g = gpu.to_vector();
+  double num = 0.0, den = 0.0;
+  for (size_t i = 0; i < c.size(); ++i) {
+    const double d = static_cast<double>(g[i]) - c[i];
+    num += d * d;
+    den += static_cast<double>(c[i]) * c[i];
+  }
+  return std::isnan(num) ? INFINITY : std::sqrt(num / (den > 0 ? den : 1.0));
+}
+
+}  // namespace kestrel::test
