@@ -80,3 +80,34 @@ TEST(CudaRuntime, OutOfMemoryNamesBytesAndSuggestsSmallerBatch) {
 
 }  // namespace
 }  // namespace kestrel
+
+#include "engine/runtime/cuda/device_context.hpp"
+#include "engine/runtime/cuda/event.hpp"
+#include "engine/runtime/cuda/pinned_buffer.hpp"
+#include "kernels/cuda/check.hpp"
+
+namespace kestrel {
+namespace {
+
+TEST(CudaRuntime, EventsOrderTheCommunicationStreamAfterCompute) {
+  KESTREL_SKIP_WITHOUT_GPU();
+  Context ctx(Device::cuda(0));
+  auto& dc = ctx.cuda();
+  EXPECT_NE(dc.compute_stream(), dc.comm_stream());
+  Tensor t = Tensor::empty(Shape{1 << 22}, DType::F32, Device::cuda(0));
+  cuda::Event start(true), produced(true);
+  start.record(dc.compute_stream());
+  t.fill(3.0f);  // queued on the compute stream
+  produced.record(dc.compute_stream());
+  produced.wait_on(dc.comm_stream());
+  cuda::PinnedBuffer host(sizeof(float) * 4);
+  host.copy_from_device(t.data<float>() + (1 << 21), sizeof(float) * 4, dc.comm_stream());
+  KESTREL_CUDA_CHECK(cudaStreamSynchronize(dc.comm_stream()));
+  const float* v = static_cast<const float*>(host.data());
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(v[i], 3.0f);
+  EXPECT_TRUE(produced.done());
+  EXPECT_GE(produced.elapsed_ms_since(start), 0.0f);
+}
+
+}  // namespace
+}  // namespace kestrel
