@@ -4,6 +4,10 @@
 #include <random>
 
 #include "engine/memory/memory_pool.hpp"
+#include "engine/runtime/cuda/device_context.hpp"
+#include "engine/runtime/cuda/event.hpp"
+#include "engine/runtime/cuda/pinned_buffer.hpp"
+#include "kernels/cuda/check.hpp"
 #include "engine/runtime/context.hpp"
 #include "tests/support/gpu.hpp"
 #include "tests/support/random.hpp"
@@ -77,17 +81,6 @@ TEST(CudaRuntime, OutOfMemoryNamesBytesAndSuggestsSmallerBatch) {
     EXPECT_NE(msg.find("--batch"), std::string::npos) << msg;
   }
 }
-
-}  // namespace
-}  // namespace kestrel
-
-#include "engine/runtime/cuda/device_context.hpp"
-#include "engine/runtime/cuda/event.hpp"
-#include "engine/runtime/cuda/pinned_buffer.hpp"
-#include "kernels/cuda/check.hpp"
-
-namespace kestrel {
-namespace {
 
 TEST(CudaRuntime, EventsOrderTheCommunicationStreamAfterCompute) {
   KESTREL_SKIP_WITHOUT_GPU();
