@@ -50,7 +50,8 @@ GpuEnvironment query_gpu_environment() {
   else
     env.driver_version = "none";
   if (cudaRuntimeGetVersion(&v) == cudaSuccess) env.runtime_version = cuda_version_string(v);
-  env.cublas_version = fmt::format("{}.{}.{}", CUBLAS_VER_MAJOR, CUBLAS_VER_MINOR, CUBLAS_VER_PATCH);
+  env.cublas_version =
+      fmt::format("{}.{}.{}", CUBLAS_VER_MAJOR, CUBLAS_VER_MINOR, CUBLAS_VER_PATCH);
 #if defined(KESTREL_HAVE_CUDNN)
   const size_t cudnn = cudnnGetVersion();
   env.cudnn_version = fmt::format("{}.{}.{}", cudnn / 10000, (cudnn % 10000) / 100, cudnn % 100);

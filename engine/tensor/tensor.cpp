@@ -110,8 +110,8 @@ std::vector<int32_t> Tensor::to_int_vector() const {
 void Tensor::fill(float value) { fill_floats(data<float>(), device(), numel(), value); }
 
 void Tensor::copy_from(const Tensor& src) {
-  KESTREL_CHECK(src.shape() == shape() && src.dtype() == dtype(),
-                "copy_from: {} into {}", src.str(), str());
+  KESTREL_CHECK(src.shape() == shape() && src.dtype() == dtype(), "copy_from: {} into {}",
+                src.str(), str());
   copy_bytes(raw_data(), device(), src.raw_data(), src.device(), nbytes());
 }
 

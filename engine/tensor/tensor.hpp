@@ -40,11 +40,13 @@ class Tensor {
 
   void* raw_data();
   const void* raw_data() const;
-  template <class T> T* data() {
+  template <class T>
+  T* data() {
     check_dtype(dtype_of<T>::value);
     return static_cast<T*>(raw_data());
   }
-  template <class T> const T* data() const {
+  template <class T>
+  const T* data() const {
     check_dtype(dtype_of<T>::value);
     return static_cast<const T*>(raw_data());
   }

@@ -10,13 +10,13 @@ namespace kestrel::detail {
 [[noreturn]] void throw_cuda_error(const char* file, int line, const char* call, int status);
 }  // namespace kestrel::detail
 
-#define KESTREL_CUDA_CHECK(call)                                                       \
-  do {                                                                                 \
-    const cudaError_t kestrel_status_ = (call);                                        \
-    if (kestrel_status_ != cudaSuccess) [[unlikely]] {                                 \
-      ::kestrel::detail::throw_cuda_error(__FILE__, __LINE__, #call,                   \
-                                          static_cast<int>(kestrel_status_));          \
-    }                                                                                  \
+#define KESTREL_CUDA_CHECK(call)                                              \
+  do {                                                                        \
+    const cudaError_t kestrel_status_ = (call);                               \
+    if (kestrel_status_ != cudaSuccess) [[unlikely]] {                        \
+      ::kestrel::detail::throw_cuda_error(__FILE__, __LINE__, #call,          \
+                                          static_cast<int>(kestrel_status_)); \
+    }                                                                         \
   } while (0)
 
 // After a kernel launch: reports launch-configuration errors at the launch site.

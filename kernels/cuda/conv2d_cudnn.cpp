@@ -92,8 +92,9 @@ void conv2d_forward(cudnnHandle_t handle, const WorkspaceSource& workspace,
   }
   const float one = 1.0f, zero = 0.0f;
   KESTREL_CUDNN_CHECK(cudnnConvolutionForward(
-      handle, &one, d.x, x, d.w, w, d.conv, static_cast<cudnnConvolutionFwdAlgo_t>(choice->algorithm),
-      workspace(choice->workspace_bytes), choice->workspace_bytes, &zero, d.y, y));
+      handle, &one, d.x, x, d.w, w, d.conv,
+      static_cast<cudnnConvolutionFwdAlgo_t>(choice->algorithm), workspace(choice->workspace_bytes),
+      choice->workspace_bytes, &zero, d.y, y));
   if (bias) {
     cudnnTensorDescriptor_t b = nullptr;
     KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&b));

@@ -3,9 +3,9 @@
 // cuDNN call of kestrel lives in conv2d_cudnn.cpp. The first call for a problem autotunes
 // (cudnnFind...Ex on the real buffers) and caches the fastest algorithm that fits the
 // workspace limit, or the fastest deterministic one when determinism is asked for.
-#include <cstddef>
-
 #include <cudnn.h>
+
+#include <cstddef>
 
 #include "kernels/common/conv2d_geometry.hpp"
 #include "kernels/cuda/conv_algo_cache.hpp"

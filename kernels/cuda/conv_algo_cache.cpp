@@ -8,10 +8,25 @@ namespace {
 constexpr int kKeyFields = 19;
 void key_fields(const ConvAlgoKey& k, int64_t (&f)[kKeyFields]) {
   const auto& g = k.geometry;
-  const int64_t values[kKeyFields] = {k.device, static_cast<int64_t>(k.direction), g.n, g.c, g.h,
-                                      g.w, g.k, g.r, g.s, g.oh, g.ow, g.stride_h, g.stride_w,
-                                      g.pad_h, g.pad_w, g.dilation_h, g.dilation_w,
-                                      g.groups, (k.tf32 ? 2 : 0) | (k.deterministic ? 1 : 0)};
+  const int64_t values[kKeyFields] = {k.device,
+                                      static_cast<int64_t>(k.direction),
+                                      g.n,
+                                      g.c,
+                                      g.h,
+                                      g.w,
+                                      g.k,
+                                      g.r,
+                                      g.s,
+                                      g.oh,
+                                      g.ow,
+                                      g.stride_h,
+                                      g.stride_w,
+                                      g.pad_h,
+                                      g.pad_w,
+                                      g.dilation_h,
+                                      g.dilation_w,
+                                      g.groups,
+                                      (k.tf32 ? 2 : 0) | (k.deterministic ? 1 : 0)};
   for (int i = 0; i < kKeyFields; ++i) f[i] = values[i];
 }
 

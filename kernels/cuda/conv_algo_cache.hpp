@@ -31,9 +31,9 @@ struct ConvAlgoKeyHash {
 };
 
 struct ConvAlgoChoice {
-  int algorithm = 0;          // the cuDNN enum value for the key's direction
+  int algorithm = 0;  // the cuDNN enum value for the key's direction
   size_t workspace_bytes = 0;
-  float measured_ms = 0.0f;   // what autotuning measured (0 when chosen by heuristics)
+  float measured_ms = 0.0f;  // what autotuning measured (0 when chosen by heuristics)
 };
 
 class ConvAlgoCache {

@@ -3,9 +3,9 @@
 // with a grid-stride loop on `stream`. Declared here for host code compiled by the C++
 // compiler; defined and explicitly instantiated for each functor in elementwise.cu, so adding
 // a functor to the CUDA backend is one line there.
-#include <cstdint>
-
 #include <driver_types.h>
+
+#include <cstdint>
 
 namespace kestrel::cuda {
 

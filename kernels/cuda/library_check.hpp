@@ -12,20 +12,20 @@ namespace kestrel::detail {
 [[noreturn]] void throw_cudnn_error(const char* file, int line, const char* call, int status);
 }  // namespace kestrel::detail
 
-#define KESTREL_CUBLAS_CHECK(call)                                                        \
-  do {                                                                                    \
-    const cublasStatus_t kestrel_status_ = (call);                                        \
-    if (kestrel_status_ != CUBLAS_STATUS_SUCCESS) [[unlikely]] {                          \
-      ::kestrel::detail::throw_cublas_error(__FILE__, __LINE__, #call,                    \
-                                            static_cast<int>(kestrel_status_));           \
-    }                                                                                     \
+#define KESTREL_CUBLAS_CHECK(call)                                              \
+  do {                                                                          \
+    const cublasStatus_t kestrel_status_ = (call);                              \
+    if (kestrel_status_ != CUBLAS_STATUS_SUCCESS) [[unlikely]] {                \
+      ::kestrel::detail::throw_cublas_error(__FILE__, __LINE__, #call,          \
+                                            static_cast<int>(kestrel_status_)); \
+    }                                                                           \
   } while (0)
 
-#define KESTREL_CUDNN_CHECK(call)                                                         \
-  do {                                                                                    \
-    const cudnnStatus_t kestrel_status_ = (call);                                         \
-    if (kestrel_status_ != CUDNN_STATUS_SUCCESS) [[unlikely]] {                           \
-      ::kestrel::detail::throw_cudnn_error(__FILE__, __LINE__, #call,                     \
-                                           static_cast<int>(kestrel_status_));            \
-    }                                                                                     \
+#define KESTREL_CUDNN_CHECK(call)                                              \
+  do {                                                                         \
+    const cudnnStatus_t kestrel_status_ = (call);                              \
+    if (kestrel_status_ != CUDNN_STATUS_SUCCESS) [[unlikely]] {                \
+      ::kestrel::detail::throw_cudnn_error(__FILE__, __LINE__, #call,          \
+                                           static_cast<int>(kestrel_status_)); \
+    }                                                                          \
   } while (0)

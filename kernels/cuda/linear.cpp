@@ -19,15 +19,21 @@ void set_math(cublasHandle_t blas, MathMode math) {
 // RAII holders so an error thrown half-way through leaks no descriptor.
 struct MatmulDesc {
   cublasLtMatmulDesc_t d = nullptr;
-  ~MatmulDesc() { if (d) cublasLtMatmulDescDestroy(d); }
+  ~MatmulDesc() {
+    if (d) cublasLtMatmulDescDestroy(d);
+  }
 };
 struct Layout {
   cublasLtMatrixLayout_t l = nullptr;
-  ~Layout() { if (l) cublasLtMatrixLayoutDestroy(l); }
+  ~Layout() {
+    if (l) cublasLtMatrixLayoutDestroy(l);
+  }
 };
 struct Preference {
   cublasLtMatmulPreference_t p = nullptr;
-  ~Preference() { if (p) cublasLtMatmulPreferenceDestroy(p); }
+  ~Preference() {
+    if (p) cublasLtMatmulPreferenceDestroy(p);
+  }
 };
 
 }  // namespace
@@ -45,8 +51,10 @@ void linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
   KESTREL_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_TRANSB, &no_trans,
                                                       sizeof(no_trans)));
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
-  if (bias) epilogue = fuse_relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
-  else if (fuse_relu) epilogue = CUBLASLT_EPILOGUE_RELU;
+  if (bias)
+    epilogue = fuse_relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+  else if (fuse_relu)
+    epilogue = CUBLASLT_EPILOGUE_RELU;
   KESTREL_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(op.d, CUBLASLT_MATMUL_DESC_EPILOGUE,
                                                       &epilogue, sizeof(epilogue)));
   if (bias) {
@@ -65,10 +73,10 @@ void linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
       pref.p, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes, sizeof(workspace_bytes)));
   cublasLtMatmulHeuristicResult_t heuristic{};
   int found = 0;
-  KESTREL_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(lt, op.d, a.l, b.l, c.l, c.l, pref.p, 1,
-                                                      &heuristic, &found));
-  KESTREL_CHECK(found > 0, "linear: cuBLASLt has no algorithm for [{}, {}] x [{}, {}]^T", s.n,
-                s.in, s.out, s.in);
+  KESTREL_CUBLAS_CHECK(
+      cublasLtMatmulAlgoGetHeuristic(lt, op.d, a.l, b.l, c.l, c.l, pref.p, 1, &heuristic, &found));
+  KESTREL_CHECK(found > 0, "linear: cuBLASLt has no algorithm for [{}, {}] x [{}, {}]^T", s.n, s.in,
+                s.out, s.in);
   const float one = 1.0f, zero = 0.0f;
   KESTREL_CUBLAS_CHECK(cublasLtMatmul(lt, op.d, &one, w, a.l, x, b.l, &zero, y, c.l, y, c.l,
                                       &heuristic.algo, workspace, workspace_bytes, stream));

@@ -5,11 +5,11 @@
 //   backward weight dw[out, in] = dy[n, out]^T x[n, in]
 // Row-major matrices are column-major transposes, so each product runs as its transposed
 // column-major twin. Bias and ReLU ride in cuBLASLt's epilogue: no extra pass over y.
-#include <cstddef>
-#include <cstdint>
-
 #include <cublasLt.h>
 #include <cublas_v2.h>
+
+#include <cstddef>
+#include <cstdint>
 
 namespace kestrel::cuda {
 

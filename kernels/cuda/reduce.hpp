@@ -2,9 +2,9 @@
 // Deterministic reductions on the GPU: a fixed launch shape and a fixed summation tree, so the
 // same input gives the same bits on every run (no atomics). Used for the loss, metrics and
 // gradient norms, where n is small next to the work that produced the values.
-#include <cstdint>
-
 #include <driver_types.h>
+
+#include <cstdint>
 
 namespace kestrel::cuda {
 

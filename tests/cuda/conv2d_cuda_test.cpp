@@ -94,19 +94,21 @@ ops::Conv2dSpec spec(int stride, int pad, int dilation = 1, int groups = 1) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, CudaConv2d,
-    ::testing::Values(ConvCase{Shape{8, 1, 28, 28}, Shape{6, 1, 5, 5}, spec(1, 0), true},   // LeNet c1
-                      ConvCase{Shape{8, 6, 12, 12}, Shape{16, 6, 5, 5}, spec(1, 0), true},  // LeNet c2
-                      ConvCase{Shape{4, 3, 32, 32}, Shape{64, 3, 3, 3}, spec(1, 1), true},  // AlexNet c1
-                      ConvCase{Shape{2, 64, 15, 15}, Shape{192, 64, 5, 5}, spec(1, 2), true},
-                      ConvCase{Shape{1, 4, 7, 9}, Shape{6, 2, 3, 3}, spec(2, 1, 1, 2), false},
-                      ConvCase{Shape{3, 5, 11, 11}, Shape{5, 1, 3, 3}, spec(1, 2, 2, 5), true}));
+    ::testing::Values(
+        ConvCase{Shape{8, 1, 28, 28}, Shape{6, 1, 5, 5}, spec(1, 0), true},   // LeNet c1
+        ConvCase{Shape{8, 6, 12, 12}, Shape{16, 6, 5, 5}, spec(1, 0), true},  // LeNet c2
+        ConvCase{Shape{4, 3, 32, 32}, Shape{64, 3, 3, 3}, spec(1, 1), true},  // AlexNet c1
+        ConvCase{Shape{2, 64, 15, 15}, Shape{192, 64, 5, 5}, spec(1, 2), true},
+        ConvCase{Shape{1, 4, 7, 9}, Shape{6, 2, 3, 3}, spec(2, 1, 1, 2), false},
+        ConvCase{Shape{3, 5, 11, 11}, Shape{5, 1, 3, 3}, spec(1, 2, 2, 5), true}));
 
 TEST(CudaConv2dAlgoCache, SecondCallReusesTheTunedAlgorithm) {
   KESTREL_SKIP_WITHOUT_GPU();
   std::mt19937_64 gen(test::test_seed() + 7);
   Context gpu(gpu0());
   const Shape xs{2, 3, 17, 17}, ws{5, 3, 3, 3};
-  const Tensor x = test::random_tensor(xs, gen).to(gpu0()), w = test::random_tensor(ws, gen).to(gpu0());
+  const Tensor x = test::random_tensor(xs, gen).to(gpu0()),
+               w = test::random_tensor(ws, gen).to(gpu0());
   Tensor y = Tensor::empty(ops::conv2d_output_shape(xs, ws, {}), DType::F32, gpu0());
   const size_t before = cuda::conv_algo_cache().size();
   ops::conv2d_forward(gpu, x, w, nullptr, y, {});

@@ -1,10 +1,10 @@
 // The cuDNN algorithm cache: keys separate every problem that may need another algorithm, and
 // the cache returns what was stored. No GPU needed.
+#include "kernels/cuda/conv_algo_cache.hpp"
+
 #include <gtest/gtest.h>
 
 #include <unordered_set>
-
-#include "kernels/cuda/conv_algo_cache.hpp"
 
 namespace kestrel::cuda {
 namespace {

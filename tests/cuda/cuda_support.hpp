@@ -31,8 +31,8 @@ inline Tensor poisoned(const Shape& shape, Device device, DType dtype = DType::F
 }
 
 // The CPU result is the oracle: GPU within rtol/atol of it, element by element.
-inline ::testing::AssertionResult gpu_matches_cpu(const Tensor& cpu, const Tensor& gpu,
-                                                  double rtol, double atol) {
+inline ::testing::AssertionResult gpu_matches_cpu(const Tensor& cpu, const Tensor& gpu, double rtol,
+                                                  double atol) {
   const std::vector<float> c = cpu.to_vector();
   return all_close(std::vector<double>(c.begin(), c.end()), gpu.to_vector(), rtol, atol);
 }

@@ -39,7 +39,8 @@ TEST(CudaOptim, AdamMatchesCpu) {
 
 TEST(CudaOptim, AdamWMatchesCpu) {
   KESTREL_SKIP_WITHOUT_GPU();
-  optim::Adam a(optim::AdamOptions::adamw(3e-3f, 0.05f)), b(optim::AdamOptions::adamw(3e-3f, 0.05f));
+  optim::Adam a(optim::AdamOptions::adamw(3e-3f, 0.05f)),
+      b(optim::AdamOptions::adamw(3e-3f, 0.05f));
   expect_same_trajectory(a, b);
 }
 

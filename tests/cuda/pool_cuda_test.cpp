@@ -90,12 +90,14 @@ TEST(CudaLrn, ForwardAndBackwardMatchCpu) {
   Context cpu, gpu(gpu0());
   const Shape shape{4, 96, 13, 13};
   const ops::LrnSpec spec{5, 1e-4f, 0.75f, 2.0f};
-  const Tensor x = test::random_tensor(shape, gen, -3.0f, 3.0f), dy = test::random_tensor(shape, gen);
+  const Tensor x = test::random_tensor(shape, gen, -3.0f, 3.0f),
+               dy = test::random_tensor(shape, gen);
   Tensor y = Tensor::empty(shape), scale = Tensor::empty(shape), dx = Tensor::empty(shape);
   ops::lrn_forward(cpu, x, y, scale, spec);
   ops::lrn_backward(cpu, x, y, scale, dy, dx, spec);
   const Tensor gx = x.to(gpu0());
-  Tensor gy = poisoned(shape, gpu0()), gscale = poisoned(shape, gpu0()), gdx = poisoned(shape, gpu0());
+  Tensor gy = poisoned(shape, gpu0()), gscale = poisoned(shape, gpu0()),
+         gdx = poisoned(shape, gpu0());
   ops::lrn_forward(gpu, gx, gy, gscale, spec);
   ops::lrn_backward(gpu, gx, gy, gscale, dy.to(gpu0()), gdx, spec);
   EXPECT_TRUE(test::gpu_matches_cpu(y, gy, 1e-5, 1e-7));

@@ -4,11 +4,11 @@
 #include <random>
 
 #include "engine/memory/memory_pool.hpp"
+#include "engine/runtime/context.hpp"
 #include "engine/runtime/cuda/device_context.hpp"
 #include "engine/runtime/cuda/event.hpp"
 #include "engine/runtime/cuda/pinned_buffer.hpp"
 #include "kernels/cuda/check.hpp"
-#include "engine/runtime/context.hpp"
 #include "tests/support/gpu.hpp"
 #include "tests/support/random.hpp"
 
@@ -21,8 +21,7 @@ TEST(CudaRuntime, NoGpuMeansAClearErrorForCudaDevices) {
     Context ctx(Device::cuda(0));
     FAIL() << "expected kestrel::Error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("cuda:0 is not available"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("cuda:0 is not available"), std::string::npos) << e.what();
   }
 }
 

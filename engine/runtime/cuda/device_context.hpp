@@ -3,12 +3,12 @@
 // call of a training step), a communication stream (collectives overlap the backward pass),
 // cuDNN and cuBLAS/cuBLASLt handles bound to the compute stream, one shared workspace, and the
 // device's MemoryPool. Created on first use, one per GPU, for the life of the process.
-#include <cstddef>
-#include <memory>
-
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <memory>
 #if defined(KESTREL_HAVE_CUDNN)
 #include <cudnn.h>
 #endif

@@ -7,8 +7,8 @@
 namespace kestrel::cuda {
 
 Event::Event(bool timing) {
-  KESTREL_CUDA_CHECK(cudaEventCreateWithFlags(&event_, timing ? cudaEventDefault
-                                                              : cudaEventDisableTiming));
+  KESTREL_CUDA_CHECK(
+      cudaEventCreateWithFlags(&event_, timing ? cudaEventDefault : cudaEventDisableTiming));
 }
 
 Event::~Event() {

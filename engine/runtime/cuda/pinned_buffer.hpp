@@ -1,9 +1,9 @@
 #pragma once
 // Page-locked host memory: copies from and to it run asynchronously at full PCIe/NVLink speed
 // (the loss read back every N steps, batches staged from the host).
-#include <cstddef>
-
 #include <driver_types.h>
+
+#include <cstddef>
 
 namespace kestrel::cuda {
 
