@@ -1,0 +1,44 @@
+#include "engine/ops/cross_entropy.hpp"
+
+#include "engine/ops/checks.hpp"
+#include "kernels/cpu/parallel.hpp"
+
+namespace kestrel::ops {
+
+float cross_entropy_forward_backward(const Context& ctx, const Tensor& logits,
+                                     const Tensor& labels, Tensor* dlogits,
+                                     const CrossEntropySpec& spec) {
+  constexpr const char* op = "cross_entropy";
+  detail::check_tensor(op, "logits", logits, ctx, 2);
+  detail::check_tensor(op, "labels", labels, ctx, 1, DType::I32);
+  const int64_t n = logits.dim(0), classes = logits.dim(1);
+  KESTREL_CHECK(n > 0 && classes > 0, "{}: logits {} must have at least one row and one class",
+                op, logits.shape().str());
+  KESTREL_CHECK(labels.dim(0) == n, "{}: {} labels for {} rows of logits (labels {}, logits {})",
+                op, labels.dim(0), n, labels.shape().str(), logits.shape().str());
+  KESTREL_CHECK(spec.label_smoothing >= 0.0f && spec.label_smoothing <= 1.0f,
+                "{}: label_smoothing must be in [0, 1], got {}", op, spec.label_smoothing);
+  if (dlogits != nullptr) {
+    detail::check_tensor(op, "dlogits", *dlogits, ctx, 2);
+    detail::check_shape(op, "dlogits", *dlogits, logits.shape());
+  }
+  // The row functor indexes the logits by label, so every label is checked first.
+  const int32_t* label = labels.data<int32_t>();
+  for (int64_t r = 0; r < n; ++r)
+    KESTREL_CHECK(label[r] >= 0 && label[r] < classes,
+                  "{}: label {} in row {} is out of range [0, {})", op, label[r], r, classes);
+
+  Tensor row_loss = ctx.scratch(Shape{n});
+  cpu::launch(n, kernels::SoftmaxCrossEntropyRow{
+                     logits.data<float>(), label, row_loss.data<float>(),
+                     dlogits != nullptr ? dlogits->data<float>() : nullptr, n, classes,
+                     spec.label_smoothing});
+
+  // Fixed order: row 0, 1, ..., in double.
+  const float* loss = row_loss.data<float>();
+  double total = 0.0;
+  for (int64_t r = 0; r < n; ++r) total += static_cast<double>(loss[r]);
+  return static_cast<float>(total / static_cast<double>(n));
+}
+
+}  // namespace kestrel::ops

@@ -1,0 +1,104 @@
+#include "engine/ops/linear.hpp"
+
+#include "engine/ops/checks.hpp"
+#include "kernels/common/linear.hpp"
+#include "kernels/cpu/gemm.hpp"
+#include "kernels/cpu/parallel.hpp"
+
+namespace kestrel::ops {
+
+namespace {
+
+// "f32[3, 7]": dtype and shape, for messages that compare two tensors.
+std::string describe(const Tensor& t) {
+  return fmt::format("{}{}", dtype_name(t.dtype()), t.shape().str());
+}
+
+}  // namespace
+
+Shape linear_output_shape(const Shape& input, const Shape& weight) {
+  KESTREL_CHECK(input.ndim() == 2 && weight.ndim() == 2,
+                "linear: input {} and weight {} must both have 2 dimensions", input.str(),
+                weight.str());
+  KESTREL_CHECK(input[1] == weight[1],
+                "linear: input has {} features but weight expects {} (input {}, weight {})",
+                input[1], weight[1], input.str(), weight.str());
+  return Shape{input[0], weight[0]};
+}
+
+void linear_forward(const Context& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
+                    Tensor& y) {
+  detail::check_tensor("linear", "input", x, ctx, 2);
+  detail::check_tensor("linear", "weight", w, ctx, 2);
+  KESTREL_CHECK(x.dim(1) == w.dim(1),
+                "linear: input has {} features but weight expects {} (input {}, weight {})",
+                x.dim(1), w.dim(1), describe(x), describe(w));
+  const int64_t n = x.dim(0), in = x.dim(1), out = w.dim(0);
+  if (bias != nullptr) {
+    detail::check_tensor("linear", "bias", *bias, ctx, 1);
+    detail::check_shape("linear", "bias", *bias, Shape{out});
+  }
+  detail::check_tensor("linear", "output", y, ctx, 2);
+  detail::check_shape("linear", "output", y, Shape{n, out});
+
+  // With a bias, y starts as bias rows and the GEMM accumulates onto it (beta = 1).
+  if (bias != nullptr)
+    cpu::launch(y.numel(), kernels::BroadcastBiasRows{bias->data<float>(), y.data<float>(), out});
+  cpu::GemmArgs g;
+  g.trans_b = true;  // y[N, out] = x[N, in] * (w[out, in])^T
+  g.m = n, g.n = out, g.k = in;
+  g.a = x.data<float>(), g.lda = in;
+  g.b = w.data<float>(), g.ldb = in;
+  g.beta = bias != nullptr ? 1.0f : 0.0f;
+  g.c = y.data<float>(), g.ldc = out;
+  cpu::gemm(g);
+}
+
+void linear_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w, Tensor& dx) {
+  detail::check_tensor("linear_backward_data", "grad_output", dy, ctx, 2);
+  detail::check_tensor("linear_backward_data", "weight", w, ctx, 2);
+  KESTREL_CHECK(dy.dim(1) == w.dim(0),
+                "linear_backward_data: grad_output has {} features but weight has {} outputs "
+                "(grad_output {}, weight {})",
+                dy.dim(1), w.dim(0), describe(dy), describe(w));
+  const int64_t n = dy.dim(0), out = w.dim(0), in = w.dim(1);
+  detail::check_tensor("linear_backward_data", "grad_input", dx, ctx, 2);
+  detail::check_shape("linear_backward_data", "grad_input", dx, Shape{n, in});
+
+  cpu::GemmArgs g;  // dx[N, in] = dy[N, out] * w[out, in]
+  g.m = n, g.n = in, g.k = out;
+  g.a = dy.data<float>(), g.lda = out;
+  g.b = w.data<float>(), g.ldb = in;
+  g.c = dx.data<float>(), g.ldc = in;
+  cpu::gemm(g);
+}
+
+void linear_backward_weight(const Context& ctx, const Tensor& x, const Tensor& dy, Tensor& dw) {
+  detail::check_tensor("linear_backward_weight", "input", x, ctx, 2);
+  detail::check_tensor("linear_backward_weight", "grad_output", dy, ctx, 2);
+  KESTREL_CHECK(x.dim(0) == dy.dim(0),
+                "linear_backward_weight: input has {} rows but grad_output has {} (input {}, "
+                "grad_output {})",
+                x.dim(0), dy.dim(0), describe(x), describe(dy));
+  const int64_t n = x.dim(0), in = x.dim(1), out = dy.dim(1);
+  detail::check_tensor("linear_backward_weight", "grad_weight", dw, ctx, 2);
+  detail::check_shape("linear_backward_weight", "grad_weight", dw, Shape{out, in});
+
+  cpu::GemmArgs g;  // dw[out, in] = (dy[N, out])^T * x[N, in]
+  g.trans_a = true;
+  g.m = out, g.n = in, g.k = n;
+  g.a = dy.data<float>(), g.lda = out;
+  g.b = x.data<float>(), g.ldb = in;
+  g.c = dw.data<float>(), g.ldc = in;
+  cpu::gemm(g);
+}
+
+void linear_backward_bias(const Context& ctx, const Tensor& dy, Tensor& db) {
+  detail::check_tensor("linear_backward_bias", "grad_output", dy, ctx, 2);
+  detail::check_tensor("linear_backward_bias", "grad_bias", db, ctx, 1);
+  detail::check_shape("linear_backward_bias", "grad_bias", db, Shape{dy.dim(1)});
+  cpu::launch(db.numel(),
+              kernels::ColumnSums{dy.data<float>(), db.data<float>(), dy.dim(0), dy.dim(1)});
+}
+
+}  // namespace kestrel::ops

@@ -1,0 +1,65 @@
+#pragma once
+// Fused softmax + cross-entropy (PyTorch's F.cross_entropy with label_smoothing), one call per
+// row (= one sample). For logits z of row r with C classes and target distribution
+// q = (1 - eps) onehot(label) + eps / C:
+//   loss_r   = -sum_j q_j log softmax(z)_j = lse(z) - sum_j q_j z_j
+//   dloss/dz = (softmax(z) - q) / N           (the mean over the batch of N rows)
+// Everything is computed on s = z - max(z), so logits of magnitude 1e4 neither overflow the
+// exponentials nor cancel in the loss; the row's sums are accumulated in double.
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/common/hd.hpp"
+
+namespace kestrel::kernels {
+
+struct CrossEntropySpec {
+  float label_smoothing = 0.0f;  // eps in [0, 1]
+};
+
+struct SoftmaxCrossEntropyRow {
+  const float* logits;    // [N, C]
+  const int32_t* labels;  // [N], each in [0, C) (checked by the op)
+  float* row_loss;        // [N]: loss of each row, summed by the caller in a fixed order
+  float* dlogits;         // [N, C], or nullptr for no gradient; may be the logits (in place)
+  int64_t batch;          // N, the divisor of the mean
+  int64_t classes;        // C
+  float label_smoothing;
+
+  KESTREL_HD void operator()(int64_t r) const {
+    const float* z = logits + r * classes;
+    const int32_t label = labels[r];
+
+    float max = z[0];
+    for (int64_t j = 1; j < classes; ++j) max = z[j] > max ? z[j] : max;
+
+    double sum_exp = 0.0, sum_shifted = 0.0;
+    for (int64_t j = 0; j < classes; ++j) {
+      const float s = z[j] - max;
+      sum_exp += static_cast<double>(::expf(s));
+      sum_shifted += static_cast<double>(s);
+    }
+    const double log_sum_exp = ::log(sum_exp);  // lse(z) - max
+
+    // q puts (1 - eps) + eps / C on the label and eps / C everywhere else; sum_j q_j = 1, so
+    // the max cancels: loss = lse(s) - (1 - eps) s_label - (eps / C) sum_j s_j.
+    const double eps = static_cast<double>(label_smoothing);
+    const double off_target = eps / static_cast<double>(classes);
+    const double on_target = 1.0 - eps;
+    const double s_label = static_cast<double>(z[label] - max);
+    row_loss[r] =
+        static_cast<float>(log_sum_exp - on_target * s_label - off_target * sum_shifted);
+
+    if (dlogits == nullptr) return;
+    float* d = dlogits + r * classes;
+    const double inv_sum = 1.0 / sum_exp;
+    const double inv_batch = 1.0 / static_cast<double>(batch);
+    for (int64_t j = 0; j < classes; ++j) {
+      const double p = static_cast<double>(::expf(z[j] - max)) * inv_sum;
+      const double q = off_target + (j == label ? on_target : 0.0);
+      d[j] = static_cast<float>((p - q) * inv_batch);
+    }
+  }
+};
+
+}  // namespace kestrel::kernels
