@@ -12,7 +12,8 @@ void relu_forward(const Context& ctx, const Tensor& x, Tensor& y) {
   detail::check_tensor("relu", "input", x, ctx, -1);
   detail::check_tensor("relu", "output", y, ctx, -1);
   detail::check_shape("relu", "output", y, x.shape());
-  detail::launch_elementwise(ctx, x.numel(), kernels::ReluForward{x.data<float>(), y.data<float>()});
+  detail::launch_elementwise(ctx, x.numel(),
+                             kernels::ReluForward{x.data<float>(), y.data<float>()});
 }
 
 void relu_backward(const Context& ctx, const Tensor& y, const Tensor& dy, Tensor& dx) {

@@ -19,4 +19,11 @@ void check_shape(std::string_view op, std::string_view name, const Tensor& t,
                 t.shape().str(), expected.str());
 }
 
+void check_labels_in_range(std::string_view op, const Tensor& labels, int64_t classes) {
+  const std::vector<int32_t> host = labels.to_int_vector();
+  for (size_t r = 0; r < host.size(); ++r)
+    KESTREL_CHECK(host[r] >= 0 && host[r] < classes,
+                  "{}: label {} in row {} is out of range [0, {})", op, host[r], r, classes);
+}
+
 }  // namespace kestrel::ops::detail

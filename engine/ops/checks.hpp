@@ -14,4 +14,8 @@ void check_tensor(std::string_view op, std::string_view name, const Tensor& t, c
 void check_shape(std::string_view op, std::string_view name, const Tensor& t,
                  const Shape& expected);
 
+// Every label in [0, classes); names the first bad row. Labels on a GPU are copied to the host
+// for the check (N int32s: cheap next to the op that reads them).
+void check_labels_in_range(std::string_view op, const Tensor& labels, int64_t classes);
+
 }  // namespace kestrel::ops::detail

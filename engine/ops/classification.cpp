@@ -1,8 +1,14 @@
 #include "engine/ops/classification.hpp"
 
 #include "engine/ops/checks.hpp"
+#include "engine/ops/dispatch.hpp"
+#include "engine/runtime/nvtx.hpp"
+#include "engine/tensor/copy.hpp"
 #include "kernels/common/classification.hpp"
-#include "kernels/cpu/parallel.hpp"
+
+#if defined(KESTREL_HAVE_CUDA)
+#include "kernels/cuda/reduce.hpp"
+#endif
 
 namespace kestrel::ops {
 
@@ -18,14 +24,21 @@ void check_labels(const char* op, const Context& ctx, const Tensor& logits, cons
   const int64_t n = logits.dim(0), classes = logits.dim(1);
   KESTREL_CHECK(labels.dim(0) == n, "{}: {} labels for {} rows of logits (labels {}, logits {})",
                 op, labels.dim(0), n, labels.shape().str(), logits.shape().str());
-  const int32_t* label = labels.data<int32_t>();
-  for (int64_t r = 0; r < n; ++r)
-    KESTREL_CHECK(label[r] >= 0 && label[r] < classes,
-                  "{}: label {} in row {} is out of range [0, {})", op, label[r], r, classes);
+  detail::check_labels_in_range(op, labels, classes);
 }
 
-// Sums per-row hits in row order.
-int64_t sum_hits(const Tensor& hits) {
+// Sums per-row hits (exact in integers, so any order gives the same count).
+int64_t sum_hits(const Context& ctx, const Tensor& hits) {
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    Tensor sum = ctx.scratch(Shape{1}, DType::I64);
+    cuda::sum_deterministic(hits.data<int32_t>(), hits.numel(), sum.data<int64_t>(), ctx.stream());
+    int64_t total = 0;
+    copy_bytes(&total, Device::cpu(), sum.raw_data(), sum.device(), sizeof(total));
+    return total;
+  }
+#endif
+  (void)ctx;
   const int32_t* h = hits.data<int32_t>();
   int64_t total = 0;
   for (int64_t r = 0; r < hits.numel(); ++r) total += h[r];
@@ -35,33 +48,38 @@ int64_t sum_hits(const Tensor& hits) {
 }  // namespace
 
 void argmax_rows(const Context& ctx, const Tensor& logits, Tensor& out) {
+  NvtxRange range("argmax_rows");
   check_logits("argmax_rows", ctx, logits);
   detail::check_tensor("argmax_rows", "output", out, ctx, 1, DType::I32);
   detail::check_shape("argmax_rows", "output", out, Shape{logits.dim(0)});
-  cpu::launch(logits.dim(0),
-              kernels::ArgmaxRows{logits.data<float>(), out.data<int32_t>(), logits.dim(1)});
+  detail::launch_elementwise(
+      ctx, logits.dim(0),
+      kernels::ArgmaxRows{logits.data<float>(), out.data<int32_t>(), logits.dim(1)});
 }
 
 int64_t count_correct(const Context& ctx, const Tensor& logits, const Tensor& labels) {
+  NvtxRange range("count_correct");
   check_logits("count_correct", ctx, logits);
   check_labels("count_correct", ctx, logits, labels);
   Tensor hits = ctx.scratch(Shape{logits.dim(0)}, DType::I32);
-  cpu::launch(logits.dim(0), kernels::Top1Hits{logits.data<float>(), labels.data<int32_t>(),
+  detail::launch_elementwise(ctx, logits.dim(0),
+                             kernels::Top1Hits{logits.data<float>(), labels.data<int32_t>(),
                                                hits.data<int32_t>(), logits.dim(1)});
-  return sum_hits(hits);
+  return sum_hits(ctx, hits);
 }
 
-int64_t count_correct_topk(const Context& ctx, const Tensor& logits, const Tensor& labels,
-                           int k) {
+int64_t count_correct_topk(const Context& ctx, const Tensor& logits, const Tensor& labels, int k) {
+  NvtxRange range("count_correct_topk");
   check_logits("count_correct_topk", ctx, logits);
   check_labels("count_correct_topk", ctx, logits, labels);
   KESTREL_CHECK(k >= 1 && k <= logits.dim(1),
                 "count_correct_topk: k = {} must be in [1, {}] for logits {}", k, logits.dim(1),
                 logits.shape().str());
   Tensor hits = ctx.scratch(Shape{logits.dim(0)}, DType::I32);
-  cpu::launch(logits.dim(0), kernels::TopkHits{logits.data<float>(), labels.data<int32_t>(),
+  detail::launch_elementwise(ctx, logits.dim(0),
+                             kernels::TopkHits{logits.data<float>(), labels.data<int32_t>(),
                                                hits.data<int32_t>(), logits.dim(1), k});
-  return sum_hits(hits);
+  return sum_hits(ctx, hits);
 }
 
 }  // namespace kestrel::ops

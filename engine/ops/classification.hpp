@@ -17,7 +17,6 @@ int64_t count_correct(const Context& ctx, const Tensor& logits, const Tensor& la
 // Rows whose label is among the k largest logits: correct iff fewer than k logits are strictly
 // greater than the label's logit. k in [1, C]. On ties this is more lenient than top-1 above
 // (k = 1 counts a label tied with an earlier maximum as correct).
-int64_t count_correct_topk(const Context& ctx, const Tensor& logits, const Tensor& labels,
-                           int k);
+int64_t count_correct_topk(const Context& ctx, const Tensor& logits, const Tensor& labels, int k);
 
 }  // namespace kestrel::ops

@@ -18,12 +18,12 @@ namespace {
 // Checks that input, weight and spec fit together and derives the geometry. Every message
 // starts with `op` and shows the shapes involved.
 Conv2dGeometry checked_geometry(std::string_view op, const Shape& input, const Shape& weight,
-                               const Conv2dSpec& spec) {
+                                const Conv2dSpec& spec) {
   KESTREL_CHECK(input.ndim() == 4, "{}: input must be 4-D [N, C, H, W], got {}", op, input.str());
   KESTREL_CHECK(weight.ndim() == 4, "{}: weight must be 4-D [K, C / groups, R, S], got {}", op,
                 weight.str());
-  KESTREL_CHECK(spec.stride_h > 0 && spec.stride_w > 0,
-                "{}: stride must be positive, got ({}, {})", op, spec.stride_h, spec.stride_w);
+  KESTREL_CHECK(spec.stride_h > 0 && spec.stride_w > 0, "{}: stride must be positive, got ({}, {})",
+                op, spec.stride_h, spec.stride_w);
   KESTREL_CHECK(spec.pad_h >= 0 && spec.pad_w >= 0,
                 "{}: padding must be non-negative, got ({}, {})", op, spec.pad_h, spec.pad_w);
   KESTREL_CHECK(spec.dilation_h > 0 && spec.dilation_w > 0,
@@ -36,13 +36,18 @@ Conv2dGeometry checked_geometry(std::string_view op, const Shape& input, const S
   KESTREL_CHECK(c > 0, "{}: input {} has no channels", op, input.str());
   KESTREL_CHECK(k > 0 && c_per_group > 0 && r > 0 && s > 0, "{}: weight {} has an empty dimension",
                 op, weight.str());
-  KESTREL_CHECK(c % spec.groups == 0, "{}: groups {} does not divide the {} input channels "
-                "(input {}, weight {})", op, spec.groups, c, input.str(), weight.str());
-  KESTREL_CHECK(k % spec.groups == 0, "{}: groups {} does not divide the {} output channels "
-                "(input {}, weight {})", op, spec.groups, k, input.str(), weight.str());
-  KESTREL_CHECK(c_per_group * spec.groups == c, "{}: input has {} channels but weight expects {} "
-                "(input {}, weight {}, groups {})", op, c, c_per_group * spec.groups, input.str(),
-                weight.str(), spec.groups);
+  KESTREL_CHECK(c % spec.groups == 0,
+                "{}: groups {} does not divide the {} input channels "
+                "(input {}, weight {})",
+                op, spec.groups, c, input.str(), weight.str());
+  KESTREL_CHECK(k % spec.groups == 0,
+                "{}: groups {} does not divide the {} output channels "
+                "(input {}, weight {})",
+                op, spec.groups, k, input.str(), weight.str());
+  KESTREL_CHECK(c_per_group * spec.groups == c,
+                "{}: input has {} channels but weight expects {} "
+                "(input {}, weight {}, groups {})",
+                op, c, c_per_group * spec.groups, input.str(), weight.str(), spec.groups);
 
   const int64_t span_h = static_cast<int64_t>(spec.dilation_h) * (r - 1) + 1;
   const int64_t span_w = static_cast<int64_t>(spec.dilation_w) * (s - 1) + 1;
@@ -50,9 +55,9 @@ Conv2dGeometry checked_geometry(std::string_view op, const Shape& input, const S
   const int64_t padded_w = w + 2 * static_cast<int64_t>(spec.pad_w);
   KESTREL_CHECK(span_h <= padded_h && span_w <= padded_w,
                 "{}: kernel {}x{} with dilation ({}, {}) spans {}x{}, more than the padded input "
-                "{}x{} (input {}, weight {}, padding ({}, {}))", op, r, s, spec.dilation_h,
-                spec.dilation_w, span_h, span_w, padded_h, padded_w, input.str(), weight.str(),
-                spec.pad_h, spec.pad_w);
+                "{}x{} (input {}, weight {}, padding ({}, {}))",
+                op, r, s, spec.dilation_h, spec.dilation_w, span_h, span_w, padded_h, padded_w,
+                input.str(), weight.str(), spec.pad_h, spec.pad_w);
   return kernels::make_conv2d_geometry(n, c, h, w, k, r, s, spec);
 }
 
@@ -103,9 +108,10 @@ void conv2d_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
   const Conv2dGeometry g = checked_geometry(op, x.shape(), w.shape(), spec);
   if (bias != nullptr) {
     detail::check_tensor(op, "bias", *bias, ctx, 1);
-    KESTREL_CHECK(bias->dim(0) == g.k, "{}: bias has {} elements but weight has {} output "
-                  "channels (bias {}, weight {})", op, bias->dim(0), g.k, bias->shape().str(),
-                  w.shape().str());
+    KESTREL_CHECK(bias->dim(0) == g.k,
+                  "{}: bias has {} elements but weight has {} output "
+                  "channels (bias {}, weight {})",
+                  op, bias->dim(0), g.k, bias->shape().str(), w.shape().str());
   }
   detail::check_shape(op, "output", y, output_shape(g));
 #if defined(KESTREL_HAVE_CUDA)

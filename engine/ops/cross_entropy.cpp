@@ -1,19 +1,25 @@
 #include "engine/ops/cross_entropy.hpp"
 
 #include "engine/ops/checks.hpp"
-#include "kernels/cpu/parallel.hpp"
+#include "engine/ops/dispatch.hpp"
+#include "engine/runtime/nvtx.hpp"
+#include "kernels/common/softmax_cross_entropy.hpp"
+
+#if defined(KESTREL_HAVE_CUDA)
+#include "kernels/cuda/reduce.hpp"
+#endif
 
 namespace kestrel::ops {
 
-float cross_entropy_forward_backward(const Context& ctx, const Tensor& logits,
-                                     const Tensor& labels, Tensor* dlogits,
-                                     const CrossEntropySpec& spec) {
+float cross_entropy_forward_backward(const Context& ctx, const Tensor& logits, const Tensor& labels,
+                                     Tensor* dlogits, const CrossEntropySpec& spec) {
+  NvtxRange range("cross_entropy_forward_backward");
   constexpr const char* op = "cross_entropy";
   detail::check_tensor(op, "logits", logits, ctx, 2);
   detail::check_tensor(op, "labels", labels, ctx, 1, DType::I32);
   const int64_t n = logits.dim(0), classes = logits.dim(1);
-  KESTREL_CHECK(n > 0 && classes > 0, "{}: logits {} must have at least one row and one class",
-                op, logits.shape().str());
+  KESTREL_CHECK(n > 0 && classes > 0, "{}: logits {} must have at least one row and one class", op,
+                logits.shape().str());
   KESTREL_CHECK(labels.dim(0) == n, "{}: {} labels for {} rows of logits (labels {}, logits {})",
                 op, labels.dim(0), n, labels.shape().str(), logits.shape().str());
   KESTREL_CHECK(spec.label_smoothing >= 0.0f && spec.label_smoothing <= 1.0f,
@@ -23,20 +29,27 @@ float cross_entropy_forward_backward(const Context& ctx, const Tensor& logits,
     detail::check_shape(op, "dlogits", *dlogits, logits.shape());
   }
   // The row functor indexes the logits by label, so every label is checked first.
-  const int32_t* label = labels.data<int32_t>();
-  for (int64_t r = 0; r < n; ++r)
-    KESTREL_CHECK(label[r] >= 0 && label[r] < classes,
-                  "{}: label {} in row {} is out of range [0, {})", op, label[r], r, classes);
+  detail::check_labels_in_range(op, labels, classes);
 
   Tensor row_loss = ctx.scratch(Shape{n});
-  cpu::launch(n, kernels::SoftmaxCrossEntropyRow{
-                     logits.data<float>(), label, row_loss.data<float>(),
-                     dlogits != nullptr ? dlogits->data<float>() : nullptr, n, classes,
-                     spec.label_smoothing});
+  detail::launch_elementwise(
+      ctx, n,
+      kernels::SoftmaxCrossEntropyRow{
+          logits.data<float>(), labels.data<int32_t>(), row_loss.data<float>(),
+          dlogits != nullptr ? dlogits->data<float>() : nullptr, n, classes, spec.label_smoothing});
 
+  double total = 0.0;
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    // A fixed-shape tree on the GPU: deterministic, though not the CPU's order.
+    Tensor sum = ctx.scratch(Shape{1});
+    cuda::sum_deterministic(row_loss.data<float>(), n, sum.data<float>(), ctx.stream());
+    total = static_cast<double>(sum.to_vector()[0]);
+    return static_cast<float>(total / static_cast<double>(n));
+  }
+#endif
   // Fixed order: row 0, 1, ..., in double.
   const float* loss = row_loss.data<float>();
-  double total = 0.0;
   for (int64_t r = 0; r < n; ++r) total += static_cast<double>(loss[r]);
   return static_cast<float>(total / static_cast<double>(n));
 }

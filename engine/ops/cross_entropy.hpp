@@ -13,8 +13,7 @@ using kernels::CrossEntropySpec;
 // [N] (i32, each in [0, C)). When dlogits is not null it receives d(mean loss)/d(logits),
 // [N, C], overwritten; it may be logits itself (in place). Per-row losses are summed in row
 // order, so the result does not depend on the thread count.
-float cross_entropy_forward_backward(const Context& ctx, const Tensor& logits,
-                                     const Tensor& labels, Tensor* dlogits,
-                                     const CrossEntropySpec& spec = {});
+float cross_entropy_forward_backward(const Context& ctx, const Tensor& logits, const Tensor& labels,
+                                     Tensor* dlogits, const CrossEntropySpec& spec = {});
 
 }  // namespace kestrel::ops

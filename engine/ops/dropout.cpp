@@ -1,7 +1,8 @@
 #include "engine/ops/dropout.hpp"
 
 #include "engine/ops/checks.hpp"
-#include "kernels/cpu/parallel.hpp"
+#include "engine/ops/dispatch.hpp"
+#include "engine/runtime/nvtx.hpp"
 
 namespace kestrel::ops {
 
@@ -20,19 +21,22 @@ void apply_dropout(const Context& ctx, const char* op, const char* in_name, cons
     if (out.raw_data() != in.raw_data()) out.copy_from(in);
     return;
   }
-  cpu::launch(in.numel(), kernels::ApplyDropoutMask{spec, kernels::dropout_scale(spec.p),
-                                                    in.data<float>(), out.data<float>()});
+  detail::launch_elementwise(ctx, in.numel(),
+                             kernels::ApplyDropoutMask{spec, kernels::dropout_scale(spec.p),
+                                                       in.data<float>(), out.data<float>()});
 }
 
 }  // namespace
 
 void dropout_forward(const Context& ctx, const Tensor& x, Tensor& y, const DropoutSpec& spec,
                      bool training) {
+  NvtxRange range("dropout_forward");
   apply_dropout(ctx, "dropout", "input", "output", x, y, spec, training);
 }
 
 void dropout_backward(const Context& ctx, const Tensor& dy, Tensor& dx, const DropoutSpec& spec,
                       bool training) {
+  NvtxRange range("dropout_backward");
   apply_dropout(ctx, "dropout_backward", "grad_output", "grad_input", dy, dx, spec, training);
 }
 

@@ -1,9 +1,16 @@
 #include "engine/ops/linear.hpp"
 
 #include "engine/ops/checks.hpp"
+#include "engine/ops/dispatch.hpp"
+#include "engine/runtime/nvtx.hpp"
+#include "kernels/common/activation.hpp"
 #include "kernels/common/linear.hpp"
 #include "kernels/cpu/gemm.hpp"
-#include "kernels/cpu/parallel.hpp"
+
+#if defined(KESTREL_HAVE_CUDA)
+#include "engine/runtime/cuda/device_context.hpp"
+#include "kernels/cuda/linear.hpp"
+#endif
 
 namespace kestrel::ops {
 
@@ -13,6 +20,12 @@ namespace {
 std::string describe(const Tensor& t) {
   return fmt::format("{}{}", dtype_name(t.dtype()), t.shape().str());
 }
+
+#if defined(KESTREL_HAVE_CUDA)
+cuda::MathMode math_mode(const Context& ctx) {
+  return ctx.math().tf32 ? cuda::MathMode::TF32 : cuda::MathMode::FP32;
+}
+#endif
 
 }  // namespace
 
@@ -27,7 +40,8 @@ Shape linear_output_shape(const Shape& input, const Shape& weight) {
 }
 
 void linear_forward(const Context& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
-                    Tensor& y) {
+                    Tensor& y, bool relu) {
+  NvtxRange range("linear_forward");
   detail::check_tensor("linear", "input", x, ctx, 2);
   detail::check_tensor("linear", "weight", w, ctx, 2);
   KESTREL_CHECK(x.dim(1) == w.dim(1),
@@ -41,6 +55,17 @@ void linear_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
   detail::check_tensor("linear", "output", y, ctx, 2);
   detail::check_shape("linear", "output", y, Shape{n, out});
 
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    // cuBLASLt adds the bias and applies the ReLU in the product's epilogue.
+    auto& dc = ctx.cuda();
+    cuda::linear_forward(dc.cublaslt(), ctx.stream(), dc.workspace(cuda::kLinearWorkspaceBytes),
+                         cuda::kLinearWorkspaceBytes, {n, in, out}, x.data<float>(),
+                         w.data<float>(), bias != nullptr ? bias->data<float>() : nullptr,
+                         y.data<float>(), relu, math_mode(ctx));
+    return;
+  }
+#endif
   // With a bias, y starts as bias rows and the GEMM accumulates onto it (beta = 1).
   if (bias != nullptr)
     cpu::launch(y.numel(), kernels::BroadcastBiasRows{bias->data<float>(), y.data<float>(), out});
@@ -52,9 +77,11 @@ void linear_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
   g.beta = bias != nullptr ? 1.0f : 0.0f;
   g.c = y.data<float>(), g.ldc = out;
   cpu::gemm(g);
+  if (relu) cpu::launch(y.numel(), kernels::ReluForward{y.data<float>(), y.data<float>()});
 }
 
 void linear_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w, Tensor& dx) {
+  NvtxRange range("linear_backward_data");
   detail::check_tensor("linear_backward_data", "grad_output", dy, ctx, 2);
   detail::check_tensor("linear_backward_data", "weight", w, ctx, 2);
   KESTREL_CHECK(dy.dim(1) == w.dim(0),
@@ -64,6 +91,13 @@ void linear_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w,
   const int64_t n = dy.dim(0), out = w.dim(0), in = w.dim(1);
   detail::check_tensor("linear_backward_data", "grad_input", dx, ctx, 2);
   detail::check_shape("linear_backward_data", "grad_input", dx, Shape{n, in});
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    cuda::linear_backward_data(ctx.cuda().cublas(), {n, in, out}, dy.data<float>(), w.data<float>(),
+                               dx.data<float>(), math_mode(ctx));
+    return;
+  }
+#endif
 
   cpu::GemmArgs g;  // dx[N, in] = dy[N, out] * w[out, in]
   g.m = n, g.n = in, g.k = out;
@@ -74,6 +108,7 @@ void linear_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w,
 }
 
 void linear_backward_weight(const Context& ctx, const Tensor& x, const Tensor& dy, Tensor& dw) {
+  NvtxRange range("linear_backward_weight");
   detail::check_tensor("linear_backward_weight", "input", x, ctx, 2);
   detail::check_tensor("linear_backward_weight", "grad_output", dy, ctx, 2);
   KESTREL_CHECK(x.dim(0) == dy.dim(0),
@@ -83,6 +118,13 @@ void linear_backward_weight(const Context& ctx, const Tensor& x, const Tensor& d
   const int64_t n = x.dim(0), in = x.dim(1), out = dy.dim(1);
   detail::check_tensor("linear_backward_weight", "grad_weight", dw, ctx, 2);
   detail::check_shape("linear_backward_weight", "grad_weight", dw, Shape{out, in});
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    cuda::linear_backward_weight(ctx.cuda().cublas(), {n, in, out}, x.data<float>(),
+                                 dy.data<float>(), dw.data<float>(), math_mode(ctx));
+    return;
+  }
+#endif
 
   cpu::GemmArgs g;  // dw[out, in] = (dy[N, out])^T * x[N, in]
   g.trans_a = true;
@@ -94,11 +136,13 @@ void linear_backward_weight(const Context& ctx, const Tensor& x, const Tensor& d
 }
 
 void linear_backward_bias(const Context& ctx, const Tensor& dy, Tensor& db) {
+  NvtxRange range("linear_backward_bias");
   detail::check_tensor("linear_backward_bias", "grad_output", dy, ctx, 2);
   detail::check_tensor("linear_backward_bias", "grad_bias", db, ctx, 1);
   detail::check_shape("linear_backward_bias", "grad_bias", db, Shape{dy.dim(1)});
-  cpu::launch(db.numel(),
-              kernels::ColumnSums{dy.data<float>(), db.data<float>(), dy.dim(0), dy.dim(1)});
+  detail::launch_elementwise(
+      ctx, db.numel(),
+      kernels::ColumnSums{dy.data<float>(), db.data<float>(), dy.dim(0), dy.dim(1)});
 }
 
 }  // namespace kestrel::ops

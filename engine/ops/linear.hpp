@@ -12,9 +12,10 @@ namespace kestrel::ops {
 // [N, out] for an input [N, in] and a weight [out, in].
 Shape linear_output_shape(const Shape& input, const Shape& weight);
 
-// y = x w^T + bias; bias may be nullptr (no bias).
+// y = x w^T + bias; bias may be nullptr (no bias). With relu, y = max(0, x w^T + bias) in one
+// pass (fused into cuBLASLt's epilogue on the GPU).
 void linear_forward(const Context& ctx, const Tensor& x, const Tensor& w, const Tensor* bias,
-                    Tensor& y);
+                    Tensor& y, bool relu = false);
 // dx = dy w.
 void linear_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w, Tensor& dx);
 // dw = dy^T x.

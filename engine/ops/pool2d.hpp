@@ -25,8 +25,7 @@ void max_pool2d_backward(const Context& ctx, const Tensor& dy, const Tensor& arg
                          const Pool2dSpec& spec);
 
 void avg_pool2d_forward(const Context& ctx, const Tensor& x, Tensor& y, const Pool2dSpec& spec);
-void avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& dx,
-                         const Pool2dSpec& spec);
+void avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& dx, const Pool2dSpec& spec);
 
 // [N, C, out_h, out_w]; the output may be larger than the input (windows then repeat).
 Shape adaptive_avg_pool2d_output_shape(const Shape& input, int out_h, int out_w);

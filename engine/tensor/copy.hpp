@@ -1,6 +1,7 @@
 #pragma once
 // Byte copies between devices, and device-side fills. Copies that touch a GPU are queued on
-// that GPU's compute stream and waited for, so they are ordered after the ops before them.
+// that GPU's compute stream, so they are ordered after the ops before them; those to or from
+// the host also wait for completion.
 #include <cstddef>
 
 #include "engine/core/device.hpp"

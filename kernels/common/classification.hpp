@@ -48,6 +48,10 @@ struct TopkHits {
   int64_t k;
   KESTREL_HD void operator()(int64_t r) const {
     const float* z = logits + r * classes;
+    if (labels[r] < 0 || labels[r] >= classes) {  // the op checks first; never read out of bounds
+      hits[r] = 0;
+      return;
+    }
     const float target = z[labels[r]];
     int64_t above = 0;
     for (int64_t j = 0; j < classes; ++j) above += ranks_above(z[j], target) ? 1 : 0;

@@ -11,9 +11,9 @@
 namespace kestrel::kernels {
 
 struct DropoutSpec {
-  float p = 0.5f;        // probability of zeroing an element
-  uint64_t seed = 0;     // the run's seed
-  uint64_t stream = 0;   // separates masks: the caller combines e.g. (step, layer) into it
+  float p = 0.5f;       // probability of zeroing an element
+  uint64_t seed = 0;    // the run's seed
+  uint64_t stream = 0;  // separates masks: the caller combines e.g. (step, layer) into it
 };
 
 // The factor applied to kept elements: 1 / (1 - p), and 0 when everything is dropped.

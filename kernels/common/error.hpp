@@ -36,11 +36,11 @@ namespace detail {
 
 // KESTREL_CHECK(cond, "fmt string", args...): throws kestrel::Error naming file, line, the
 // failed expression and the formatted message.
-#define KESTREL_CHECK(cond, ...)                                                        \
-  do {                                                                                  \
-    if (!(cond)) [[unlikely]] {                                                         \
+#define KESTREL_CHECK(cond, ...)                                                             \
+  do {                                                                                       \
+    if (!(cond)) [[unlikely]] {                                                              \
       ::kestrel::detail::throw_error(__FILE__, __LINE__, #cond, ::fmt::format(__VA_ARGS__)); \
-    }                                                                                   \
+    }                                                                                        \
   } while (0)
 
 // KESTREL_FAIL("fmt string", args...): unconditional error with the same format.

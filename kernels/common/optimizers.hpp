@@ -50,23 +50,22 @@ KESTREL_HD_INLINE float fma_rn(float a, float b, float c) { return ::fmaf(a, b, 
 struct SgdStep {
   float* param;
   const float* grad;
-  float* momentum_buffer;      // null when momentum == 0
+  float* momentum_buffer;  // null when momentum == 0
   float lr;
   float momentum;
-  float one_minus_dampening;   // 1 - dampening, computed in double like Python does
+  float one_minus_dampening;  // 1 - dampening, computed in double like Python does
   float weight_decay;
   bool nesterov;
-  bool init_buffer;            // the buffer is new this step: it takes the gradient itself
+  bool init_buffer;  // the buffer is new this step: it takes the gradient itself
 
   KESTREL_HD void operator()(int64_t i) const {
     const float p = param[i];
     float g = grad[i];
     if (weight_decay != 0.0f) g = fp::fma_rn(p, weight_decay, g);
     if (momentum_buffer != nullptr) {
-      const float buf = init_buffer
-                            ? g
-                            : fp::fma_rn(g, one_minus_dampening,
-                                         fp::mul_rn(momentum_buffer[i], momentum));
+      const float buf = init_buffer ? g
+                                    : fp::fma_rn(g, one_minus_dampening,
+                                                 fp::mul_rn(momentum_buffer[i], momentum));
       momentum_buffer[i] = buf;
       g = nesterov ? fp::fma_rn(buf, momentum, g) : buf;
     }
@@ -89,12 +88,12 @@ struct AdamStep {
   const float* grad;
   float* exp_avg;
   float* exp_avg_sq;
-  float lerp_weight;         // 1 - beta1
+  float lerp_weight;  // 1 - beta1
   float beta2;
   float one_minus_beta2;
   float eps;
-  float weight_decay;        // L2 term added to the gradient (Adam only)
-  float decay_factor;        // 1 - lr * wd (AdamW only)
+  float weight_decay;  // L2 term added to the gradient (Adam only)
+  float decay_factor;  // 1 - lr * wd (AdamW only)
   bool decoupled;
   AdamScalars s;
 
@@ -112,8 +111,8 @@ struct AdamStep {
     const float diff = fp::add_rn(g, -m_old);
     const float m = lerp_weight < 0.5f ? fp::fma_rn(lerp_weight, diff, m_old)
                                        : fp::fma_rn(fp::add_rn(lerp_weight, -1.0f), diff, g);
-    const float v = fp::add_rn(fp::mul_rn(exp_avg_sq[i], beta2),
-                               fp::mul_rn(fp::mul_rn(one_minus_beta2, g), g));
+    const float v =
+        fp::add_rn(fp::mul_rn(exp_avg_sq[i], beta2), fp::mul_rn(fp::mul_rn(one_minus_beta2, g), g));
     exp_avg[i] = m;
     exp_avg_sq[i] = v;
     const float denom = fp::add_rn(::sqrtf(v) / s.bias_correction2_sqrt, eps);

@@ -3,9 +3,9 @@
 // pure function of (seed, stream, index): weight init, dropout masks, shuffles and crops are
 // identical on the CPU and the GPU, whatever the thread or block layout, and a resumed run
 // continues the exact stream.
-#include <cstdint>
-
 #include <Random123/philox.h>
+
+#include <cstdint>
 
 #include "kernels/common/hd.hpp"
 

@@ -29,6 +29,10 @@ struct SoftmaxCrossEntropyRow {
   KESTREL_HD void operator()(int64_t r) const {
     const float* z = logits + r * classes;
     const int32_t label = labels[r];
+    if (label < 0 || label >= classes) {  // the op checks first; never read out of bounds
+      row_loss[r] = NAN;
+      return;
+    }
 
     float max = z[0];
     for (int64_t j = 1; j < classes; ++j) max = z[j] > max ? z[j] : max;
@@ -47,8 +51,7 @@ struct SoftmaxCrossEntropyRow {
     const double off_target = eps / static_cast<double>(classes);
     const double on_target = 1.0 - eps;
     const double s_label = static_cast<double>(z[label] - max);
-    row_loss[r] =
-        static_cast<float>(log_sum_exp - on_target * s_label - off_target * sum_shifted);
+    row_loss[r] = static_cast<float>(log_sum_exp - on_target * s_label - off_target * sum_shifted);
 
     if (dlogits == nullptr) return;
     float* d = dlogits + r * classes;

@@ -1,11 +1,15 @@
 // Every element functor the CUDA backend runs, instantiated once (see launch.hpp).
 #include "kernels/common/activation.hpp"
 #include "kernels/common/adaptive_pool2d.hpp"
+#include "kernels/common/classification.hpp"
+#include "kernels/common/dropout.hpp"
 #include "kernels/common/fill.hpp"
 #include "kernels/common/init.hpp"
+#include "kernels/common/linear.hpp"
 #include "kernels/common/lrn.hpp"
 #include "kernels/common/optimizers.hpp"
 #include "kernels/common/pool2d.hpp"
+#include "kernels/common/softmax_cross_entropy.hpp"
 #include "kernels/cuda/launch.cuh"
 
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ReluForward)
@@ -23,3 +27,9 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SgdStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AdamStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::UniformFill)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::NormalFill)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ColumnSums)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ApplyDropoutMask)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SoftmaxCrossEntropyRow)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ArgmaxRows)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Top1Hits)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::TopkHits)

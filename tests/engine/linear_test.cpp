@@ -74,6 +74,21 @@ TEST_P(LinearTest, ForwardWithoutBiasMatchesReference) {
 }
 
 // dx = dy w, dw = dy^T x, db = column sums of dy, written out in float64.
+TEST_P(LinearTest, FusedReluForwardMatchesReference) {
+  std::mt19937_64 gen(test::test_seed() + 2);
+  Context ctx;
+  const LinearProblem p(GetParam(), gen);
+  Tensor y = Tensor::empty(Shape{p.s.n, p.s.out});
+  ops::linear_forward(ctx, p.x, p.w, &p.b, y, /*relu=*/true);
+  auto expected =
+      linear_reference(test::to_double(p.x), test::to_double(p.w), test::to_double(p.b), p.s);
+  size_t clipped = 0;
+  for (double& v : expected)
+    if (v < 0.0) v = 0.0, ++clipped;
+  EXPECT_GT(clipped, 0u) << "random inputs should make some outputs negative";
+  EXPECT_TRUE(test::all_close(expected, y, 1e-5, gemm_atol(p.s.in)));
+}
+
 TEST_P(LinearTest, BackwardMatchesFloat64ClosedForm) {
   std::mt19937_64 gen(test::test_seed() + 2);
   Context ctx;
