@@ -6,6 +6,9 @@ find_package(fmt REQUIRED)
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(CLI11 CONFIG REQUIRED)
+find_package(ZLIB REQUIRED)                     # gzip-compressed IDX files
+find_package(PNG REQUIRED)                      # CIFAR-10 PNGs, predict inputs, report images
+find_package(nlohmann_json 3 CONFIG REQUIRED)   # safetensors headers, metrics, configs
 
 # Random123: header-only counter-based RNGs (Debian: librandom123-dev).
 find_path(RANDOM123_INCLUDE_DIR Random123/philox.h HINTS ${RANDOM123_ROOT} ENV RANDOM123_ROOT
