@@ -1,0 +1,40 @@
+#pragma once
+// Learning-rate schedules, evaluated per optimizer step (0-based: lr_at(s) is the rate step s
+// uses), with PyTorch's formulas so a kestrel run and a torch run of the same recipe agree.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace kestrel::train {
+
+enum class ScheduleKind { Constant, Step, Cosine, OneCycle };
+
+struct ScheduleOptions {
+  ScheduleKind kind = ScheduleKind::Constant;
+  float base_lr = 1e-3f;        // the peak rate (OneCycle's max_lr)
+  int64_t total_steps = 1;      // steps in the whole run
+  int64_t steps_per_epoch = 1;
+  int64_t warmup_steps = 0;     // linear warm-up from 0 for Constant, Step and Cosine
+  float min_lr = 0.0f;          // Cosine's eta_min
+  int64_t step_size_epochs = 1; // Step: multiply by gamma every step_size_epochs epochs
+  float gamma = 0.1f;
+  float pct_start = 0.3f;       // OneCycle: share of the run spent rising
+  float div_factor = 25.0f;     // OneCycle: initial lr = max_lr / div_factor
+  float final_div_factor = 1e4f;  // OneCycle: final lr = initial lr / final_div_factor
+};
+
+class LrSchedule {
+ public:
+  // Throws kestrel::Error on options that make no schedule (no steps, negative rates, ...).
+  explicit LrSchedule(const ScheduleOptions& options);
+  float lr_at(int64_t step) const;
+  const ScheduleOptions& options() const { return options_; }
+
+ private:
+  ScheduleOptions options_;
+};
+
+ScheduleKind parse_schedule(std::string_view name);  // constant | step | cosine | one-cycle
+std::string_view schedule_name(ScheduleKind kind);
+
+}  // namespace kestrel::train
