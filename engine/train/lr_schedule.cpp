@@ -91,10 +91,14 @@ ScheduleKind parse_schedule(std::string_view name) {
 
 std::string_view schedule_name(ScheduleKind kind) {
   switch (kind) {
-    case ScheduleKind::Constant: return "constant";
-    case ScheduleKind::Step: return "step";
-    case ScheduleKind::Cosine: return "cosine";
-    case ScheduleKind::OneCycle: return "one-cycle";
+    case ScheduleKind::Constant:
+      return "constant";
+    case ScheduleKind::Step:
+      return "step";
+    case ScheduleKind::Cosine:
+      return "cosine";
+    case ScheduleKind::OneCycle:
+      return "one-cycle";
   }
   return "?";
 }

@@ -9,6 +9,7 @@
 #include "kernels/common/lrn.hpp"
 #include "kernels/common/optimizers.hpp"
 #include "kernels/common/pool2d.hpp"
+#include "kernels/common/scale.hpp"
 #include "kernels/common/softmax_cross_entropy.hpp"
 #include "kernels/cuda/launch.cuh"
 
@@ -33,3 +34,4 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SoftmaxCrossEntropyRow)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ArgmaxRows)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Top1Hits)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::TopkHits)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleInPlace)

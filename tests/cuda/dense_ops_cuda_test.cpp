@@ -156,3 +156,24 @@ TEST(CudaClassification, ArgmaxAndCountsMatchCpu) {
 
 }  // namespace
 }  // namespace kestrel
+
+#include "engine/ops/grad_norm.hpp"
+
+namespace kestrel {
+namespace {
+
+TEST(CudaGradNorm, NormAndClipMatchCpu) {
+  KESTREL_SKIP_WITHOUT_GPU();
+  std::mt19937_64 gen(test::test_seed() + 6);
+  Context cpu, gpu(test::gpu0());
+  Tensor g = test::random_tensor(Shape{57023306 / 16}, gen);
+  Tensor gg = g.to(test::gpu0());
+  const double n_cpu = ops::clip_grad_norm(cpu, g, 5.0);
+  const double n_gpu = ops::clip_grad_norm(gpu, gg, 5.0);
+  EXPECT_NEAR(n_gpu, n_cpu, 1e-12 * n_cpu);
+  EXPECT_TRUE(test::gpu_matches_cpu(g, gg, 1e-6, 0.0));
+  EXPECT_EQ(ops::l2_norm(gpu, gg), ops::l2_norm(gpu, gg)) << "GPU norm is not deterministic";
+}
+
+}  // namespace
+}  // namespace kestrel

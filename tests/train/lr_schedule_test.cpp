@@ -1,10 +1,11 @@
 // Learning-rate schedules against values worked out by hand from PyTorch's formulas.
+#include "engine/train/lr_schedule.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <numbers>
 
-#include "engine/train/lr_schedule.hpp"
 #include "kernels/common/error.hpp"
 
 namespace kestrel::train {
@@ -81,8 +82,8 @@ TEST(LrSchedule, StepsOutsideTheRunClamp) {
 }
 
 TEST(LrSchedule, NamesRoundTripAndUnknownIsAnError) {
-  for (auto k : {ScheduleKind::Constant, ScheduleKind::Step, ScheduleKind::Cosine,
-                 ScheduleKind::OneCycle})
+  for (auto k :
+       {ScheduleKind::Constant, ScheduleKind::Step, ScheduleKind::Cosine, ScheduleKind::OneCycle})
     EXPECT_EQ(parse_schedule(schedule_name(k)), k);
   try {
     parse_schedule("linear");

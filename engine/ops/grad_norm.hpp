@@ -1,0 +1,16 @@
+#pragma once
+// Gradient clipping by global norm over the flat gradient buffer (torch.nn.utils.
+// clip_grad_norm_): total = ||g||_2; when total > max_norm, g *= max_norm / (total + 1e-6).
+#include "engine/runtime/context.hpp"
+#include "engine/tensor/tensor.hpp"
+
+namespace kestrel::ops {
+
+// ||x||_2 of an f32 tensor, accumulated in double in a fixed order (deterministic on each
+// backend). Waits for the GPU: the result comes back to the host.
+double l2_norm(const Context& ctx, const Tensor& x);
+
+// Clips in place and returns the norm before clipping. max_norm must be positive.
+double clip_grad_norm(const Context& ctx, Tensor& grads, double max_norm);
+
+}  // namespace kestrel::ops
