@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "apps/commands/data.hpp"
 #include "apps/commands/devices.hpp"
 #include "kernels/common/error.hpp"
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("kestrel ") + KESTREL_VERSION);
   app.require_subcommand(1);
   kestrel::apps::register_devices_command(app);
+  kestrel::apps::register_data_command(app);
 
   try {
     app.parse(argc, argv);
