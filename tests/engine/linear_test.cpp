@@ -85,8 +85,9 @@ TEST_P(LinearTest, FusedReluForwardMatchesReference) {
   size_t clipped = 0;
   for (double& v : expected)
     if (v < 0.0) v = 0.0, ++clipped;
-  if (expected.size() >= 64)  // with many outputs, some are negative and must be clipped
+  if (expected.size() >= 64) {  // with many outputs, some are negative and must be clipped
     EXPECT_GT(clipped, 0u) << "random inputs should make some outputs negative";
+  }
   EXPECT_TRUE(test::all_close(expected, y, 1e-5, gemm_atol(p.s.in)));
 }
 
