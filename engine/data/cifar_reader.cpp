@@ -13,7 +13,10 @@ namespace {
 // A file's size must be a whole number of records, and exactly the expected number of them.
 void check_cifar_size(uint64_t size, std::string_view name, std::optional<int64_t> expected) {
   const uint64_t record = kCifarRecordBytes;
+  KESTREL_CHECK(size > 0, "{}: empty file, expected records of {} bytes", name, record);
   if (expected) {
+    KESTREL_CHECK(*expected > 0, "{}: expected record count must be positive, got {}", name,
+                  *expected);
     const uint64_t want = static_cast<uint64_t>(*expected) * record;
     KESTREL_CHECK(size == want, "{}: {} bytes, expected {} ({} records of {} bytes){}", name,
                   with_thousands(size), with_thousands(want), with_thousands(*expected), record,
@@ -21,7 +24,6 @@ void check_cifar_size(uint64_t size, std::string_view name, std::optional<int64_
                                                    with_thousands(size / record))
                                      : std::string());
   }
-  KESTREL_CHECK(size > 0, "{}: empty file, expected records of {} bytes", name, record);
   KESTREL_CHECK(size % record == 0,
                 "{}: {} bytes is not a whole number of {}-byte records ({} records and {} {} "
                 "over)",
