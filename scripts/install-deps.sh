@@ -9,6 +9,7 @@ packages=(
   libfmt-dev libgtest-dev libgmock-dev
   libopenblas-dev librandom123-dev libcli11-dev
   zlib1g-dev libpng-dev nlohmann-json3-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()
