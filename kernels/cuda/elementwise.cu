@@ -1,6 +1,7 @@
 // Every element functor the CUDA backend runs, instantiated once (see launch.hpp).
 #include "kernels/common/activation.hpp"
 #include "kernels/common/adaptive_pool2d.hpp"
+#include "kernels/common/batch_assembly.hpp"
 #include "kernels/common/classification.hpp"
 #include "kernels/common/dropout.hpp"
 #include "kernels/common/fill.hpp"
@@ -35,3 +36,6 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ArgmaxRows)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Top1Hits)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::TopkHits)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleInPlace)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::DrawCropFlip)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AssembleBatch)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::GatherLabels)

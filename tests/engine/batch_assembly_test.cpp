@@ -1,0 +1,299 @@
+// Batch assembly (kernels/common/batch_assembly.hpp) against a naive float64 reference that pads
+// each image explicitly, crops and mirrors it with its own index arithmetic, on random bytes;
+// the crop offsets and flips against their uniform distribution; the label gather.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <ostream>
+#include <random>
+#include <vector>
+
+#include "engine/ops/dispatch.hpp"
+#include "kernels/common/batch_assembly.hpp"
+#include "kernels/common/data_streams.hpp"
+#include "kernels/common/philox.hpp"
+#include "kernels/cpu/parallel.hpp"
+#include "tests/support/compare.hpp"
+#include "tests/support/random.hpp"
+
+namespace kestrel {
+namespace {
+
+struct AssemblyCase {
+  int64_t n, b, c, h, w, oh, ow, p;
+  bool random_crop, hflip;
+};
+void PrintTo(const AssemblyCase& k, std::ostream* os) {
+  *os << "N" << k.n << " B" << k.b << " C" << k.c << " " << k.h << "x" << k.w << "->" << k.oh
+      << "x" << k.ow << " P" << k.p << (k.random_crop ? " crop" : "") << (k.hflip ? " flip" : "");
+}
+
+// The documented draw, written out here: one Philox block per (seed, epoch stream, sample).
+struct Draw {
+  int64_t dy, dx;
+  bool flip;
+};
+Draw documented_draw(uint64_t seed, uint64_t stream, int64_t sample, int64_t span_y,
+                     int64_t span_x, bool random_crop, bool hflip) {
+  const rng::Bits4 w = rng::philox_block(seed, stream, static_cast<uint64_t>(sample));
+  Draw d{span_y / 2, span_x / 2, false};
+  if (random_crop) {
+    d.dy = static_cast<int64_t>((static_cast<uint64_t>(w.v[0]) * (span_y + 1)) >> 32);
+    d.dx = static_cast<int64_t>((static_cast<uint64_t>(w.v[1]) * (span_x + 1)) >> 32);
+  }
+  if (hflip) d.flip = w.v[2] >= 0x80000000u;
+  return d;
+}
+
+// Naive reference: build the zero-padded image in double, cut the window, mirror it, normalise.
+std::vector<double> assemble_reference(const AssemblyCase& k, const std::vector<uint8_t>& images,
+                                       const std::vector<int32_t>& indices,
+                                       const std::vector<double>& mean,
+                                       const std::vector<double>& stddev, uint64_t seed,
+                                       uint64_t stream) {
+  const int64_t ph = k.h + 2 * k.p, pw = k.w + 2 * k.p;
+  std::vector<double> out;
+  for (int64_t b = 0; b < k.b; ++b) {
+    const int64_t s = indices[static_cast<size_t>(b)];
+    const Draw d = documented_draw(seed, stream, s, ph - k.oh, pw - k.ow, k.random_crop, k.hflip);
+    for (int64_t c = 0; c < k.c; ++c) {
+      std::vector<std::vector<double>> padded(static_cast<size_t>(ph),
+                                              std::vector<double>(static_cast<size_t>(pw), 0.0));
+      for (int64_t y = 0; y < k.h; ++y)
+        for (int64_t x = 0; x < k.w; ++x)
+          padded[static_cast<size_t>(y + k.p)][static_cast<size_t>(x + k.p)] =
+              images[static_cast<size_t>(s * k.c * k.h * k.w + c * k.h * k.w + y * k.w + x)];
+      std::vector<std::vector<double>> crop(static_cast<size_t>(k.oh));
+      for (int64_t r = 0; r < k.oh; ++r)
+        for (int64_t q = 0; q < k.ow; ++q)
+          crop[static_cast<size_t>(r)].push_back(
+              padded[static_cast<size_t>(r + d.dy)][static_cast<size_t>(q + d.dx)]);
+      if (d.flip)
+        for (auto& row : crop) std::reverse(row.begin(), row.end());
+      for (const auto& row : crop)
+        for (double byte : row)
+          out.push_back((byte / 255.0 - mean[static_cast<size_t>(c)]) /
+                        stddev[static_cast<size_t>(c)]);
+    }
+  }
+  return out;
+}
+
+kernels::BatchGeometry geometry_of(const AssemblyCase& k) {
+  kernels::BatchGeometry g;
+  g.channels = static_cast<int32_t>(k.c);
+  g.height = static_cast<int32_t>(k.h);
+  g.width = static_cast<int32_t>(k.w);
+  g.out_height = static_cast<int32_t>(k.oh);
+  g.out_width = static_cast<int32_t>(k.ow);
+  g.padding = static_cast<int32_t>(k.p);
+  return g;
+}
+
+std::vector<uint8_t> random_bytes(int64_t count, std::mt19937_64& gen) {
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::vector<uint8_t> v(static_cast<size_t>(count));
+  for (auto& x : v) x = static_cast<uint8_t>(byte(gen));
+  return v;
+}
+
+std::vector<int32_t> random_indices(int64_t count, int64_t n, std::mt19937_64& gen) {
+  std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(n - 1));
+  std::vector<int32_t> v(static_cast<size_t>(count));
+  for (auto& x : v) x = pick(gen);
+  return v;
+}
+
+// Runs DrawCropFlip (when augmenting) then AssembleBatch on the CPU; the output starts as NaN
+// so an element the functor skips fails the comparison.
+std::vector<float> assemble(const AssemblyCase& k, const std::vector<uint8_t>& images,
+                            const std::vector<int32_t>& indices,
+                            const kernels::ChannelNormalization& norm, uint64_t seed,
+                            uint64_t stream) {
+  Context ctx;
+  const kernels::BatchGeometry g = geometry_of(k);
+  std::vector<int32_t> crop_flip;
+  if (k.random_crop || k.hflip) {
+    crop_flip.assign(static_cast<size_t>(3 * k.n), -1);
+    const kernels::AugmentSpec spec{seed, stream, k.random_crop, k.hflip};
+    ops::detail::launch_elementwise(ctx, k.n, kernels::DrawCropFlip{spec, g, crop_flip.data()});
+  }
+  std::vector<float> out(static_cast<size_t>(k.b * k.c * k.oh * k.ow),
+                         std::numeric_limits<float>::quiet_NaN());
+  ops::detail::launch_elementwise(
+      ctx, static_cast<int64_t>(out.size()),
+      kernels::AssembleBatch{g, norm, images.data(), indices.data(),
+                             crop_flip.empty() ? nullptr : crop_flip.data(), out.data()});
+  return out;
+}
+
+class BatchAssemblyTest : public ::testing::TestWithParam<AssemblyCase> {};
+
+TEST_P(BatchAssemblyTest, MatchesPaddedCropFlipReference) {
+  const AssemblyCase k = GetParam();
+  std::mt19937_64 gen(test::test_seed());
+  const auto images = random_bytes(k.n * k.c * k.h * k.w, gen);
+  const auto indices = random_indices(k.b, k.n, gen);  // repeats allowed, as in any gather
+  kernels::ChannelNormalization norm;
+  std::vector<double> mean, stddev;
+  std::uniform_real_distribution<float> m(0.2f, 0.6f), s(0.15f, 0.4f);
+  for (int64_t c = 0; c < k.c; ++c) {
+    norm.mean[c] = m(gen);
+    norm.std[c] = s(gen);
+    mean.push_back(norm.mean[c]);
+    stddev.push_back(norm.std[c]);
+  }
+  const uint64_t seed = gen(), stream = rng::data_stream(rng::DataPurpose::Augment, 3);
+  const auto out = assemble(k, images, indices, norm, seed, stream);
+  // Three f32 roundings (byte / 255, - mean, / std) on values up to ~6.7: under 1e-6 absolute.
+  EXPECT_TRUE(test::all_close(
+      assemble_reference(k, images, indices, mean, stddev, seed, stream), out, 1e-7, 1e-6));
+}
+
+TEST_P(BatchAssemblyTest, FollowsTheDocumentedFloatOrderBitForBit) {
+  // Without augmentation each output is the documented float expression of its source byte.
+  AssemblyCase k = GetParam();
+  k.random_crop = k.hflip = false;
+  k.p = 0;
+  k.oh = k.h;
+  k.ow = k.w;
+  std::mt19937_64 gen(test::test_seed() + 1);
+  const auto images = random_bytes(k.n * k.c * k.h * k.w, gen);
+  const auto indices = random_indices(k.b, k.n, gen);
+  kernels::ChannelNormalization norm;
+  std::uniform_real_distribution<float> m(0.2f, 0.6f), s(0.15f, 0.4f);
+  for (int64_t c = 0; c < k.c; ++c) {
+    norm.mean[c] = m(gen);
+    norm.std[c] = s(gen);
+  }
+  const auto out = assemble(k, images, indices, norm, 0, 0);
+  const int64_t plane = k.h * k.w;
+  for (int64_t b = 0; b < k.b; ++b)
+    for (int64_t c = 0; c < k.c; ++c)
+      for (int64_t e = 0; e < plane; ++e) {
+        const uint8_t byte = images[static_cast<size_t>(
+            (indices[static_cast<size_t>(b)] * k.c + c) * plane + e)];
+        const float unit = static_cast<float>(byte) / 255.0f;
+        const float expected = (unit - norm.mean[c]) / norm.std[c];
+        const float got = out[static_cast<size_t>((b * k.c + c) * plane + e)];
+        ASSERT_EQ(std::memcmp(&expected, &got, sizeof(float)), 0)
+            << "row " << b << " channel " << c << " element " << e << ": " << got << " vs "
+            << expected;
+      }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, BatchAssemblyTest,
+    ::testing::Values(AssemblyCase{20, 7, 1, 28, 28, 28, 28, 0, false, false},  // MNIST
+                      AssemblyCase{30, 16, 3, 32, 32, 32, 32, 4, true, true},   // CIFAR train
+                      AssemblyCase{9, 5, 2, 7, 5, 7, 5, 2, true, false},        // odd, crop only
+                      AssemblyCase{6, 1, 4, 9, 11, 9, 11, 0, false, true},      // batch 1, flip
+                      AssemblyCase{8, 3, 3, 10, 12, 8, 9, 1, true, true},       // smaller crop
+                      AssemblyCase{5, 4, 1, 9, 9, 5, 6, 0, false, false},       // centred crop
+                      AssemblyCase{4, 6, 1, 3, 4, 3, 4, 5, true, true}));       // P > H
+
+TEST(BatchAssembly, PaddedPixelsNormaliseLikeByteZero) {
+  // A white image cropped at the corner offset (0, 0) with P = 2: the first two rows and
+  // columns are padding and must read (0 - mean) / std.
+  const AssemblyCase k{1, 1, 1, 4, 4, 4, 4, 2, false, false};
+  kernels::BatchGeometry g = geometry_of(k);
+  kernels::ChannelNormalization norm;
+  norm.mean[0] = 0.5f;
+  norm.std[0] = 0.25f;
+  const std::vector<uint8_t> images(16, 255);
+  const std::vector<int32_t> indices{0}, crop_flip{0, 0, 0};
+  std::vector<float> out(16, std::numeric_limits<float>::quiet_NaN());
+  cpu::launch(16, kernels::AssembleBatch{g, norm, images.data(), indices.data(), crop_flip.data(),
+                                         out.data()});
+  for (int r = 0; r < 4; ++r)
+    for (int q = 0; q < 4; ++q)
+      EXPECT_EQ(out[static_cast<size_t>(r * 4 + q)], r < 2 || q < 2 ? -2.0f : 2.0f)
+          << "row " << r << " column " << q;
+}
+
+TEST(BatchAssembly, GatherLabelsFollowsIndices) {
+  std::mt19937_64 gen(test::test_seed() + 2);
+  const int64_t n = 57, b = 31;
+  std::uniform_int_distribution<int32_t> label(0, 9);
+  std::vector<int32_t> labels(n), out(b, -1);
+  for (auto& l : labels) l = label(gen);
+  const auto indices = random_indices(b, n, gen);
+  Context ctx;
+  ops::detail::launch_elementwise(ctx, b,
+                                  kernels::GatherLabels{labels.data(), indices.data(), out.data()});
+  for (int64_t i = 0; i < b; ++i)
+    EXPECT_EQ(out[static_cast<size_t>(i)], labels[static_cast<size_t>(indices[static_cast<size_t>(i)])])
+        << "row " << i;
+}
+
+// Crop offsets uniform over [0, 2P] and flips at rate 1/2, jointly independent: 20000 samples
+// of one epoch, each marginal bin within 6 sigma of its binomial mean, and the joint
+// (dy, dx, flip) table's chi-square within 6 standard deviations of its degrees of freedom.
+class CropFlipDistribution : public ::testing::TestWithParam<int> {};
+
+TEST_P(CropFlipDistribution, UniformOffsetsAndFairFlips) {
+  const int p = GetParam();
+  const int64_t n = 20000, bins = 2 * p + 1;
+  const AssemblyCase k{n, 1, 3, 32, 32, 32, 32, p, true, true};
+  std::mt19937_64 gen(test::test_seed() + 3);
+  const kernels::AugmentSpec spec{gen(), rng::data_stream(rng::DataPurpose::Augment, 7), true,
+                                  true};
+  std::vector<int32_t> draws(static_cast<size_t>(3 * n), -1);
+  Context ctx;
+  ops::detail::launch_elementwise(ctx, n,
+                                  kernels::DrawCropFlip{spec, geometry_of(k), draws.data()});
+
+  std::vector<int64_t> dy(static_cast<size_t>(bins)), dx(static_cast<size_t>(bins)), flip(2);
+  std::vector<int64_t> joint(static_cast<size_t>(bins * bins * 2));
+  for (int64_t s = 0; s < n; ++s) {
+    const int32_t y = draws[static_cast<size_t>(3 * s)], x = draws[static_cast<size_t>(3 * s + 1)],
+                  f = draws[static_cast<size_t>(3 * s + 2)];
+    ASSERT_TRUE(y >= 0 && y < bins && x >= 0 && x < bins && (f == 0 || f == 1))
+        << "sample " << s << " drew (" << y << ", " << x << ", " << f << ")";
+    ++dy[static_cast<size_t>(y)];
+    ++dx[static_cast<size_t>(x)];
+    ++flip[static_cast<size_t>(f)];
+    ++joint[static_cast<size_t>((y * bins + x) * 2 + f)];
+  }
+  const auto within_6_sigma = [&](const std::vector<int64_t>& counts, const char* what) {
+    const double q = 1.0 / static_cast<double>(counts.size()), mean = static_cast<double>(n) * q;
+    const double sigma = std::sqrt(static_cast<double>(n) * q * (1.0 - q));
+    for (size_t i = 0; i < counts.size(); ++i)
+      EXPECT_LT(std::abs(static_cast<double>(counts[i]) - mean), 6.0 * sigma)
+          << what << " bin " << i << " count " << counts[i] << ", expected " << mean;
+  };
+  within_6_sigma(dy, "dy");
+  within_6_sigma(dx, "dx");
+  within_6_sigma(flip, "flip");
+  const double cells = static_cast<double>(joint.size()), expected = static_cast<double>(n) / cells;
+  double chi2 = 0.0;
+  for (int64_t c : joint) chi2 += (static_cast<double>(c) - expected) * (static_cast<double>(c) - expected) / expected;
+  const double dof = cells - 1.0;
+  EXPECT_LT(std::abs(chi2 - dof), 6.0 * std::sqrt(2.0 * dof)) << "chi-square " << chi2 << " on "
+                                                               << dof << " degrees of freedom";
+}
+
+INSTANTIATE_TEST_SUITE_P(Padding, CropFlipDistribution, ::testing::Values(1, 4));
+
+TEST(BatchAssembly, DrawDependsOnSampleAndEpochOnly) {
+  const AssemblyCase k{64, 1, 3, 32, 32, 32, 32, 4, true, true};
+  const kernels::BatchGeometry g = geometry_of(k);
+  const kernels::AugmentSpec epoch0{99, rng::data_stream(rng::DataPurpose::Augment, 0), true, true};
+  kernels::AugmentSpec epoch1 = epoch0;
+  epoch1.stream = rng::data_stream(rng::DataPurpose::Augment, 1);
+  int differ = 0;
+  for (int64_t s = 0; s < k.n; ++s) {
+    const auto a = kernels::draw_crop_flip(epoch0, g, s), b = kernels::draw_crop_flip(epoch0, g, s);
+    EXPECT_TRUE(a.dy == b.dy && a.dx == b.dx && a.flip == b.flip) << "sample " << s;
+    const auto c = kernels::draw_crop_flip(epoch1, g, s);
+    differ += (a.dy != c.dy || a.dx != c.dx || a.flip != c.flip) ? 1 : 0;
+  }
+  // Equal draws happen with probability 1/162 per sample.
+  EXPECT_GT(differ, 50);
+}
+
+}  // namespace
+}  // namespace kestrel
