@@ -36,8 +36,8 @@ constexpr const char* kOptimizerHparams = "optimizer.hparams";
 constexpr const char* kOptimizerParamOffsets = "optimizer.param_offsets";
 
 bool is_reserved_key(std::string_view key) {
-  for (std::string_view k : {kFormat, kModel, kDataset, kEpoch, kStep, kSeed, kRngPosition,
-                             kConfig, kOptimizer}) {
+  for (std::string_view k :
+       {kFormat, kModel, kDataset, kEpoch, kStep, kSeed, kRngPosition, kConfig, kOptimizer}) {
     if (key == k) return true;
   }
   return key.starts_with("kestrel.") || key.starts_with("optimizer.");
@@ -68,8 +68,7 @@ std::string required_string(const std::map<std::string, std::string>& metadata, 
   return it->second;
 }
 
-std::string optional_string(const std::map<std::string, std::string>& metadata,
-                            const char* key) {
+std::string optional_string(const std::map<std::string, std::string>& metadata, const char* key) {
   const auto it = metadata.find(key);
   return it == metadata.end() ? std::string() : it->second;
 }
@@ -87,7 +86,8 @@ std::string param_offsets_json(const NamedTensors& params, const Tensor& flat_st
   for (const auto& [name, t] : params) {
     KESTREL_CHECK(t.dtype() == DType::F32 && t.device() == flat_state.device(),
                   "cannot save checkpoint {}: parameter {} is {}, but the optimizer state is "
-                  "f32 on {}", path, name, t.str(), flat_state.device().str());
+                  "f32 on {}",
+                  path, name, t.str(), flat_state.device().str());
     placed.push_back({&name, reinterpret_cast<uintptr_t>(t.raw_data()), t.numel()});
   }
   std::sort(placed.begin(), placed.end(), [](const Placed& a, const Placed& b) {
@@ -100,14 +100,15 @@ std::string param_offsets_json(const NamedTensors& params, const Tensor& flat_st
     const int64_t begin = static_cast<int64_t>((p.address - base) / sizeof(float));
     KESTREL_CHECK(begin == next,
                   "cannot save checkpoint {}: the parameters are not one flat buffer that the "
-                  "optimizer state matches ({} starts at element {}, expected {})", path,
-                  *p.name, begin, next);
+                  "optimizer state matches ({} starts at element {}, expected {})",
+                  path, *p.name, begin, next);
     next = begin + p.numel;
     offsets[*p.name] = OrderedJson::array({begin, next});
   }
   KESTREL_CHECK(next == flat_state.numel(),
                 "cannot save checkpoint {}: the parameters hold {} elements but the optimizer "
-                "state {}", path, next, flat_state.numel());
+                "state {}",
+                path, next, flat_state.numel());
   return offsets.dump();
 }
 
@@ -154,14 +155,14 @@ void check_hparams(const std::string& text, const std::string& path) {
   if (valid) {
     for (const auto& [key, value] : hparams.items()) {
       const bool flat_list =
-          value.is_array() && std::all_of(value.begin(), value.end(),
-                                          [](const Json& v) { return v.is_number(); });
+          value.is_array() &&
+          std::all_of(value.begin(), value.end(), [](const Json& v) { return v.is_number(); });
       valid = valid && (value.is_number() || value.is_boolean() || flat_list);
     }
   }
   KESTREL_CHECK(valid,
-                "checkpoint {}: optimizer.hparams is not an object of numbers with an lr: {}",
-                path, text.size() <= 200 ? text : text.substr(0, 200) + "...");
+                "checkpoint {}: optimizer.hparams is not an object of numbers with an lr: {}", path,
+                text.size() <= 200 ? text : text.substr(0, 200) + "...");
   const double lr = hparams["lr"].get<double>();
   KESTREL_CHECK(lr >= 0.0 && std::isfinite(static_cast<float>(lr)),
                 "checkpoint {}: invalid learning rate {} in optimizer.hparams", path, lr);
@@ -176,8 +177,8 @@ void check_same_hparams(const std::string& saved_text, const optim::Optimizer& o
     if (key == "lr" || !saved.contains(key)) continue;
     KESTREL_CHECK(saved[key] == value,
                   "checkpoint {}: its {} has {} {} but this run's has {} (resume with the same "
-                  "optimizer settings, or restore the parameters only)", path, optimizer.name(),
-                  key, saved[key].dump(), value.dump());
+                  "optimizer settings, or restore the parameters only)",
+                  path, optimizer.name(), key, saved[key].dump(), value.dump());
   }
 }
 
@@ -203,10 +204,13 @@ std::string optimizer_hparams_json(const optim::Optimizer& optimizer) {
 
 void save_checkpoint(const std::string& path, const NamedTensors& params,
                      const optim::Optimizer* optimizer, const CheckpointState& state) {
+  std::set<std::string_view> names;
   for (const auto& [name, tensor] : params) {
     KESTREL_CHECK(!name.starts_with(kOptimizerPrefix),
                   "cannot save checkpoint {}: parameter name {} uses the reserved prefix \"{}\"",
                   path, name, kOptimizerPrefix);
+    KESTREL_CHECK(names.insert(name).second,
+                  "cannot save checkpoint {}: parameter name {} appears twice", path, name);
   }
   const auto metadata = checkpoint_metadata(params, optimizer, state, path);
   NamedTensors tensors = params;
@@ -307,8 +311,8 @@ void restore_optimizer(const LoadedCheckpoint& checkpoint, optim::Optimizer& opt
   for (const auto& entry : checkpoint.file.entries) {
     if (!entry.name.starts_with(kOptimizerPrefix)) continue;
     KESTREL_CHECK(entry.tensor.numel() == flat_params.numel(),
-                  "checkpoint {}: {} has {} elements but the parameters have {}", path,
-                  entry.name, entry.tensor.numel(), flat_params.numel());
+                  "checkpoint {}: {} has {} elements but the parameters have {}", path, entry.name,
+                  entry.tensor.numel(), flat_params.numel());
     state.emplace_back(entry.name.substr(kOptimizerPrefix.size()),
                        entry.tensor.to(flat_params.device()));
   }

@@ -104,8 +104,9 @@ LoadedCheckpoint load_checkpoint(const std::string& path);
 
 // Copies the checkpoint's parameters into `params` (live views on any device). Checks first,
 // copies only if everything matches: the checkpoint's model is `expected_model` (skipped when
-// the file does not name one), every parameter is present with its shape and dtype, and the
-// file holds no parameter the model lacks (tensors under "optimizer." aside).
+// the file does not name one or `expected_model` is empty), every parameter is present with its
+// shape and dtype, and the file holds no parameter the model lacks (tensors under "optimizer."
+// aside).
 void restore_parameters(const LoadedCheckpoint& checkpoint, const NamedTensors& params,
                         std::string_view expected_model);
 

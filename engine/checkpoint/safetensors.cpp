@@ -36,12 +36,18 @@ constexpr std::string_view kMetadataKey = "__metadata__";
 // first): its writer sorts tensors by this rank, largest first, and then by name.
 int reference_rank(DType dtype) {
   switch (dtype) {
-    case DType::U8: return 1;
-    case DType::F16: return 7;
-    case DType::BF16: return 8;
-    case DType::I32: return 9;
-    case DType::F32: return 11;
-    case DType::I64: return 13;
+    case DType::U8:
+      return 1;
+    case DType::F16:
+      return 7;
+    case DType::BF16:
+      return 8;
+    case DType::I32:
+      return 9;
+    case DType::F32:
+      return 11;
+    case DType::I64:
+      return 13;
   }
   return 0;
 }
@@ -51,8 +57,8 @@ constexpr std::array<DType, 6> kKestrelDTypes = {DType::F32, DType::BF16, DType:
 
 // Dtypes of the spec that kestrel does not hold: named in the error, unlike a misspelling.
 constexpr std::array<std::string_view, 14> kOtherSpecDTypes = {
-    "BOOL", "I8", "U16", "I16", "U32", "U64", "F64", "C64", "F8_E5M2", "F8_E4M3", "F8_E8M0",
-    "F4",   "F6_E2M3", "F6_E3M2"};
+    "BOOL", "I8",      "U16",     "I16",     "U32", "U64",     "F64",
+    "C64",  "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2"};
 
 std::optional<DType> parse_dtype(std::string_view name) {
   for (DType t : kKestrelDTypes)
@@ -124,8 +130,8 @@ std::string header_bytes(const std::vector<PlacedTensor>& placed,
     text = header.dump();
   } catch (const OrderedJson::exception& e) {
     // The only failure of dump(): a name or metadata string that is not valid UTF-8.
-    KESTREL_FAIL("cannot write {}: a tensor name or metadata string is not valid UTF-8 ({})",
-                 path, e.what());
+    KESTREL_FAIL("cannot write {}: a tensor name or metadata string is not valid UTF-8 ({})", path,
+                 e.what());
   }
   // The reference pads with spaces so that the data buffer starts 8-byte aligned.
   text.append((8 - text.size() % 8) % 8, ' ');
@@ -177,8 +183,9 @@ void sync_directory(const std::string& dir, const std::string& path) {
   const int rc = ::fsync(fd);
   const int err = errno;
   ::close(fd);
-  KESTREL_CHECK(rc == 0, "wrote {} but cannot sync its directory {}: {}", path, dir,
-                errno_text(err));
+  // EINVAL: a file system that cannot sync directories; the rename is all it offers.
+  KESTREL_CHECK(rc == 0 || err == EINVAL, "wrote {} but cannot sync its directory {}: {}", path,
+                dir, errno_text(err));
 }
 
 // Creates a fresh temporary file beside `path` (same directory, so the rename is atomic).
@@ -241,13 +248,18 @@ Json parse_header(const std::string& text, const std::string& path) {
   std::optional<std::string> duplicate;
   const Json::parser_callback_t track_keys = [&](int, Json::parse_event_t event, Json& parsed) {
     switch (event) {
-      case Json::parse_event_t::object_start: open_objects.emplace_back(); break;
-      case Json::parse_event_t::object_end: open_objects.pop_back(); break;
+      case Json::parse_event_t::object_start:
+        open_objects.emplace_back();
+        break;
+      case Json::parse_event_t::object_end:
+        open_objects.pop_back();
+        break;
       case Json::parse_event_t::key:
         if (!open_objects.back().insert(parsed.get<std::string>()).second && !duplicate)
           duplicate = parsed.get<std::string>();
         break;
-      default: break;
+      default:
+        break;
     }
     return true;
   };
@@ -267,7 +279,8 @@ Json parse_header(const std::string& text, const std::string& path) {
 // A non-negative JSON integer, or nullopt (negative, fractional, too large, not a number).
 std::optional<uint64_t> as_count(const Json& j) {
   if (j.is_number_unsigned()) return j.get<uint64_t>();
-  if (j.is_number_integer() && j.get<int64_t>() >= 0) return static_cast<uint64_t>(j.get<int64_t>());
+  if (j.is_number_integer() && j.get<int64_t>() >= 0)
+    return static_cast<uint64_t>(j.get<int64_t>());
   return std::nullopt;
 }
 
@@ -280,8 +293,10 @@ struct HeaderEntry {
 
 HeaderEntry parse_entry(const std::string& name, const Json& info, uint64_t buffer_bytes,
                         const std::string& path) {
-  KESTREL_CHECK(info.is_object(), "{}: tensor {}: expected an object with dtype, shape and "
-                "data_offsets, got a JSON {}", path, name, info.type_name());
+  KESTREL_CHECK(info.is_object(),
+                "{}: tensor {}: expected an object with dtype, shape and "
+                "data_offsets, got a JSON {}",
+                path, name, info.type_name());
   for (const auto& [key, value] : info.items()) {
     KESTREL_CHECK(key == "dtype" || key == "shape" || key == "data_offsets",
                   "{}: tensor {}: unknown field \"{}\"", path, name, key);
@@ -297,8 +312,8 @@ HeaderEntry parse_entry(const std::string& name, const Json& info, uint64_t buff
   const std::string dtype_text = dtype.get<std::string>();
   const auto parsed = parse_dtype(dtype_text);
   if (!parsed) {
-    const bool in_spec = std::find(kOtherSpecDTypes.begin(), kOtherSpecDTypes.end(),
-                                   dtype_text) != kOtherSpecDTypes.end();
+    const bool in_spec = std::find(kOtherSpecDTypes.begin(), kOtherSpecDTypes.end(), dtype_text) !=
+                         kOtherSpecDTypes.end();
     KESTREL_FAIL("{}: tensor {}: {} (kestrel reads F32, BF16, F16, I32, I64 and U8)", path, name,
                  in_spec ? fmt::format("dtype {} is not supported", dtype_text)
                          : fmt::format("unknown dtype \"{}\"", dtype_text));
@@ -330,20 +345,24 @@ HeaderEntry parse_entry(const std::string& name, const Json& info, uint64_t buff
   }
 
   const Json& offsets = info["data_offsets"];
-  const auto begin = offsets.is_array() && offsets.size() == 2 ? as_count(offsets[0]) : std::nullopt;
+  const auto begin =
+      offsets.is_array() && offsets.size() == 2 ? as_count(offsets[0]) : std::nullopt;
   const auto end = offsets.is_array() && offsets.size() == 2 ? as_count(offsets[1]) : std::nullopt;
-  KESTREL_CHECK(begin && end, "{}: tensor {}: data_offsets must be [begin, end] with "
-                "non-negative integers, got {}", path, name, shown(offsets));
+  KESTREL_CHECK(begin && end,
+                "{}: tensor {}: data_offsets must be [begin, end] with "
+                "non-negative integers, got {}",
+                path, name, shown(offsets));
   e.begin = *begin;
   e.end = *end;
   KESTREL_CHECK(e.begin <= e.end, "{}: tensor {}: data_offsets {} end before they begin", path,
                 name, shown(offsets));
   KESTREL_CHECK(e.end <= buffer_bytes,
                 "{}: tensor {}: data_offsets {} extend beyond the {}-byte data buffer (file "
-                "truncated?)", path, name, shown(offsets), grouped(buffer_bytes));
+                "truncated?)",
+                path, name, shown(offsets), grouped(buffer_bytes));
   KESTREL_CHECK(!overflow && bytes == e.end - e.begin,
-                "{}: tensor {}: data_offsets {} do not match shape {} of {} ({} bytes)", path,
-                name, shown(offsets), shown(shape), dtype_text,
+                "{}: tensor {}: data_offsets {} do not match shape {} of {} ({} bytes)", path, name,
+                shown(offsets), shown(shape), dtype_text,
                 overflow ? std::string("too many") : grouped(bytes));
   e.shape = Shape::from(dims.data(), static_cast<int>(shape.size()));
   return e;
@@ -365,26 +384,33 @@ void check_layout(std::vector<HeaderEntry>& entries, uint64_t buffer_bytes,
                   previous ? previous->end : 0, e.begin, e.end);
     KESTREL_CHECK(e.begin == covered,
                   "{}: bytes [{}, {}) of the data buffer belong to no tensor (a hole before "
-                  "tensor {})", path, covered, e.begin, e.name);
+                  "tensor {})",
+                  path, covered, e.begin, e.name);
     covered = e.end;
     previous = &e;
   }
   KESTREL_CHECK(covered == buffer_bytes,
                 "{}: the data buffer has {} bytes but the tensors end at byte {} ({} bytes "
-                "belong to no tensor)", path, grouped(buffer_bytes), grouped(covered),
-                grouped(buffer_bytes - covered));
+                "belong to no tensor)",
+                path, grouped(buffer_bytes), grouped(covered), grouped(buffer_bytes - covered));
 }
 
 }  // namespace
 
 std::string_view safetensors_dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::F32: return "F32";
-    case DType::BF16: return "BF16";
-    case DType::F16: return "F16";
-    case DType::I32: return "I32";
-    case DType::I64: return "I64";
-    case DType::U8: return "U8";
+    case DType::F32:
+      return "F32";
+    case DType::BF16:
+      return "BF16";
+    case DType::F16:
+      return "F16";
+    case DType::I32:
+      return "I32";
+    case DType::I64:
+      return "I64";
+    case DType::U8:
+      return "U8";
   }
   return "?";
 }
@@ -398,8 +424,8 @@ void write_safetensors(const std::string& path,
     KESTREL_CHECK(!name.empty(), "cannot write {}: a tensor has an empty name", path);
     KESTREL_CHECK(name != kMetadataKey, "cannot write {}: \"{}\" is reserved for the metadata",
                   path, kMetadataKey);
-    KESTREL_CHECK(names.insert(name).second, "cannot write {}: tensor name {} appears twice",
-                  path, name);
+    KESTREL_CHECK(names.insert(name).second, "cannot write {}: tensor name {} appears twice", path,
+                  name);
     KESTREL_CHECK(tensor.defined(), "cannot write {}: tensor {} is undefined", path, name);
   }
 
@@ -440,8 +466,8 @@ void write_safetensors(const std::string& path,
 }
 
 const SafetensorsFile::Entry* SafetensorsFile::find(std::string_view name) const {
-  const auto it = std::find_if(entries.begin(), entries.end(),
-                               [&](const Entry& e) { return e.name == name; });
+  const auto it =
+      std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.name == name; });
   return it == entries.end() ? nullptr : &*it;
 }
 
@@ -454,7 +480,8 @@ SafetensorsFile read_safetensors(const std::string& path) {
   file.read_at(0, &header_length, sizeof header_length);
   KESTREL_CHECK(header_length <= file.size() - 8,
                 "{}: header length {} exceeds file size {} (not a safetensors file, or "
-                "truncated)", path, grouped(header_length), grouped(file.size()));
+                "truncated)",
+                path, grouped(header_length), grouped(file.size()));
   KESTREL_CHECK(header_length <= kMaxHeaderBytes,
                 "{}: header length {} exceeds the safetensors limit of {} bytes", path,
                 grouped(header_length), grouped(kMaxHeaderBytes));

@@ -37,8 +37,9 @@ std::string_view safetensors_dtype_name(DType dtype);
 // Writes `tensors` (any device, any supported dtype; names unique, non-empty, not
 // "__metadata__") with `metadata` to `path`, atomically: the bytes go to a temporary file in
 // the same directory, which is flushed to disk (fsync), renamed over `path`, and the directory
-// is synced. On any failure the temporary file is removed, `path` is left as it was, and a
-// kestrel::Error names the file and the cause.
+// is synced. On any failure before the rename the temporary file is removed, `path` is left as
+// it was, and a kestrel::Error names the file and the cause (a failure to sync the directory
+// after the rename is reported too: the new file is then in place but maybe not yet durable).
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata);

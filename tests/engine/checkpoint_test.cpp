@@ -3,6 +3,8 @@
 // the exact metadata keys and values; weights-only files (as PyTorch writes them) load; every
 // refusal (another model, shape, dtype, missing or extra tensor, another optimizer, changed
 // hyperparameters, reserved names, bad metadata) says what is wrong and changes nothing.
+#include "engine/checkpoint/checkpoint.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -13,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/checkpoint/checkpoint.hpp"
 #include "engine/optim/adam.hpp"
 #include "engine/optim/sgd.hpp"
 #include "tests/support/random.hpp"
@@ -70,8 +71,8 @@ template <class Fn>
     fn();
   } catch (const Error& e) {
     if (e.message().find(expected) != std::string::npos) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "message \"" << e.message() << "\" lacks \""
-                                         << expected << "\"";
+    return ::testing::AssertionFailure()
+           << "message \"" << e.message() << "\" lacks \"" << expected << "\"";
   }
   return ::testing::AssertionFailure() << "no kestrel::Error (expected \"" << expected << "\")";
 }
@@ -152,7 +153,8 @@ INSTANTIATE_TEST_SUITE_P(
         OptimizerCase{"AdamW",
                       [] { return std::make_unique<optim::Adam>(optim::AdamOptions::adamw()); }},
         OptimizerCase{"SgdNesterov", [] { return std::make_unique<optim::Sgd>(sgd_nesterov()); }},
-        OptimizerCase{"SgdPlain", [] { return std::make_unique<optim::Sgd>(optim::SgdOptions{}); }}),
+        OptimizerCase{"SgdPlain",
+                      [] { return std::make_unique<optim::Sgd>(optim::SgdOptions{}); }}),
     [](const auto& test_info) { return test_info.param.name; });
 
 TEST(Checkpoint, RunStateRoundTrips) {
@@ -223,8 +225,9 @@ TEST(Checkpoint, MetadataKeysAndTensorsAreExactlyThese) {
 TEST(Checkpoint, SgdHyperparametersUseTorchNames) {
   optim::SgdOptions o;
   o.lr = 0.1f, o.momentum = 0.9f, o.dampening = 0.1f, o.weight_decay = 5e-4f, o.nesterov = false;
-  EXPECT_EQ(checkpoint::optimizer_hparams_json(optim::Sgd(o)),
-            R"({"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.0005, "nesterov": false})");
+  EXPECT_EQ(
+      checkpoint::optimizer_hparams_json(optim::Sgd(o)),
+      R"({"lr": 0.1, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.0005, "nesterov": false})");
 }
 
 // How a PyTorch user finds a parameter's Adam moments: exp_avg[begin:end].view(shape). The
@@ -247,11 +250,13 @@ TEST(Checkpoint, ParamOffsetsSliceTheFlatStateAsPyTorchWould) {
   int64_t flat_offset = 0;
   for (const auto& [name, shape] : kLenetLike) {  // the true layout
     SCOPED_TRACE(name);
-    const int64_t begin = offsets.at(name)[0].get<int64_t>(), end = offsets.at(name)[1].get<int64_t>();
+    const int64_t begin = offsets.at(name)[0].get<int64_t>(),
+                  end = offsets.at(name)[1].get<int64_t>();
     EXPECT_EQ(begin, flat_offset);
     EXPECT_EQ(end - begin, shape.numel());
-    EXPECT_EQ(std::vector<float>(exp_avg.begin() + begin, exp_avg.begin() + end),
-              std::vector<float>(live.begin() + flat_offset, live.begin() + flat_offset + shape.numel()));
+    EXPECT_EQ(
+        std::vector<float>(exp_avg.begin() + begin, exp_avg.begin() + end),
+        std::vector<float>(live.begin() + flat_offset, live.begin() + flat_offset + shape.numel()));
     flat_offset += shape.numel();
   }
 }
@@ -293,8 +298,9 @@ TEST(Checkpoint, WeightsOnlyFileRestoresParameters) {
   EXPECT_TRUE(same_bytes(target.flat, source.flat));
 
   optim::Adam adam(optim::AdamOptions{});
-  EXPECT_TRUE(throws_error([&] { restore_optimizer(loaded, adam, target.flat); },
-                           "checkpoint " + path + " holds no optimizer state (it has the weights only)"));
+  EXPECT_TRUE(
+      throws_error([&] { restore_optimizer(loaded, adam, target.flat); },
+                   "checkpoint " + path + " holds no optimizer state (it has the weights only)"));
 }
 
 TEST(Checkpoint, SavedWithoutOptimizerHasNoOptimizerKeys) {
@@ -304,10 +310,12 @@ TEST(Checkpoint, SavedWithoutOptimizerHasNoOptimizerKeys) {
   const std::string path = dir.file("c.safetensors");
   save_checkpoint(path, m.params, nullptr, lenet_state());
   const LoadedCheckpoint loaded = load_checkpoint(path);
-  for (const auto& [key, value] : loaded.file.metadata) EXPECT_FALSE(key.starts_with("optimizer")) << key;
+  for (const auto& [key, value] : loaded.file.metadata)
+    EXPECT_FALSE(key.starts_with("optimizer")) << key;
   EXPECT_EQ(loaded.file.entries.size(), 4u);
   optim::Sgd sgd(optim::SgdOptions{});
-  EXPECT_TRUE(throws_error([&] { restore_optimizer(loaded, sgd, m.flat); }, "holds no optimizer state"));
+  EXPECT_TRUE(
+      throws_error([&] { restore_optimizer(loaded, sgd, m.flat); }, "holds no optimizer state"));
 }
 
 // ---- refusals on restore -------------------------------------------------------------------
@@ -363,8 +371,9 @@ TEST_F(CheckpointRefusal, MissingTensor) {
 TEST_F(CheckpointRefusal, TensorTheModelLacks) {
   Layout layout = kLenetLike;
   layout.pop_back();
-  expect_refused(layout, "lenet5",
-                 "checkpoint " + path_ + " has tensor fc1.bias [10], which is not a parameter of lenet5");
+  expect_refused(
+      layout, "lenet5",
+      "checkpoint " + path_ + " has tensor fc1.bias [10], which is not a parameter of lenet5");
 }
 
 TEST_F(CheckpointRefusal, WrongDtype) {
@@ -375,8 +384,9 @@ TEST_F(CheckpointRefusal, WrongDtype) {
   std::mt19937_64 gen(9);
   const Model live = make_model(kLenetLike, gen);
   const std::string before = bytes_of(live.flat);
-  EXPECT_TRUE(throws_error([&] { restore_parameters(load_checkpoint(path), live.params, "lenet5"); },
-                           "checkpoint " + path + ": fc1.bias is I32 in the checkpoint but F32 in lenet5"));
+  EXPECT_TRUE(
+      throws_error([&] { restore_parameters(load_checkpoint(path), live.params, "lenet5"); },
+                   "checkpoint " + path + ": fc1.bias is I32 in the checkpoint but F32 in lenet5"));
   EXPECT_EQ(bytes_of(live.flat), before);
 }
 
@@ -393,8 +403,9 @@ TEST_F(CheckpointRefusal, ChangedHyperparameters) {
   optim::AdamOptions o;
   o.beta2 = 0.99f;
   optim::Adam adam(o);
-  EXPECT_TRUE(throws_error([&] { restore_optimizer(loaded_, adam, saved_.flat); },
-                           "checkpoint " + path_ + ": its adam has betas [0.9,0.999] but this run's has [0.9,0.99]"));
+  EXPECT_TRUE(throws_error(
+      [&] { restore_optimizer(loaded_, adam, saved_.flat); },
+      "checkpoint " + path_ + ": its adam has betas [0.9,0.999] but this run's has [0.9,0.99]"));
   EXPECT_EQ(adam.step_count(), 0);
   EXPECT_TRUE(adam.state().empty());
 }
@@ -402,8 +413,9 @@ TEST_F(CheckpointRefusal, ChangedHyperparameters) {
 TEST_F(CheckpointRefusal, OptimizerStateOfAnotherSize) {
   optim::Adam adam(optim::AdamOptions{});
   const Tensor other = Tensor::zeros(Shape{400});
-  EXPECT_TRUE(throws_error([&] { restore_optimizer(loaded_, adam, other); },
-                           "checkpoint " + path_ + ": optimizer.exp_avg has 406 elements but the parameters have 400"));
+  EXPECT_TRUE(throws_error(
+      [&] { restore_optimizer(loaded_, adam, other); },
+      "checkpoint " + path_ + ": optimizer.exp_avg has 406 elements but the parameters have 400"));
   EXPECT_TRUE(adam.state().empty());
 }
 
@@ -418,8 +430,9 @@ TEST(Checkpoint, SaveRefusesReservedNamesAndBadConfig) {
 
   CheckpointState s = lenet_state();
   s.extra["model"] = "x";
-  EXPECT_TRUE(throws_error([&] { save_checkpoint(path, m.params, nullptr, s); },
-                           "cannot save checkpoint " + path + ": extra metadata key \"model\" is reserved"));
+  EXPECT_TRUE(throws_error(
+      [&] { save_checkpoint(path, m.params, nullptr, s); },
+      "cannot save checkpoint " + path + ": extra metadata key \"model\" is reserved"));
   s = lenet_state();
   s.extra["kestrel.anything"] = "x";
   EXPECT_TRUE(throws_error([&] { save_checkpoint(path, m.params, nullptr, s); }, "is reserved"));
@@ -429,6 +442,10 @@ TEST(Checkpoint, SaveRefusesReservedNamesAndBadConfig) {
                            "cannot save checkpoint " + path + ": config is not a JSON document"));
 
   NamedTensors params = m.params;
+  params[1].first = params[0].first;
+  EXPECT_TRUE(throws_error(
+      [&] { save_checkpoint(path, params, nullptr, lenet_state()); },
+      "cannot save checkpoint " + path + ": parameter name conv1.weight appears twice"));
   params[0].first = "optimizer.lr";
   EXPECT_TRUE(throws_error([&] { save_checkpoint(path, params, nullptr, lenet_state()); },
                            "parameter name optimizer.lr uses the reserved prefix \"optimizer.\""));
@@ -440,9 +457,10 @@ TEST(Checkpoint, SaveRefusesReservedNamesAndBadConfig) {
   EXPECT_TRUE(throws_error([&] { save_checkpoint(path, separate.params, &adam, lenet_state()); },
                            "the parameters hold 400 elements but the optimizer state 406"));
   NamedTensors gap = {m.params[0], m.params[2], m.params[3]};
-  EXPECT_TRUE(throws_error([&] { save_checkpoint(path, gap, &adam, lenet_state()); },
-                           "the parameters are not one flat buffer that the optimizer state matches "
-                           "(fc1.weight starts at element 156, expected 150)"));
+  EXPECT_TRUE(
+      throws_error([&] { save_checkpoint(path, gap, &adam, lenet_state()); },
+                   "the parameters are not one flat buffer that the optimizer state matches "
+                   "(fc1.weight starts at element 156, expected 150)"));
   EXPECT_TRUE(dir.listing().empty());
 }
 
@@ -472,8 +490,10 @@ void expect_bad_metadata(const std::string& key, const std::string& value,
 }
 
 TEST(Checkpoint, LoadRefusesBadMetadata) {
-  expect_bad_metadata("kestrel.format_version", "2", "format version 2; this kestrel reads version 1");
-  expect_bad_metadata("kestrel.format_version", "one", "metadata \"kestrel.format_version\" is \"one\", not an integer");
+  expect_bad_metadata("kestrel.format_version", "2",
+                      "format version 2; this kestrel reads version 1");
+  expect_bad_metadata("kestrel.format_version", "one",
+                      "metadata \"kestrel.format_version\" is \"one\", not an integer");
   expect_bad_metadata("epoch", "three", "metadata \"epoch\" is \"three\", not an integer");
   expect_bad_metadata("step", "12abc", "metadata \"step\" is \"12abc\", not an integer");
   expect_bad_metadata("seed", "-1", "metadata \"seed\" is \"-1\", not an integer");
@@ -481,9 +501,11 @@ TEST(Checkpoint, LoadRefusesBadMetadata) {
   expect_bad_metadata("rng_position", "", "metadata has no \"rng_position\"");
   expect_bad_metadata("config", "{not json", "metadata \"config\" is not a JSON document");
   expect_bad_metadata("optimizer.steps", "-4", "negative optimizer.steps -4");
-  expect_bad_metadata("optimizer.hparams", "[1]", "optimizer.hparams is not an object of numbers with an lr");
+  expect_bad_metadata("optimizer.hparams", "[1]",
+                      "optimizer.hparams is not an object of numbers with an lr");
   expect_bad_metadata("optimizer.hparams", R"({"lr": -1})", "invalid learning rate -1");
-  expect_bad_metadata("optimizer.hparams", R"({"lr": 1, "betas": [[[1]]]})", "optimizer.hparams is not an object of numbers");
+  expect_bad_metadata("optimizer.hparams", R"({"lr": 1, "betas": [[[1]]]})",
+                      "optimizer.hparams is not an object of numbers");
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // spec, one refusal per kind of corrupt file (with its message), mutated files that must never
 // crash, and the atomic write (missing directory, overwrite, failure in mid-write, failed
 // rename) leaving no temporary file and the old file intact.
+#include "engine/checkpoint/safetensors.hpp"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -14,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/checkpoint/safetensors.hpp"
 #include "tests/support/random.hpp"
 #include "tests/support/scratch_dir.hpp"
 
@@ -63,8 +64,8 @@ template <class Fn>
     fn();
   } catch (const Error& e) {
     if (e.message().find(expected) != std::string::npos) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "message \"" << e.message() << "\" lacks \""
-                                         << expected << "\"";
+    return ::testing::AssertionFailure()
+           << "message \"" << e.message() << "\" lacks \"" << expected << "\"";
   }
   return ::testing::AssertionFailure() << "no kestrel::Error (expected \"" << expected << "\")";
 }
@@ -81,9 +82,9 @@ TEST(Safetensors, WriterMatchesReferenceBytes) {
 
   const std::string path = dir.file("a.safetensors");
   write_safetensors(path, {{"attn.0", Tensor::from_vector(Shape{1, 2, 3}, values)}}, {});
-  EXPECT_EQ(test::read_file(path),
-            le(64, 8) + R"({"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}})" +
-                data);
+  EXPECT_EQ(
+      test::read_file(path),
+      le(64, 8) + R"({"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}})" + data);
 
   // A shorter name leaves the header 65 bytes: seven spaces align the data.
   write_safetensors(path, {{"attn0", Tensor::from_vector(Shape{1, 1, 2, 3}, values)}}, {});
@@ -190,10 +191,9 @@ TEST(Safetensors, ReadsHandWrittenFile) {
   test::ScratchDir dir;
   // Header keys in an order of its own (metadata last, the later tensor first), tensors of
   // different alignment laid out by hand.
-  const std::string header =
-      R"({"ids":{"dtype":"I64","shape":[3],"data_offsets":[16,40]},)"
-      R"("w":{"data_offsets":[0,16],"shape":[2,2],"dtype":"F32"},)"
-      R"("__metadata__":{"source":"by hand"}})";
+  const std::string header = R"({"ids":{"dtype":"I64","shape":[3],"data_offsets":[16,40]},)"
+                             R"("w":{"data_offsets":[0,16],"shape":[2,2],"dtype":"F32"},)"
+                             R"("__metadata__":{"source":"by hand"}})";
   const std::string buffer = le_f32(1.5f) + le_f32(-2.0f) + le_f32(0.25f) + le_f32(3e-8f) +
                              le_i64(1) + le_i64(-2) + le_i64(int64_t{1} << 40);
   const std::string path = dir.file("hand.safetensors");
@@ -247,8 +247,8 @@ struct CorruptCase {
 
 void PrintTo(const CorruptCase& c, std::ostream* os) { *os << c.name; }
 
-std::string tensor_json(const std::string& name, const std::string& dtype,
-                        const std::string& shape, const std::string& offsets) {
+std::string tensor_json(const std::string& name, const std::string& dtype, const std::string& shape,
+                        const std::string& offsets) {
   return "\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":" + shape +
          ",\"data_offsets\":" + offsets + "}";
 }
@@ -272,53 +272,95 @@ std::vector<CorruptCase> corrupt_cases() {
       {"HeaderNotJson", safetensors_bytes("{not json", ""), "invalid JSON header: "},
       {"HeaderNotUtf8", safetensors_bytes("{\"\xff\":{}}", ""), "invalid JSON header: "},
       {"EmptyHeader", le(0, 8), "invalid JSON header: "},
-      {"HeaderIsArray", safetensors_bytes("[1, 2]", ""), "the header is a JSON array, not an object"},
+      {"HeaderIsArray", safetensors_bytes("[1, 2]", ""),
+       "the header is a JSON array, not an object"},
       {"DeeplyNestedHeader", safetensors_bytes(deep_array, ""), "the header is a JSON array"},
       {"TensorNotObject", safetensors_bytes(R"({"a":3})", ""), "tensor a: expected an object"},
-      {"UnknownDtype", safetensors_bytes("{" + tensor_json("a", "F33", "[2]", "[0,8]") + "}", std::string(8, '\0')),
+      {"UnknownDtype",
+       safetensors_bytes("{" + tensor_json("a", "F33", "[2]", "[0,8]") + "}", std::string(8, '\0')),
        "tensor a: unknown dtype \"F33\""},
-      {"UnsupportedDtype", safetensors_bytes("{" + tensor_json("d", "F64", "[1]", "[0,8]") + "}", std::string(8, '\0')),
+      {"UnsupportedDtype",
+       safetensors_bytes("{" + tensor_json("d", "F64", "[1]", "[0,8]") + "}", std::string(8, '\0')),
        "tensor d: dtype F64 is not supported"},
-      {"DtypeNotString", safetensors_bytes(R"({"a":{"dtype":4,"shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')),
+      {"DtypeNotString",
+       safetensors_bytes(R"({"a":{"dtype":4,"shape":[1],"data_offsets":[0,4]}})",
+                         std::string(4, '\0')),
        "tensor a: dtype must be a string, got 4"},
       {"ShapeOffsetMismatch",
-       safetensors_bytes("{" + tensor_json("fc1.weight", "F32", "[120,256]", "[0,100]") + "}", std::string(100, '\0')),
-       "tensor fc1.weight: data_offsets [0, 100] do not match shape [120, 256] of F32 (122,880 bytes)"},
-      {"Overlap", safetensors_bytes("{" + a + "," + tensor_json("b", "F32", "[2]", "[4,12]") + "}", std::string(12, '\0')),
+       safetensors_bytes("{" + tensor_json("fc1.weight", "F32", "[120,256]", "[0,100]") + "}",
+                         std::string(100, '\0')),
+       "tensor fc1.weight: data_offsets [0, 100] do not match shape [120, 256] of F32 (122,880 "
+       "bytes)"},
+      {"Overlap",
+       safetensors_bytes("{" + a + "," + tensor_json("b", "F32", "[2]", "[4,12]") + "}",
+                         std::string(12, '\0')),
        "tensors a and b overlap (data_offsets [0, 8] and [4, 12])"},
-      {"Hole", safetensors_bytes("{" + a + "," + tensor_json("b", "F32", "[2]", "[12,20]") + "}", std::string(20, '\0')),
+      {"Hole",
+       safetensors_bytes("{" + a + "," + tensor_json("b", "F32", "[2]", "[12,20]") + "}",
+                         std::string(20, '\0')),
        "bytes [8, 12) of the data buffer belong to no tensor (a hole before tensor b)"},
-      {"HoleAtStart", safetensors_bytes("{" + tensor_json("a", "F32", "[2]", "[4,12]") + "}", std::string(12, '\0')),
+      {"HoleAtStart",
+       safetensors_bytes("{" + tensor_json("a", "F32", "[2]", "[4,12]") + "}",
+                         std::string(12, '\0')),
        "bytes [0, 4) of the data buffer belong to no tensor"},
-      {"TrailingBytes", valid + "xyzw", "the data buffer has 20 bytes but the tensors end at byte 16"},
-      {"OffsetsBeyondBuffer", safetensors_bytes("{" + tensor_json("a", "F32", "[16]", "[0,64]") + "}", std::string(16, '\0')),
+      {"TrailingBytes", valid + "xyzw",
+       "the data buffer has 20 bytes but the tensors end at byte 16"},
+      {"OffsetsBeyondBuffer",
+       safetensors_bytes("{" + tensor_json("a", "F32", "[16]", "[0,64]") + "}",
+                         std::string(16, '\0')),
        "tensor a: data_offsets [0, 64] extend beyond the 16-byte data buffer"},
-      {"OffsetsReversed", safetensors_bytes("{" + tensor_json("a", "F32", "[2]", "[8,0]") + "}", std::string(8, '\0')),
+      {"OffsetsReversed",
+       safetensors_bytes("{" + tensor_json("a", "F32", "[2]", "[8,0]") + "}", std::string(8, '\0')),
        "tensor a: data_offsets [8, 0] end before they begin"},
-      {"OffsetsNotAPair", safetensors_bytes("{" + tensor_json("a", "F32", "[2]", "[0]") + "}", std::string(8, '\0')),
+      {"OffsetsNotAPair",
+       safetensors_bytes("{" + tensor_json("a", "F32", "[2]", "[0]") + "}", std::string(8, '\0')),
        "tensor a: data_offsets must be [begin, end] with non-negative integers, got [0]"},
-      {"NegativeOffset", safetensors_bytes("{" + tensor_json("a", "F32", "[2]", "[-8,0]") + "}", std::string(8, '\0')),
+      {"NegativeOffset",
+       safetensors_bytes("{" + tensor_json("a", "F32", "[2]", "[-8,0]") + "}",
+                         std::string(8, '\0')),
        "data_offsets must be [begin, end] with non-negative integers, got [-8, 0]"},
-      {"NegativeDim", safetensors_bytes("{" + tensor_json("a", "F32", "[2,-3]", "[0,8]") + "}", std::string(8, '\0')),
+      {"NegativeDim",
+       safetensors_bytes("{" + tensor_json("a", "F32", "[2,-3]", "[0,8]") + "}",
+                         std::string(8, '\0')),
        "tensor a: negative dimension -3 in shape [2, -3]"},
-      {"FractionalDim", safetensors_bytes("{" + tensor_json("a", "F32", "[2.5]", "[0,8]") + "}", std::string(8, '\0')),
+      {"FractionalDim",
+       safetensors_bytes("{" + tensor_json("a", "F32", "[2.5]", "[0,8]") + "}",
+                         std::string(8, '\0')),
        "tensor a: shape [2.5] must list non-negative integers"},
-      {"NestedShape", safetensors_bytes("{" + tensor_json("a", "F32", deep_array, "[0,8]") + "}", std::string(8, '\0')),
+      {"NestedShape",
+       safetensors_bytes("{" + tensor_json("a", "F32", deep_array, "[0,8]") + "}",
+                         std::string(8, '\0')),
        "tensor a: shape [[[...]]] must list non-negative integers"},
-      {"TooManyDims", safetensors_bytes("{" + tensor_json("a", "F32", "[1,1,1,1,1,1,1]", "[0,4]") + "}", std::string(4, '\0')),
+      {"TooManyDims",
+       safetensors_bytes("{" + tensor_json("a", "F32", "[1,1,1,1,1,1,1]", "[0,4]") + "}",
+                         std::string(4, '\0')),
        "tensor a: shape [1, 1, 1, 1, 1, 1, 1] has 7 dimensions; kestrel holds at most 6"},
-      {"ShapeOverflows", safetensors_bytes("{" + tensor_json("a", "F32", "[4611686018427387904,4611686018427387904]", "[0,8]") + "}", std::string(8, '\0')),
+      {"ShapeOverflows",
+       safetensors_bytes(
+           "{" + tensor_json("a", "F32", "[4611686018427387904,4611686018427387904]", "[0,8]") +
+               "}",
+           std::string(8, '\0')),
        "do not match shape [4611686018427387904, 4611686018427387904] of F32 (too many bytes)"},
-      {"DimBeyondUint64", safetensors_bytes("{" + tensor_json("a", "F32", "[18446744073709551616]", "[0,8]") + "}", std::string(8, '\0')),
+      {"DimBeyondUint64",
+       safetensors_bytes("{" + tensor_json("a", "F32", "[18446744073709551616]", "[0,8]") + "}",
+                         std::string(8, '\0')),
        "must list non-negative integers"},
-      {"DuplicateName", safetensors_bytes("{" + a + "," + tensor_json("a", "F32", "[2]", "[8,16]") + "}", std::string(16, '\0')),
+      {"DuplicateName",
+       safetensors_bytes("{" + a + "," + tensor_json("a", "F32", "[2]", "[8,16]") + "}",
+                         std::string(16, '\0')),
        "the header has the key \"a\" more than once"},
-      {"DuplicateField", safetensors_bytes(R"({"a":{"dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')),
+      {"DuplicateField",
+       safetensors_bytes(R"({"a":{"dtype":"F32","dtype":"I32","shape":[1],"data_offsets":[0,4]}})",
+                         std::string(4, '\0')),
        "the header has the key \"dtype\" more than once"},
-      {"MissingField", safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1]}})", ""), "tensor a: missing \"data_offsets\""},
-      {"UnknownField", safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"foo":1}})", std::string(4, '\0')),
+      {"MissingField", safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1]}})", ""),
+       "tensor a: missing \"data_offsets\""},
+      {"UnknownField",
+       safetensors_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"foo":1}})",
+                         std::string(4, '\0')),
        "tensor a: unknown field \"foo\""},
-      {"MetadataNotObject", safetensors_bytes(R"({"__metadata__":[1]})", ""), "__metadata__ must be an object, got a JSON array"},
+      {"MetadataNotObject", safetensors_bytes(R"({"__metadata__":[1]})", ""),
+       "__metadata__ must be an object, got a JSON array"},
       {"MetadataNotStrings", safetensors_bytes(R"({"__metadata__":{"epoch":3}})", ""),
        "__metadata__ maps strings to strings, but \"epoch\" is 3"},
       {"MetadataDuplicateKey", safetensors_bytes(R"({"__metadata__":{"k":"1","k":"2"}})", ""),
@@ -356,10 +398,11 @@ TEST(Safetensors, HeaderBeyondTheReferenceLimitIsRefused) {
 
 TEST(Safetensors, MissingFileAndDirectoryAreRefused) {
   test::ScratchDir dir;
-  EXPECT_TRUE(throws_error([&] { read_safetensors(dir.file("nope.safetensors")); },
-                           dir.file("nope.safetensors") + ": cannot open: No such file or directory"));
-  EXPECT_TRUE(throws_error([&] { read_safetensors(dir.path()); },
-                           dir.path() + ": not a regular file"));
+  EXPECT_TRUE(
+      throws_error([&] { read_safetensors(dir.file("nope.safetensors")); },
+                   dir.file("nope.safetensors") + ": cannot open: No such file or directory"));
+  EXPECT_TRUE(
+      throws_error([&] { read_safetensors(dir.path()); }, dir.path() + ": not a regular file"));
 }
 
 // Random damage to a valid file (bytes flipped, cut short, garbage appended) must give either
@@ -413,26 +456,47 @@ TEST(Safetensors, WriterRefusesBadNamesBeforeCreatingAnything) {
   test::ScratchDir dir;
   const std::string path = dir.file("x.safetensors");
   const Tensor t = Tensor::zeros(Shape{2});
-  EXPECT_TRUE(throws_error([&] { write_safetensors(path, {{"a", t}, {"a", t}}, {}); },
-                           "cannot write " + path + ": tensor name a appears twice"));
-  EXPECT_TRUE(throws_error([&] { write_safetensors(path, {{"", t}}, {}); },
-                           "a tensor has an empty name"));
-  EXPECT_TRUE(throws_error([&] { write_safetensors(path, {{"__metadata__", t}}, {}); },
-                           "\"__metadata__\" is reserved for the metadata"));
-  EXPECT_TRUE(throws_error([&] { write_safetensors(path, {{"u", Tensor()}}, {}); },
-                           "tensor u is undefined"));
-  EXPECT_TRUE(throws_error([&] { write_safetensors(path, {{"bad\xff", t}}, {}); },
-                           "is not valid UTF-8"));
-  EXPECT_TRUE(throws_error([&] { write_safetensors(path, {}, {{"k", "v\xc3"}}); },
-                           "is not valid UTF-8"));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        write_safetensors(path, {{"a", t}, {"a", t}}, {});
+      },
+      "cannot write " + path + ": tensor name a appears twice"));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        write_safetensors(path, {{"", t}}, {});
+      },
+      "a tensor has an empty name"));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        write_safetensors(path, {{"__metadata__", t}}, {});
+      },
+      "\"__metadata__\" is reserved for the metadata"));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        write_safetensors(path, {{"u", Tensor()}}, {});
+      },
+      "tensor u is undefined"));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        write_safetensors(path, {{"bad\xff", t}}, {});
+      },
+      "is not valid UTF-8"));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        write_safetensors(path, {}, {{"k", "v\xc3"}});
+      },
+      "is not valid UTF-8"));
   EXPECT_TRUE(dir.listing().empty());
 }
 
 TEST(Safetensors, MissingDirectoryFailsCleanly) {
   test::ScratchDir dir;
   const std::string path = dir.file("no/such/dir/model.safetensors");
-  EXPECT_TRUE(throws_error([&] { write_safetensors(path, {{"a", Tensor::zeros(Shape{3})}}, {}); },
-                           "cannot write " + path + ": cannot create " + path + ".tmp."));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        write_safetensors(path, {{"a", Tensor::zeros(Shape{3})}}, {});
+      },
+      "cannot write " + path + ": cannot create " + path + ".tmp."));
   EXPECT_TRUE(throws_error([&] { write_safetensors(path, {}, {}); }, "No such file or directory"));
   EXPECT_TRUE(dir.listing().empty());
 }
@@ -454,7 +518,8 @@ TEST(Safetensors, OverwriteReplacesTheWholeFile) {
   EXPECT_TRUE(same_bytes(file.entries[0].tensor, small));
   EXPECT_EQ(file.metadata.at("version"), "new");
   // Nothing of the larger old file is left after the new one's end.
-  const std::string header = R"({"__metadata__":{"version":"new"},"small":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}})";
+  const std::string header =
+      R"({"__metadata__":{"version":"new"},"small":{"dtype":"F32","shape":[3],"data_offsets":[0,12]}})";
   EXPECT_EQ(std::filesystem::file_size(path), 8 + header.size() + (8 - header.size() % 8) % 8 + 12);
   EXPECT_EQ(dir.listing(), std::vector<std::string>{"ckpt.safetensors"});
 }
@@ -497,8 +562,11 @@ TEST(Safetensors, FailedRenameRemovesTheTemporaryFile) {
   const std::string path = dir.file("taken");
   std::filesystem::create_directory(path);
   test::write_file(path + "/inside", "keep");
-  EXPECT_TRUE(throws_error([&] { write_safetensors(path, {{"a", Tensor::zeros(Shape{4})}}, {}); },
-                           "cannot write " + path + ": rename from " + path + ".tmp."));
+  EXPECT_TRUE(throws_error(
+      [&] {
+        write_safetensors(path, {{"a", Tensor::zeros(Shape{4})}}, {});
+      },
+      "cannot write " + path + ": rename from " + path + ".tmp."));
   EXPECT_EQ(dir.listing(), std::vector<std::string>{"taken"});
   EXPECT_EQ(test::read_file(path + "/inside"), "keep");
 }
