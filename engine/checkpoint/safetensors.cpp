@@ -46,19 +46,21 @@ int reference_rank(DType dtype) {
       return 9;
     case DType::F32:
       return 11;
+    case DType::F64:
+      return 12;
     case DType::I64:
       return 13;
   }
   return 0;
 }
 
-constexpr std::array<DType, 6> kKestrelDTypes = {DType::F32, DType::BF16, DType::F16,
-                                                 DType::I32, DType::I64,  DType::U8};
+constexpr std::array<DType, 7> kKestrelDTypes = {DType::F32, DType::BF16, DType::F16, DType::I32,
+                                                 DType::I64, DType::U8,   DType::F64};
 
 // Dtypes of the spec that kestrel does not hold: named in the error, unlike a misspelling.
-constexpr std::array<std::string_view, 14> kOtherSpecDTypes = {
-    "BOOL", "I8",      "U16",     "I16",     "U32", "U64",     "F64",
-    "C64",  "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2"};
+constexpr std::array<std::string_view, 13> kOtherSpecDTypes = {
+    "BOOL",    "I8",      "U16",     "I16", "U32",     "U64",    "C64",
+    "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4",  "F6_E2M3", "F6_E3M2"};
 
 std::optional<DType> parse_dtype(std::string_view name) {
   for (DType t : kKestrelDTypes)
@@ -411,6 +413,8 @@ std::string_view safetensors_dtype_name(DType dtype) {
       return "I64";
     case DType::U8:
       return "U8";
+    case DType::F64:
+      return "F64";
   }
   return "?";
 }
