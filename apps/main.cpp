@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "apps/commands/devices.hpp"
+#include "apps/commands/summary.hpp"
 #include "kernels/common/error.hpp"
 
 int main(int argc, char** argv) {
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("kestrel ") + KESTREL_VERSION);
   app.require_subcommand(1);
   kestrel::apps::register_devices_command(app);
+  kestrel::apps::register_summary_command(app);
 
   try {
     app.parse(argc, argv);
