@@ -29,7 +29,8 @@ std::unique_ptr<nn::Graph> lenet5(const ModelInput& in) {
 
 std::unique_ptr<nn::Graph> lenet5_classic(const ModelInput& in) {
   // Pad up to LeCun's 32x32 input field.
-  const int padding = static_cast<int>(std::max<int64_t>(0, (32 - std::min(in.height, in.width)) / 2));
+  const int padding =
+      static_cast<int>(std::max<int64_t>(0, (32 - std::min(in.height, in.width)) / 2));
   auto g = std::make_unique<nn::Graph>();
   g->add<nn::Conv2d>("conv1", in.channels, 6, 5, nn::Conv2dOptions{.padding = padding});
   g->add<nn::Tanh>("tanh1");

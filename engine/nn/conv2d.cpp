@@ -29,11 +29,10 @@ Shape Conv2d::setup(const Shape& input) {
   KESTREL_CHECK(input.ndim() == 4, "Conv2d: input must be 4-D [N, C, H, W], got {}", input.str());
   if (infer_in_channels_) in_channels_ = input[1];
   KESTREL_CHECK(input[1] == in_channels_,
-                "Conv2d: input has {} channels but the layer expects {} (input {})",
-                input[1], in_channels_, input.str());
+                "Conv2d: input has {} channels but the layer expects {} (input {})", input[1],
+                in_channels_, input.str());
   KESTREL_CHECK(in_channels_ % spec_.groups == 0,
-                "Conv2d: groups {} does not divide {} input channels", spec_.groups,
-                in_channels_);
+                "Conv2d: groups {} does not divide {} input channels", spec_.groups, in_channels_);
   return ops::conv2d_output_shape(input, weight_shape(), spec_);
 }
 

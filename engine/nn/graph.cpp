@@ -20,7 +20,9 @@ int64_t bytes_of(const Shape& s, DType dtype) {
   return s.numel() * static_cast<int64_t>(dtype_size(dtype));
 }
 
-int64_t align_up(int64_t n, int64_t alignment) { return (n + alignment - 1) / alignment * alignment; }
+int64_t align_up(int64_t n, int64_t alignment) {
+  return (n + alignment - 1) / alignment * alignment;
+}
 
 }  // namespace
 
@@ -70,8 +72,7 @@ void SequentialGraph::plan(const Shape& input_chw, int64_t batch, int64_t classe
   const Node& last = nodes_.back();
   KESTREL_CHECK(last.output == (Shape{batch, classes}),
                 "graph: the last layer {} ({}) gives {}, expected [{}, {}] for {} classes",
-                last.layer->name(), last.layer->type(), last.output.str(), batch, classes,
-                classes);
+                last.layer->name(), last.layer->type(), last.output.str(), batch, classes, classes);
 
   // Parameters in state_dict order, each at an aligned offset.
   params_.clear();
@@ -83,8 +84,8 @@ void SequentialGraph::plan(const Shape& input_chw, int64_t batch, int64_t classe
     for (ParamSpec& p : n.layer->params()) {
       (p.kind == ParamKind::Weight ? weights : biases) += 1;
       n.params.push_back(static_cast<int>(params_.size()));
-      params_.push_back({n.layer->name() + "." + p.name, p.shape, offset, static_cast<int>(i),
-                         p.kind});
+      params_.push_back(
+          {n.layer->name() + "." + p.name, p.shape, offset, static_cast<int>(i), p.kind});
       offset = align_up(offset + p.shape.numel(), kParamAlignment);
     }
     KESTREL_CHECK(weights <= 1 && biases <= weights,
@@ -103,10 +104,9 @@ void SequentialGraph::plan(const Shape& input_chw, int64_t batch, int64_t classe
     Node& n = nodes_[i];
     n.owns_buffer = false;
     const Aliasing a = n.layer->aliasing();
-    const bool in_place =
-        a == Aliasing::InPlace && previous >= 0 &&
-        !nodes_[static_cast<size_t>(last_writer[static_cast<size_t>(previous)])]
-             .layer->backward_needs_output();
+    const bool in_place = a == Aliasing::InPlace && previous >= 0 &&
+                          !nodes_[static_cast<size_t>(last_writer[static_cast<size_t>(previous)])]
+                               .layer->backward_needs_output();
     if (a == Aliasing::View) {
       n.buffer = previous;
     } else if (in_place) {
@@ -207,8 +207,7 @@ Tensor SequentialGraph::output_view(int i, int64_t b) const {
 
 Tensor SequentialGraph::output_grad_view(int i, int64_t b) const {
   const Node& n = nodes_[static_cast<size_t>(i)];
-  return activation_grads_[static_cast<size_t>(n.buffer)].slice(0, b).view(
-      with_batch(n.output, b));
+  return activation_grads_[static_cast<size_t>(n.buffer)].slice(0, b).view(with_batch(n.output, b));
 }
 
 Tensor SequentialGraph::forward(const Context& ctx, const Tensor& images, bool training,

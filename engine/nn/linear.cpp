@@ -18,12 +18,11 @@ Linear::Linear(std::string name, int64_t in_features, int64_t out_features, bool
 
 Shape Linear::setup(const Shape& input) {
   KESTREL_CHECK(input.ndim() == 2,
-                "Linear: input must be 2-D [N, features], got {} (flatten it first)",
-                input.str());
+                "Linear: input must be 2-D [N, features], got {} (flatten it first)", input.str());
   if (infer_in_features_) in_features_ = input[1];
   KESTREL_CHECK(input[1] == in_features_,
-                "Linear: input has {} features but the layer expects {} (input {})",
-                input[1], in_features_, input.str());
+                "Linear: input has {} features but the layer expects {} (input {})", input[1],
+                in_features_, input.str());
   return Shape{input[0], out_features_};
 }
 

@@ -6,8 +6,8 @@ namespace kestrel::nn {
 
 LocalResponseNorm::LocalResponseNorm(std::string name, int size, float alpha, float beta, float k)
     : Layer(std::move(name)), spec_{size, alpha, beta, k} {
-  KESTREL_CHECK(size >= 1, "LocalResponseNorm '{}': size must be at least 1, got {}",
-                this->name(), size);
+  KESTREL_CHECK(size >= 1, "LocalResponseNorm '{}': size must be at least 1, got {}", this->name(),
+                size);
 }
 
 Shape LocalResponseNorm::setup(const Shape& input) {

@@ -46,8 +46,7 @@ std::string format_summary(const GraphSummary& s, std::string_view title) {
   for (const LayerSummary& l : s.layers) {
     rows.push_back({fmt::format("{} ({})", l.name, l.type), l.output.str(),
                     l.params > 0 ? with_thousands(l.params) : "--",
-                    l.multiply_adds > 0 ? with_thousands(l.multiply_adds) : "--",
-                    memory_cell(l)});
+                    l.multiply_adds > 0 ? with_thousands(l.multiply_adds) : "--", memory_cell(l)});
   }
   size_t w[5] = {0, 0, 0, 0, 0};
   for (const Cells& c : rows) {

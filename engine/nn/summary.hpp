@@ -14,7 +14,7 @@ namespace kestrel::nn {
 
 struct LayerSummary {
   std::string name, type;
-  Shape output;                  // for the summary's batch
+  Shape output;  // for the summary's batch
   int64_t params = 0;
   int64_t multiply_adds = 0;
   int64_t activation_bytes = 0;  // its own output buffer plus kept state (argmax, LRN scale)

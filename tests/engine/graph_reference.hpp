@@ -15,7 +15,9 @@ namespace kestrel::test {
 struct Act {
   std::vector<double> v;
   int64_t n = 0, c = 0, h = 1, w = 1;
-  double& at(int64_t i, int64_t j, int64_t y, int64_t x) { return v[((i * c + j) * h + y) * w + x]; }
+  double& at(int64_t i, int64_t j, int64_t y, int64_t x) {
+    return v[((i * c + j) * h + y) * w + x];
+  }
   double at(int64_t i, int64_t j, int64_t y, int64_t x) const {
     return v[((i * c + j) * h + y) * w + x];
   }

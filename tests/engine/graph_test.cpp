@@ -3,6 +3,8 @@
 // the flat buffers and their named views, in-place planning, dropout in training and
 // evaluation, a smaller last batch, no allocation during a step, thread-count independence and
 // error messages.
+#include "engine/nn/graph.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,7 +16,6 @@
 #include "engine/nn/conv2d.hpp"
 #include "engine/nn/dropout.hpp"
 #include "engine/nn/flatten.hpp"
-#include "engine/nn/graph.hpp"
 #include "engine/nn/linear.hpp"
 #include "engine/nn/lrn.hpp"
 #include "engine/nn/pooling.hpp"
@@ -239,7 +240,8 @@ TEST(Graph, NamedViewsWriteIntoTheFlatBufferAtTheirOffsets) {
     Tensor view = named[k].tensor;
     const int64_t last = view.numel() - 1;
     view.data<float>()[last] = 100.0f + static_cast<float>(k);
-    EXPECT_EQ(g->parameters().data<float>()[infos[k].offset + last], 100.0f + static_cast<float>(k));
+    EXPECT_EQ(g->parameters().data<float>()[infos[k].offset + last],
+              100.0f + static_cast<float>(k));
     Tensor grad = grads[k].tensor;
     grad.data<float>()[0] = -1.0f - static_cast<float>(k);
     EXPECT_EQ(g->gradients().data<float>()[infos[k].offset], -1.0f - static_cast<float>(k));
@@ -262,7 +264,9 @@ TEST(Graph, InitializeIsSeededAndLeavesThePaddingAtZero) {
 
   // PyTorch's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias.
   for (const nn::NamedTensor& p : a->named_parameters()) {
-    const double fan_in = p.name.starts_with("conv") ? 27.0 : p.name.starts_with("fc1") ? 64.0 : 6.0;
+    const double fan_in = p.name.starts_with("conv")  ? 27.0
+                          : p.name.starts_with("fc1") ? 64.0
+                                                      : 6.0;
     double largest = 0.0;
     for (float v : p.tensor.to_vector()) largest = std::max(largest, std::abs(double{v}));
     EXPECT_LE(largest, 1.0 / std::sqrt(fan_in) + 1e-7) << p.name;
@@ -284,10 +288,11 @@ TEST(Graph, PlansInPlaceViewsAndFusionWhereBackwardAllowsIt) {
   auto g = tanh_graph();
   g->plan(kTanhInput, 4, kClasses);
   const auto rows = g->summary().layers;
-  const std::vector<std::string> expected = {"",     "in place", "", "", "", "view",
-                                             "in place", "",     "in place", ""};
+  const std::vector<std::string> expected = {"",     "in place", "", "",         "",
+                                             "view", "in place", "", "in place", ""};
   ASSERT_EQ(rows.size(), expected.size());
-  for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(rows[i].memory_note, expected[i]) << rows[i].name;
+  for (size_t i = 0; i < rows.size(); ++i)
+    EXPECT_EQ(rows[i].memory_note, expected[i]) << rows[i].name;
 
   // A layer that reads its own output in backward keeps it: no ReLU in place after an LRN or a
   // ReLU, no dropout in place after a ReLU; a ReLU after a Linear is fused.
@@ -454,32 +459,42 @@ TEST(Graph, SameBitsWithOneOrTwoThreads) {
 TEST(Graph, ErrorsNameTheLayerAndTheShapes) {
   Context ctx;
   auto g = relu_graph();
-  EXPECT_NE(error_of([&] { g->plan(Shape{1, 8, 8}, 2, kClasses); })
+  EXPECT_NE(error_of([&] {
+              g->plan(Shape{1, 8, 8}, 2, kClasses);
+            })
                 .find("layer conv (Conv2d) on input [2, 1, 8, 8]: Conv2d: input has 1 channels "
                       "but the layer expects 3"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { g->plan(kReluInput, 2, 10); })
-                .find("graph: the last layer fc2 (Linear) gives [2, 5], expected [2, 10]"),
+  EXPECT_NE(error_of([&] {
+              g->plan(kReluInput, 2, 10);
+            }).find("graph: the last layer fc2 (Linear) gives [2, 5], expected [2, 10]"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { g->plan(Shape{3, 1, 1}, 2, kClasses); }).find("layer pool (MaxPool2d)"),
+  EXPECT_NE(error_of([&] {
+              g->plan(Shape{3, 1, 1}, 2, kClasses);
+            }).find("layer pool (MaxPool2d)"),
             std::string::npos);
   EXPECT_NE(error_of([&] { g->add<nn::ReLU>("relu"); }).find("graph: two layers named 'relu'"),
             std::string::npos);
 
   g->build(ctx, kReluInput, 4, kClasses);
-  EXPECT_NE(error_of([&] { g->backward(ctx, Tensor::zeros(Shape{4, kClasses})); })
-                .find("graph: backward without a forward"),
+  EXPECT_NE(error_of([&] {
+              g->backward(ctx, Tensor::zeros(Shape{4, kClasses}));
+            }).find("graph: backward without a forward"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { g->forward(ctx, Tensor::zeros(Shape{5, 3, 8, 8}), false, 0); })
+  EXPECT_NE(error_of([&] {
+              g->forward(ctx, Tensor::zeros(Shape{5, 3, 8, 8}), false, 0);
+            })
                 .find("graph: images f32[5, 3, 8, 8] on cpu do not fit the graph's input "
                       "[1..4, 3, 8, 8]"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { g->forward(ctx, Tensor::zeros(Shape{2, 3, 8, 7}), false, 0); })
-                .find("do not fit"),
+  EXPECT_NE(error_of([&] {
+              g->forward(ctx, Tensor::zeros(Shape{2, 3, 8, 7}), false, 0);
+            }).find("do not fit"),
             std::string::npos);
   g->forward(ctx, Tensor::zeros(Shape{2, 3, 8, 8}), false, 0);
-  EXPECT_NE(error_of([&] { g->backward(ctx, Tensor::zeros(Shape{4, kClasses})); })
-                .find("graph: dlogits f32[4, 5] on cpu must be f32[2, 5]"),
+  EXPECT_NE(error_of([&] {
+              g->backward(ctx, Tensor::zeros(Shape{4, kClasses}));
+            }).find("graph: dlogits f32[4, 5] on cpu must be f32[2, 5]"),
             std::string::npos);
 
   nn::Graph unbuilt;
@@ -487,9 +502,9 @@ TEST(Graph, ErrorsNameTheLayerAndTheShapes) {
             std::string::npos);
   auto planned = relu_graph();
   planned->plan(kReluInput, 1, kClasses);
-  EXPECT_NE(error_of([&] { planned->parameters(); })
-                .find("graph: parameters before the graph was built"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { planned->parameters(); }).find("graph: parameters before the graph was built"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -98,21 +98,19 @@ TEST(Models, Lenet5ShapesOnMnistAndCifar10) {
 }
 
 TEST(Models, Lenet5ClassicShapesOnMnistAndCifar10) {
-  const NamedShapes expected{{"conv1", {1, 6, 28, 28}},  {"tanh1", {1, 6, 28, 28}},
-                             {"pool1", {1, 6, 14, 14}},  {"conv2", {1, 16, 10, 10}},
-                             {"tanh2", {1, 16, 10, 10}}, {"pool2", {1, 16, 5, 5}},
-                             {"flatten", {1, 400}},      {"fc1", {1, 120}},
-                             {"tanh3", {1, 120}},        {"fc2", {1, 84}},
-                             {"tanh4", {1, 84}},         {"fc3", {1, 10}}};
+  const NamedShapes expected{
+      {"conv1", {1, 6, 28, 28}},  {"tanh1", {1, 6, 28, 28}},  {"pool1", {1, 6, 14, 14}},
+      {"conv2", {1, 16, 10, 10}}, {"tanh2", {1, 16, 10, 10}}, {"pool2", {1, 16, 5, 5}},
+      {"flatten", {1, 400}},      {"fc1", {1, 120}},          {"tanh3", {1, 120}},
+      {"fc2", {1, 84}},           {"tanh4", {1, 84}},         {"fc3", {1, 10}}};
   EXPECT_EQ(layer_shapes(*models::build_model("lenet5-classic", kMnist)), expected);
   EXPECT_EQ(layer_shapes(*models::build_model("lenet5-classic", kCifar)), expected);
 }
 
 NamedShapes alexnet_classifier(int64_t classes) {
-  return {{"avgpool", {1, 256, 6, 6}},   {"flatten", {1, 9216}},      {"classifier.0", {1, 9216}},
-          {"classifier.1", {1, 4096}},   {"classifier.2", {1, 4096}}, {"classifier.3", {1, 4096}},
-          {"classifier.4", {1, 4096}},   {"classifier.5", {1, 4096}},
-          {"classifier.6", {1, classes}}};
+  return {{"avgpool", {1, 256, 6, 6}}, {"flatten", {1, 9216}},      {"classifier.0", {1, 9216}},
+          {"classifier.1", {1, 4096}}, {"classifier.2", {1, 4096}}, {"classifier.3", {1, 4096}},
+          {"classifier.4", {1, 4096}}, {"classifier.5", {1, 4096}}, {"classifier.6", {1, classes}}};
 }
 
 NamedShapes concat(NamedShapes a, const NamedShapes& b) {
@@ -285,8 +283,10 @@ TEST(Models, SummaryText) {
             (Cells{"relu1 (ReLU)", "[1, 6, 24, 24]", "--", "--", "in place"}));
   EXPECT_EQ(row_cells(lenet, "pool1"),
             (Cells{"pool1 (MaxPool2d)", "[1, 6, 12, 12]", "--", "--", "6.9 KB"}));
-  EXPECT_EQ(row_cells(lenet, "flatten"), (Cells{"flatten (Flatten)", "[1, 256]", "--", "--", "view"}));
-  EXPECT_EQ(row_cells(lenet, "fc1"), (Cells{"fc1 (Linear)", "[1, 120]", "30,840", "30,720", "480 B"}));
+  EXPECT_EQ(row_cells(lenet, "flatten"),
+            (Cells{"flatten (Flatten)", "[1, 256]", "--", "--", "view"}));
+  EXPECT_EQ(row_cells(lenet, "fc1"),
+            (Cells{"fc1 (Linear)", "[1, 120]", "30,840", "30,720", "480 B"}));
   EXPECT_EQ(row_cells(lenet, "relu3"), (Cells{"relu3 (ReLU)", "[1, 120]", "--", "--", "fused"}));
   EXPECT_EQ(row_cells(lenet, "fc3"), (Cells{"fc3 (Linear)", "[1, 10]", "850", "840", "40 B"}));
   for (const char* expected :
@@ -297,16 +297,16 @@ TEST(Models, SummaryText) {
 
   const std::string alexnet =
       nn::format_summary(models::build_model("alexnet", kCifar)->summary(), "alexnet");
-  EXPECT_EQ(row_cells(alexnet, "features.3"),
-            (Cells{"features.3 (Conv2d)", "[1, 192, 15, 15]", "307,392", "69,120,000", "172.8 KB"}));
+  EXPECT_EQ(row_cells(alexnet, "features.3"), (Cells{"features.3 (Conv2d)", "[1, 192, 15, 15]",
+                                                     "307,392", "69,120,000", "172.8 KB"}));
   EXPECT_EQ(row_cells(alexnet, "classifier.1"),
             (Cells{"classifier.1 (Linear)", "[1, 4096]", "37,752,832", "37,748,736", "16.4 KB"}));
   EXPECT_EQ(row_cells(alexnet, "classifier.0"),
             (Cells{"classifier.0 (Dropout)", "[1, 9216]", "--", "--", "in place"}));
   for (const char* expected : {"\nTotal params: 57,023,306\n", "\nTotal mult-adds (M): 230.22\n",
                                "\nParams size (MB): 228.09\n"}) {
-    EXPECT_NE(alexnet.find(expected), std::string::npos)
-        << "missing: " << expected << "\n" << alexnet;
+    EXPECT_NE(alexnet.find(expected), std::string::npos) << "missing: " << expected << "\n"
+                                                         << alexnet;
   }
 
   const std::string imagenet = nn::format_summary(
@@ -335,8 +335,9 @@ TEST(Models, Errors) {
                            "(MaxPool2d) on input [1, 256, 1, 1]"),
             std::string::npos)
       << too_small;
-  EXPECT_NE(error_of([] { models::dataset_input("svhn"); })
-                .find("unknown data set 'svhn' (known: mnist, fashion-mnist, cifar10, imagenet)"),
+  EXPECT_NE(error_of([] {
+              models::dataset_input("svhn");
+            }).find("unknown data set 'svhn' (known: mnist, fashion-mnist, cifar10, imagenet)"),
             std::string::npos);
   EXPECT_NE(error_of([] { models::default_dataset("resnet"); }).find("unknown model 'resnet'"),
             std::string::npos);
@@ -354,8 +355,7 @@ TEST(Models, DatasetsAndDefaults) {
   EXPECT_EQ(models::default_dataset("alexnet"), "cifar10");
   EXPECT_EQ(models::default_dataset("alexnet-imagenet"), "imagenet");
   for (const std::string& name : models::model_names()) {
-    EXPECT_NO_THROW(
-        models::build_model(name, models::dataset_input(models::default_dataset(name))))
+    EXPECT_NO_THROW(models::build_model(name, models::dataset_input(models::default_dataset(name))))
         << name;
   }
 }
