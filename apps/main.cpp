@@ -9,6 +9,7 @@
 
 #include "apps/commands/data.hpp"
 #include "apps/commands/devices.hpp"
+#include "apps/commands/summary.hpp"
 #include "kernels/common/error.hpp"
 
 int main(int argc, char** argv) {
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   kestrel::apps::register_devices_command(app);
   kestrel::apps::register_data_command(app);
+  kestrel::apps::register_summary_command(app);
 
   try {
     app.parse(argc, argv);

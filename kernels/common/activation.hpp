@@ -1,5 +1,6 @@
 #pragma once
-// ReLU forward and backward as element functors (one output element per call).
+// ReLU and tanh forward and backward as element functors (one output element per call).
+#include <cmath>
 #include <cstdint>
 
 #include "kernels/common/hd.hpp"
@@ -19,6 +20,21 @@ struct ReluBackward {
   const float* dy;
   float* dx;
   KESTREL_HD void operator()(int64_t i) const { dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; }
+};
+
+struct TanhForward {
+  const float* x;
+  float* y;
+  KESTREL_HD void operator()(int64_t i) const { y[i] = ::tanhf(x[i]); }
+};
+
+// dx = dy * (1 - y^2), tanh's derivative written with the forward output, so that the forward
+// may run in place and the backward needs no input.
+struct TanhBackward {
+  const float* y;
+  const float* dy;
+  float* dx;
+  KESTREL_HD void operator()(int64_t i) const { dx[i] = dy[i] * (1.0f - y[i] * y[i]); }
 };
 
 }  // namespace kestrel::kernels

@@ -16,6 +16,8 @@
 
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ReluForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ReluBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::TanhForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::TanhBackward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Fill)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::MaxPool2dForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::MaxPool2dBackward)

@@ -1,0 +1,73 @@
+#include "engine/nn/conv2d.hpp"
+
+#include "kernels/common/error.hpp"
+
+namespace kestrel::nn {
+
+Conv2d::Conv2d(std::string name, int64_t in_channels, int64_t out_channels, int kernel_size,
+               const Conv2dOptions& options)
+    : Layer(std::move(name)),
+      in_channels_(in_channels),
+      out_channels_(out_channels),
+      infer_in_channels_(in_channels == 0),
+      kernel_size_(kernel_size),
+      has_bias_(options.bias) {
+  KESTREL_CHECK(in_channels >= 0 && out_channels > 0 && kernel_size > 0,
+                "Conv2d '{}': in_channels {}, out_channels {} and kernel_size {} must be positive",
+                this->name(), in_channels, out_channels, kernel_size);
+  spec_.stride_h = spec_.stride_w = options.stride;
+  spec_.pad_h = spec_.pad_w = options.padding;
+  spec_.dilation_h = spec_.dilation_w = options.dilation;
+  spec_.groups = options.groups;
+}
+
+Shape Conv2d::weight_shape() const {
+  return Shape{out_channels_, in_channels_ / spec_.groups, kernel_size_, kernel_size_};
+}
+
+Shape Conv2d::setup(const Shape& input) {
+  KESTREL_CHECK(input.ndim() == 4, "Conv2d: input must be 4-D [N, C, H, W], got {}", input.str());
+  if (infer_in_channels_) in_channels_ = input[1];
+  KESTREL_CHECK(input[1] == in_channels_,
+                "Conv2d: input has {} channels but the layer expects {} (input {})", input[1],
+                in_channels_, input.str());
+  KESTREL_CHECK(in_channels_ % spec_.groups == 0,
+                "Conv2d: groups {} does not divide {} input channels", spec_.groups, in_channels_);
+  return ops::conv2d_output_shape(input, weight_shape(), spec_);
+}
+
+std::vector<ParamSpec> Conv2d::params() const {
+  std::vector<ParamSpec> p{{"weight", weight_shape(), ParamKind::Weight}};
+  if (has_bias_) p.push_back({"bias", Shape{out_channels_}, ParamKind::Bias});
+  return p;
+}
+
+void Conv2d::bind_params(std::span<const Tensor> params, std::span<const Tensor> grads) {
+  weight_ = params[0];
+  grad_weight_ = grads[0];
+  if (has_bias_) {
+    bias_ = params[1];
+    grad_bias_ = grads[1];
+  }
+}
+
+void Conv2d::forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) {
+  (void)step;
+  ops::conv2d_forward(ctx, x, weight_, has_bias_ ? &bias_ : nullptr, y, spec_);
+}
+
+void Conv2d::backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
+                      Tensor* dx, const StepInfo& step) {
+  (void)y;
+  (void)step;
+  ops::conv2d_backward_weight(ctx, x, dy, grad_weight_, spec_);
+  if (has_bias_) ops::conv2d_backward_bias(ctx, dy, grad_bias_);
+  if (dx != nullptr) ops::conv2d_backward_data(ctx, dy, weight_, *dx, spec_);
+}
+
+int64_t Conv2d::multiply_adds(const Shape& input) const {
+  const ops::Conv2dGeometry g = ops::conv2d_geometry(input, weight_shape(), spec_);
+  return g.n * g.k * g.oh * g.ow * g.col_rows();
+}
+
+}  // namespace kestrel::nn

@@ -1,0 +1,27 @@
+#include "engine/nn/dropout.hpp"
+
+#include "kernels/common/error.hpp"
+
+namespace kestrel::nn {
+
+Dropout::Dropout(std::string name, float p) : Layer(std::move(name)), p_(p) {
+  KESTREL_CHECK(p >= 0.0f && p <= 1.0f, "Dropout '{}': p must be in [0, 1], got {}", this->name(),
+                p);
+}
+
+ops::DropoutSpec Dropout::spec(const StepInfo& step) const {
+  return ops::DropoutSpec{p_, step.seed, dropout_stream(step.step, index())};
+}
+
+void Dropout::forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) {
+  ops::dropout_forward(ctx, x, y, spec(step), step.training);
+}
+
+void Dropout::backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
+                       Tensor* dx, const StepInfo& step) {
+  (void)x;
+  (void)y;
+  if (dx != nullptr) ops::dropout_backward(ctx, dy, *dx, spec(step), step.training);
+}
+
+}  // namespace kestrel::nn

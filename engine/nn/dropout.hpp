@@ -1,0 +1,39 @@
+#pragma once
+// Dropout: torch.nn.Dropout (inverted dropout, identity in evaluation). The mask of a step is
+// drawn from Philox at (seed, dropout_stream(step, layer index), element), never stored: the
+// backward pass regenerates it, the CPU and the GPU drop the same elements, and a resumed run
+// draws the masks it would have drawn.
+#include "engine/nn/layer.hpp"
+#include "engine/ops/dropout.hpp"
+
+namespace kestrel::nn {
+
+// The Philox stream of layer `layer_index`'s mask at `step`: bit 62 set, so that it never
+// meets the small streams (and bit-63 bias streams) that weight initialisation uses under the
+// same seed; the step in bits 16..61 and the layer in bits 0..15.
+constexpr uint64_t dropout_stream(int64_t step, int layer_index) {
+  return (uint64_t{1} << 62) | ((static_cast<uint64_t>(step) & ((uint64_t{1} << 46) - 1)) << 16) |
+         (static_cast<uint64_t>(layer_index) & 0xffffu);
+}
+
+class Dropout : public Layer {
+ public:
+  // p: probability of zeroing an element, in [0, 1] (torch's default 0.5).
+  explicit Dropout(std::string name, float p = 0.5f);
+
+  std::string_view type() const override { return "Dropout"; }
+  Shape setup(const Shape& input) override { return input; }
+  void forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) override;
+  void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
+                const StepInfo& step) override;
+  Aliasing aliasing() const override { return Aliasing::InPlace; }
+
+  float p() const { return p_; }
+  // The op's spec for a step of this layer.
+  ops::DropoutSpec spec(const StepInfo& step) const;
+
+ private:
+  float p_;
+};
+
+}  // namespace kestrel::nn

@@ -1,0 +1,62 @@
+#include "engine/nn/linear.hpp"
+
+#include "engine/ops/linear.hpp"
+#include "kernels/common/error.hpp"
+
+namespace kestrel::nn {
+
+Linear::Linear(std::string name, int64_t in_features, int64_t out_features, bool bias)
+    : Layer(std::move(name)),
+      in_features_(in_features),
+      out_features_(out_features),
+      infer_in_features_(in_features == 0),
+      has_bias_(bias) {
+  KESTREL_CHECK(in_features >= 0 && out_features > 0,
+                "Linear '{}': in_features {} and out_features {} must be positive", this->name(),
+                in_features, out_features);
+}
+
+Shape Linear::setup(const Shape& input) {
+  KESTREL_CHECK(input.ndim() == 2,
+                "Linear: input must be 2-D [N, features], got {} (flatten it first)", input.str());
+  if (infer_in_features_) in_features_ = input[1];
+  KESTREL_CHECK(input[1] == in_features_,
+                "Linear: input has {} features but the layer expects {} (input {})", input[1],
+                in_features_, input.str());
+  return Shape{input[0], out_features_};
+}
+
+std::vector<ParamSpec> Linear::params() const {
+  std::vector<ParamSpec> p{{"weight", Shape{out_features_, in_features_}, ParamKind::Weight}};
+  if (has_bias_) p.push_back({"bias", Shape{out_features_}, ParamKind::Bias});
+  return p;
+}
+
+void Linear::bind_params(std::span<const Tensor> params, std::span<const Tensor> grads) {
+  weight_ = params[0];
+  grad_weight_ = grads[0];
+  if (has_bias_) {
+    bias_ = params[1];
+    grad_bias_ = grads[1];
+  }
+}
+
+void Linear::forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) {
+  (void)step;
+  ops::linear_forward(ctx, x, weight_, has_bias_ ? &bias_ : nullptr, y, fused_relu_);
+}
+
+void Linear::backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
+                      Tensor* dx, const StepInfo& step) {
+  (void)y;
+  (void)step;
+  ops::linear_backward_weight(ctx, x, dy, grad_weight_);
+  if (has_bias_) ops::linear_backward_bias(ctx, dy, grad_bias_);
+  if (dx != nullptr) ops::linear_backward_data(ctx, dy, weight_, *dx);
+}
+
+int64_t Linear::multiply_adds(const Shape& input) const {
+  return input[0] * in_features_ * out_features_;
+}
+
+}  // namespace kestrel::nn

@@ -1,0 +1,35 @@
+#pragma once
+// Linear: torch.nn.Linear. weight [out, in], bias [out]. When the graph finds it followed by a
+// ReLU it fuses the ReLU into the product (ops::linear_forward with relu): the output is then
+// the ReLU's, and the ReLU layer's backward masks the gradient with it.
+#include "engine/nn/layer.hpp"
+
+namespace kestrel::nn {
+
+class Linear : public Layer {
+ public:
+  // in_features 0: taken from the input at setup (torch.nn.LazyLinear).
+  Linear(std::string name, int64_t in_features, int64_t out_features, bool bias = true);
+
+  std::string_view type() const override { return "Linear"; }
+  Shape setup(const Shape& input) override;
+  std::vector<ParamSpec> params() const override;
+  void bind_params(std::span<const Tensor> params, std::span<const Tensor> grads) override;
+  void forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) override;
+  void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
+                const StepInfo& step) override;
+  int64_t multiply_adds(const Shape& input) const override;
+
+  // Applies max(0, .) to the output in the forward pass (set by the graph).
+  void set_fused_relu(bool fused) { fused_relu_ = fused; }
+  bool fused_relu() const { return fused_relu_; }
+
+ private:
+  int64_t in_features_, out_features_;
+  bool infer_in_features_;
+  bool has_bias_;
+  bool fused_relu_ = false;
+  Tensor weight_, bias_, grad_weight_, grad_bias_;
+};
+
+}  // namespace kestrel::nn

@@ -1,0 +1,47 @@
+#pragma once
+// A graph's summary in the manner of torchinfo: one row per layer (output shape, parameters,
+// multiply-adds, the activation memory it adds) and totals. Memory is what kestrel allocates:
+// a layer that runs in place, a view (Flatten) or a ReLU fused into its Linear adds no output
+// buffer.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/core/shape.hpp"
+
+namespace kestrel::nn {
+
+struct LayerSummary {
+  std::string name, type;
+  Shape output;  // for the summary's batch
+  int64_t params = 0;
+  int64_t multiply_adds = 0;
+  int64_t activation_bytes = 0;  // its own output buffer plus kept state (argmax, LRN scale)
+  std::string memory_note;       // why it adds no output buffer: "in place", "view", "fused"
+};
+
+struct GraphSummary {
+  Shape input;  // [batch, C, H, W]
+  std::vector<LayerSummary> layers;
+  int64_t total_params = 0;
+  int64_t multiply_adds = 0;
+  int64_t input_bytes = 0;
+  int64_t activation_bytes = 0;       // sum over the layers
+  int64_t activation_grad_bytes = 0;  // gradient buffers of the activations (backward pass)
+  int64_t param_bytes = 0;            // the flat parameter buffer (alignment padding included)
+  int64_t gradient_bytes = 0;         // the flat gradient buffer
+
+  int64_t total_bytes() const {
+    return input_bytes + activation_bytes + activation_grad_bytes + param_bytes + gradient_bytes;
+  }
+};
+
+// "57,023,306".
+std::string with_thousands(int64_t value);
+
+// The table and totals as text, headed by `title` (e.g. "alexnet on cifar10, batch 1").
+// Multiply-adds are given in M below 1e9 and in G above; sizes in MB (1e6 bytes, as torchinfo).
+std::string format_summary(const GraphSummary& summary, std::string_view title);
+
+}  // namespace kestrel::nn

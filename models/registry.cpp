@@ -1,0 +1,52 @@
+#include "models/registry.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "kernels/common/error.hpp"
+#include "models/alexnet.hpp"
+#include "models/lenet5.hpp"
+
+namespace kestrel::models {
+
+namespace {
+
+using Builder = std::unique_ptr<nn::Graph> (*)(const ModelInput&);
+
+struct Entry {
+  std::string_view name;
+  Builder build;
+};
+
+constexpr Entry kModels[] = {{"lenet5", lenet5},
+                             {"lenet5-classic", lenet5_classic},
+                             {"alexnet", alexnet_cifar},
+                             {"alexnet-imagenet", alexnet_imagenet}};
+
+}  // namespace
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const Entry& e : kModels) names.emplace_back(e.name);
+  return names;
+}
+
+std::unique_ptr<nn::Graph> build_model(std::string_view name, const ModelInput& in) {
+  for (const Entry& e : kModels) {
+    if (e.name != name) continue;
+    KESTREL_CHECK(in.channels >= 1 && in.height >= 1 && in.width >= 1 && in.classes >= 1,
+                  "model {}: input {}x{}x{} with {} classes must be positive", name, in.channels,
+                  in.height, in.width, in.classes);
+    std::unique_ptr<nn::Graph> g = e.build(in);
+    try {
+      g->plan(in.shape(), 1, in.classes);
+    } catch (const Error& err) {
+      KESTREL_FAIL("model {} does not fit {}x{}x{} images: {}", name, in.channels, in.height,
+                   in.width, err.message().empty() ? err.what() : err.message());
+    }
+    return g;
+  }
+  KESTREL_FAIL("unknown model '{}' (known: {})", name, fmt::join(model_names(), ", "));
+}
+
+}  // namespace kestrel::models

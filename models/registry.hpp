@@ -1,0 +1,26 @@
+#pragma once
+// The models kestrel trains, by name:
+//   lenet5            the lab's LeNet-5 (ReLU, max pooling), 44,426 parameters on MNIST
+//   lenet5-classic    LeCun et al. 1998 in spirit (tanh, average pooling, 32x32 field)
+//   alexnet           the lab's AlexNet for CIFAR-10, 57,023,306 parameters there
+//   alexnet-imagenet  Krizhevsky et al. 2012 on 224x224 images, single tower with LRN,
+//                     62,378,344 parameters for 1000 classes
+// See lenet5.hpp and alexnet.hpp for the exact layers.
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/nn/graph.hpp"
+#include "models/model_input.hpp"
+
+namespace kestrel::models {
+
+// The graph of model `name` for `in`, planned for batch 1 (so shapes are checked and
+// summary() works) but not yet built: call build(ctx, batch) on it. Throws kestrel::Error for
+// an unknown name (listing the known ones) or an input the model cannot take.
+std::unique_ptr<nn::Graph> build_model(std::string_view name, const ModelInput& in);
+
+std::vector<std::string> model_names();
+
+}  // namespace kestrel::models
