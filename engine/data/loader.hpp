@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/data/dataset.hpp"
+#include "engine/data/normalization.hpp"
 #include "engine/runtime/context.hpp"
 #include "engine/tensor/tensor.hpp"
 
@@ -30,20 +31,6 @@ struct AugmentOptions {
   bool hflip = false;
 
   bool enabled() const { return crop_padding > 0 || hflip; }
-};
-
-// x = (byte / 255 - mean[c]) / std[c], torchvision's ToTensor then Normalize. One value applies
-// to every channel; otherwise one per channel. The default leaves byte / 255.
-struct Normalization {
-  std::vector<float> mean{0.0f};
-  std::vector<float> std{1.0f};
-
-  static Normalization none() { return {}; }
-  // The usual training-set statistics (torchvision examples).
-  static Normalization mnist() { return {{0.1307f}, {0.3081f}}; }
-  static Normalization cifar10() {
-    return {{0.4914f, 0.4822f, 0.4465f}, {0.2470f, 0.2435f, 0.2616f}};
-  }
 };
 
 enum class LoaderPurpose { Training, Evaluation };

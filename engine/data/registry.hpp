@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/data/dataset.hpp"
+#include "engine/data/normalization.hpp"
 
 namespace kestrel::data {
 
@@ -25,9 +26,6 @@ ImageDataset load_dataset(std::string_view name, std::string_view split,
 
 // Per-channel statistics of the training images scaled to [0, 1] (the usual published values):
 // a batch is normalised as (x / 255 - mean) / std.
-struct Normalization {
-  std::vector<float> mean, std;
-};
 Normalization dataset_normalization(std::string_view name);
 // mean = std = 0.5 per channel: maps [0, 1] to [-1, 1] (the lab's convention).
 Normalization lab_normalization(int channels);
