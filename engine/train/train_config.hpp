@@ -1,0 +1,48 @@
+#pragma once
+// Everything a training run is configured by, with the recipes kestrel uses by default for each
+// model and data set. Serialised whole into config.json and into every checkpoint.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/train/lr_schedule.hpp"
+
+namespace kestrel::train {
+
+struct TrainConfig {
+  std::string model = "lenet5";
+  std::string dataset = "mnist";
+  std::string data_dir = "data";
+  int64_t epochs = 10;
+  int64_t batch = 128;
+  std::string optimizer = "adamw";  // adam | adamw | sgd
+  float lr = 3e-3f;                 // the peak rate of the schedule
+  float momentum = 0.9f;            // sgd
+  bool nesterov = true;             // sgd
+  float weight_decay = 5e-4f;
+  ScheduleKind schedule = ScheduleKind::OneCycle;
+  int64_t warmup_epochs = 0;  // constant, step and cosine schedules
+  float label_smoothing = 0.0f;
+  float clip_norm = 0.0f;          // 0: no gradient clipping
+  int crop_padding = 0;            // random crop with this zero padding (0: off)
+  bool hflip = false;              // random horizontal flips
+  bool lab_normalization = false;  // (0.5, 0.5) as the lab did, instead of the data set's stats
+  bool drop_last = false;
+  int64_t train_limit = 0;  // > 0: train on the first N training images only
+  uint64_t seed = 0;
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  bool deterministic = false;
+  bool tf32 = false;
+  std::string out_dir = "runs";
+  std::string name;    // run directory name; default <model>-<dataset>-<time>
+  std::string resume;  // checkpoint to continue from ("" = start fresh)
+
+  nlohmann::json to_json() const;
+  static TrainConfig from_json(const nlohmann::json& j);
+};
+
+// The recipe for `model` on `dataset`: epochs, batch, optimizer, rates, schedule and
+// augmentation that train it well (documented in README and docs/lab.md).
+TrainConfig default_config(const std::string& model, const std::string& dataset);
+
+}  // namespace kestrel::train

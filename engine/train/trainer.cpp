@@ -1,0 +1,259 @@
+#include "engine/train/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+#include "engine/checkpoint/checkpoint.hpp"
+#include "engine/data/loader.hpp"
+#include "engine/data/registry.hpp"
+#include "engine/ops/classification.hpp"
+#include "engine/ops/cross_entropy.hpp"
+#include "engine/ops/grad_norm.hpp"
+#include "engine/optim/adam.hpp"
+#include "engine/optim/sgd.hpp"
+#include "engine/runtime/gpu_info.hpp"
+#include "engine/runtime/nvtx.hpp"
+#include "engine/train/run_directory.hpp"
+
+namespace kestrel::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c) {
+  if (c.optimizer == "adam" || c.optimizer == "adamw") {
+    optim::AdamOptions o;
+    o.lr = c.lr;
+    o.weight_decay = c.weight_decay;
+    o.decoupled = c.optimizer == "adamw";
+    return std::make_unique<optim::Adam>(o);
+  }
+  if (c.optimizer == "sgd") {
+    optim::SgdOptions o;
+    o.lr = c.lr;
+    o.momentum = c.momentum;
+    o.nesterov = c.nesterov && c.momentum > 0.0f;
+    o.weight_decay = c.weight_decay;
+    return std::make_unique<optim::Sgd>(o);
+  }
+  KESTREL_FAIL("unknown optimizer '{}': expected adam, adamw or sgd", c.optimizer);
+}
+
+void check_config(const TrainConfig& c) {
+  KESTREL_CHECK(c.epochs >= 1, "--epochs must be at least 1, got {}", c.epochs);
+  KESTREL_CHECK(c.batch >= 1 && c.batch <= 65536, "--batch must be in [1, 65536], got {}", c.batch);
+  KESTREL_CHECK(c.lr > 0.0f && std::isfinite(c.lr), "--lr must be positive, got {}", c.lr);
+  KESTREL_CHECK(c.weight_decay >= 0.0f, "--weight-decay must be >= 0, got {}", c.weight_decay);
+  KESTREL_CHECK(c.label_smoothing >= 0.0f && c.label_smoothing < 1.0f,
+                "--label-smoothing must be in [0, 1), got {}", c.label_smoothing);
+  KESTREL_CHECK(c.clip_norm >= 0.0f, "--clip-norm must be >= 0, got {}", c.clip_norm);
+  KESTREL_CHECK(c.crop_padding >= 0 && c.crop_padding <= 16,
+                "--crop-padding must be in [0, 16], got {}", c.crop_padding);
+  KESTREL_CHECK(c.warmup_epochs >= 0 && c.warmup_epochs < c.epochs,
+                "--warmup-epochs must be in [0, epochs), got {}", c.warmup_epochs);
+  KESTREL_CHECK(c.train_limit >= 0, "--train-limit must be >= 0, got {}", c.train_limit);
+}
+
+data::ImageDataset first_images(const data::ImageDataset& d, int64_t n) {
+  if (n <= 0 || n >= d.size()) return d;
+  data::ImageDataset out = d;
+  out.images = d.images.slice(0, n);
+  out.labels = d.labels.slice(0, n);
+  out.name = d.name + fmt::format("[:{}]", n);
+  return out;
+}
+
+checkpoint::NamedTensors named(const nn::Graph& graph) {
+  checkpoint::NamedTensors out;
+  for (const auto& p : graph.named_parameters()) out.emplace_back(p.name, p.tensor);
+  return out;
+}
+
+}  // namespace
+
+Device resolve_device(const std::string& name) {
+  if (name == "auto") return cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu();
+  return Device::parse(name);
+}
+
+RunResult run_training(const TrainConfig& config, const ModelBuilder& build_model,
+                       TrainObserver& observer) {
+  const auto run_start = Clock::now();
+  check_config(config);
+  const Device device = resolve_device(config.device);
+  Context ctx(device);
+  ctx.set_math({.tf32 = config.tf32, .deterministic = config.deterministic});
+
+  // Data, on the training device once.
+  const data::ImageDataset train_set = first_images(
+      data::load_dataset(config.dataset, "train", config.data_dir), config.train_limit);
+  const data::ImageDataset test_set = data::load_dataset(config.dataset, "test", config.data_dir);
+  const auto stats = config.lab_normalization
+                         ? data::lab_normalization(static_cast<int>(train_set.channels()))
+                         : data::dataset_normalization(config.dataset);
+  data::AugmentOptions augment;
+  augment.crop_padding = config.crop_padding;
+  augment.hflip = config.hflip;
+  data::BatchLoader train_loader(train_set, ctx,
+                                 data::LoaderOptions::for_training(config.batch, stats, augment,
+                                                                   config.seed, config.drop_last));
+  data::BatchLoader eval_loader(test_set, ctx,
+                                data::LoaderOptions::for_evaluation(config.batch, stats));
+
+  // Model, optimizer, schedule.
+  std::unique_ptr<nn::Graph> graph =
+      build_model(config.model, Shape{train_set.channels(), train_set.height(), train_set.width()},
+                  train_set.classes);
+  graph->build(ctx, config.batch);
+  graph->initialize(ctx, init::InitScheme::PyTorchDefault, config.seed);
+  std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config);
+  const int64_t batches = train_loader.batches_per_epoch();
+  KESTREL_CHECK(batches > 0, "the training set ({} images) gives no batch of {} with --drop-last",
+                train_set.size(), config.batch);
+  ScheduleOptions so;
+  so.kind = config.schedule;
+  so.base_lr = config.lr;
+  so.total_steps = config.epochs * batches;
+  so.steps_per_epoch = batches;
+  so.warmup_steps = config.schedule == ScheduleKind::OneCycle ? 0 : config.warmup_epochs * batches;
+  so.step_size_epochs = std::max<int64_t>(1, config.epochs / 3);
+  const LrSchedule schedule(so);
+
+  // Run directory; resume restores the weights, the optimizer and the position.
+  const bool resuming = !config.resume.empty();
+  const std::string name =
+      config.name.empty() ? RunDirectory::default_name(config.model, config.dataset) : config.name;
+  int64_t first_epoch = 0, step = 0;
+  double best_top1 = -1.0;
+  int64_t best_epoch = 0;
+  if (resuming) {
+    const auto loaded = checkpoint::load_checkpoint(config.resume);
+    KESTREL_CHECK(loaded.has_kestrel_metadata,
+                  "--resume {}: the file holds weights only, not a kestrel run to continue",
+                  config.resume);
+    checkpoint::restore_parameters(loaded, named(*graph), config.model);
+    checkpoint::restore_optimizer(loaded, *optimizer, graph->parameters());
+    first_epoch = loaded.state.epoch;
+    step = loaded.state.step;
+    if (auto it = loaded.state.extra.find("best_top1"); it != loaded.state.extra.end())
+      best_top1 = std::stod(it->second);
+    if (auto it = loaded.state.extra.find("best_epoch"); it != loaded.state.extra.end())
+      best_epoch = std::stoll(it->second);
+    KESTREL_CHECK(first_epoch < config.epochs,
+                  "--resume {}: the run already completed {} of {} epochs (raise --epochs)",
+                  config.resume, first_epoch, config.epochs);
+  }
+  RunDirectory run(config.out_dir, name, resuming);
+  nlohmann::json config_json = config.to_json();
+  config_json["name"] = name;
+  config_json["device_resolved"] = device.str();
+  run.write_config(config_json);
+
+  RunResult result;
+  result.run_dir = run.path().string();
+  result.class_names = train_set.class_names;
+  result.best_top1 = best_top1 < 0 ? 0.0 : best_top1;
+  result.best_epoch = best_epoch;
+  result.epochs_done = first_epoch;
+  observer.on_start({run.path().string(), device, graph->parameter_count(), train_set.size(),
+                     test_set.size(), batches, first_epoch});
+
+  const auto save = [&](const std::string& file, int64_t epochs_done) {
+    checkpoint::CheckpointState s;
+    s.model = config.model;
+    s.dataset = config.dataset;
+    s.epoch = epochs_done;
+    s.step = step;
+    s.seed = config.seed;
+    s.rng_position = static_cast<uint64_t>(step);
+    s.config = config_json.dump();
+    s.kestrel_version = KESTREL_VERSION;
+    s.kestrel_commit = KESTREL_COMMIT;
+    s.extra["best_top1"] = fmt::format("{:.17g}", result.best_top1);
+    s.extra["best_epoch"] = std::to_string(result.best_epoch);
+    checkpoint::save_checkpoint(run.file(file).string(), named(*graph), optimizer.get(), s);
+  };
+
+  Tensor dlogits = Tensor::empty(Shape{config.batch, train_set.classes}, DType::F32, device);
+  for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
+    NvtxRange epoch_range("epoch");
+    const auto epoch_start = Clock::now();
+    train_loader.start_epoch(epoch);
+    double loss_sum = 0.0;
+    int64_t seen = 0, correct = 0;
+    data::Batch batch;
+    while (train_loader.next(batch)) {
+      NvtxRange step_range("step");
+      const float lr = schedule.lr_at(step);
+      optimizer->set_lr(lr);
+      const Tensor logits = graph->forward(ctx, batch.images, /*training=*/true, step);
+      correct += ops::count_correct(ctx, logits, batch.labels);
+      Tensor dl = dlogits.slice(0, batch.size);
+      const float loss = ops::cross_entropy_forward_backward(ctx, logits, batch.labels, &dl,
+                                                             {config.label_smoothing});
+      if (!std::isfinite(loss)) {
+        result.status = RunStatus::Diverged;
+        result.message = fmt::format(
+            "the training loss became {} at epoch {}, step {} (learning rate {:.3g}); the last "
+            "good checkpoint is {}",
+            loss, epoch + 1, step, lr,
+            epoch > first_epoch || resuming ? run.file("last.safetensors").string() : "none");
+        run.append_metrics({{"event", "diverged"},
+                            {"epoch", epoch + 1},
+                            {"step", step},
+                            {"loss", std::isnan(loss) ? "nan" : "inf"},
+                            {"lr", lr}});
+        result.total_seconds = seconds_since(run_start);
+        return result;
+      }
+      graph->backward(ctx, dl);
+      if (config.clip_norm > 0.0f) ops::clip_grad_norm(ctx, graph->gradients(), config.clip_norm);
+      optimizer->step(ctx, graph->parameters(), graph->gradients());
+      ++step;
+      loss_sum += static_cast<double>(loss) * static_cast<double>(batch.size);
+      seen += batch.size;
+      const double elapsed = seconds_since(epoch_start);
+      observer.on_step({epoch, config.epochs, batch.index + 1, batches, step,
+                        loss_sum / static_cast<double>(seen),
+                        static_cast<double>(seen) / std::max(elapsed, 1e-9), lr});
+    }
+    const double train_seconds = seconds_since(epoch_start);
+    result.train_seconds += train_seconds;
+
+    const EvalResult eval = evaluate(ctx, *graph, eval_loader, train_set.classes);
+    result.epochs_done = epoch + 1;
+    result.last_eval = eval;
+    const bool best = eval.top1 > result.best_top1 || result.best_epoch == 0;
+    if (best) {
+      result.best_top1 = eval.top1;
+      result.best_epoch = epoch + 1;
+    }
+    nlohmann::json record = {
+        {"epoch", epoch + 1},
+        {"step", step},
+        {"lr", schedule.lr_at(step - 1)},
+        {"train",
+         {{"loss", loss_sum / static_cast<double>(seen)},
+          {"accuracy", static_cast<double>(correct) / static_cast<double>(seen)},
+          {"images_per_second", static_cast<double>(seen) / train_seconds},
+          {"seconds", train_seconds}}},
+        {"eval", eval.to_json(train_set.class_names)},
+        {"best", best}};
+    record["eval"]["seconds"] = eval.seconds;
+    run.append_metrics(record);
+    save("last.safetensors", epoch + 1);
+    if (best) save("best.safetensors", epoch + 1);
+    observer.on_epoch(record);
+  }
+  result.total_seconds = seconds_since(run_start);
+  return result;
+}
+
+}  // namespace kestrel::train

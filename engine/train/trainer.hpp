@@ -1,0 +1,74 @@
+#pragma once
+// The training driver: builds the model, data loaders, optimizer and schedule from a
+// TrainConfig, then runs epochs of training steps, evaluates after each epoch, logs metrics,
+// keeps the last and the best checkpoints, and stops cleanly when the loss stops being finite.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/core/device.hpp"
+#include "engine/nn/graph.hpp"
+#include "engine/train/evaluate.hpp"
+#include "engine/train/train_config.hpp"
+
+namespace kestrel::train {
+
+struct RunStart {
+  std::string run_dir;
+  Device device;
+  int64_t parameters = 0;
+  int64_t train_samples = 0, eval_samples = 0;
+  int64_t batches_per_epoch = 0;
+  int64_t first_epoch = 0;  // > 0 when resuming
+};
+
+struct StepProgress {
+  int64_t epoch = 0, epochs = 0;   // epoch is 0-based
+  int64_t batch = 0, batches = 0;  // batch is 1-based: batches done in this epoch
+  int64_t step = 0;                // optimizer steps taken in the run
+  double loss = 0.0;               // mean training loss of this epoch so far
+  double images_per_second = 0.0;  // this epoch so far
+  float lr = 0.0f;
+};
+
+// Receives progress; the CLI draws a progress bar or prints lines from it.
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void on_start(const RunStart&) {}
+  virtual void on_step(const StepProgress&) {}
+  virtual void on_epoch(const nlohmann::json& /*record*/) {}
+};
+
+enum class RunStatus { Completed, Diverged };
+
+struct RunResult {
+  RunStatus status = RunStatus::Completed;
+  std::string run_dir;
+  std::string message;      // why a diverged run stopped
+  int64_t epochs_done = 0;  // epochs completed, resumed ones included
+  int64_t best_epoch = 0;   // 1-based epoch of the best evaluation accuracy
+  double best_top1 = 0.0;
+  EvalResult last_eval;
+  std::vector<std::string> class_names;
+  double train_seconds = 0.0;  // this invocation's time in training steps
+  double total_seconds = 0.0;  // this invocation, set-up and evaluation included
+};
+
+// Makes the (planned, unbuilt) graph of a model by name for images [C, H, W] and a class
+// count. The CLI passes models::build_model; the engine does not reach up into models/.
+using ModelBuilder = std::function<std::unique_ptr<nn::Graph>(
+    const std::string& model, const Shape& input_chw, int64_t classes)>;
+
+// Throws kestrel::Error for configurations and data that cannot run (the message says what to
+// change); returns Diverged, with the last good checkpoint kept, when the loss turns NaN/inf.
+RunResult run_training(const TrainConfig& config, const ModelBuilder& build_model,
+                       TrainObserver& observer);
+
+// The device "auto" means: cuda:0 when a GPU is usable, else the CPU.
+Device resolve_device(const std::string& name);
+
+}  // namespace kestrel::train
