@@ -1,6 +1,7 @@
 #include "engine/train/evaluate.hpp"
 
 #include <chrono>
+#include <cmath>
 
 #include "engine/ops/classification.hpp"
 #include "engine/ops/cross_entropy.hpp"
@@ -32,6 +33,20 @@ EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loa
     const std::vector<int32_t> labels = batch.labels.to_int_vector();
     const std::vector<int32_t> preds = pred.to_int_vector();
     r.confusion.add(labels.data(), preds.data(), batch.size);
+    if (r.misclassified.size() < EvalResult::kMaxMisclassified) {
+      const std::vector<float> z = logits.to_vector();
+      const std::vector<int32_t> index = batch.indices.to_int_vector();
+      for (int64_t i = 0; i < batch.size && r.misclassified.size() < EvalResult::kMaxMisclassified;
+           ++i) {
+        const size_t row = static_cast<size_t>(i);
+        if (labels[row] == preds[row]) continue;
+        // Softmax probability of the prediction, from the row's logits (stable form).
+        const float* zr = z.data() + row * static_cast<size_t>(classes);
+        double denom = 0.0;
+        for (int k = 0; k < classes; ++k) denom += std::exp(double(zr[k]) - double(zr[preds[row]]));
+        r.misclassified.push_back({index[row], labels[row], preds[row], 1.0 / denom});
+      }
+    }
     r.samples += batch.size;
   }
   KESTREL_CHECK(r.samples > 0, "evaluate: the evaluation set is empty");
@@ -40,6 +55,16 @@ EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loa
   if (with_top5) r.top5 = static_cast<double>(top5_hits) / static_cast<double>(r.samples);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
+}
+
+nlohmann::json EvalResult::misclassified_json() const {
+  nlohmann::json j = nlohmann::json::array();
+  for (const Misclassified& m : misclassified)
+    j.push_back({{"index", m.index},
+                 {"label", m.label},
+                 {"predicted", m.predicted},
+                 {"confidence", m.confidence}});
+  return j;
 }
 
 nlohmann::json EvalResult::to_json(const std::vector<std::string>& class_names) const {

@@ -9,16 +9,29 @@
 
 namespace kestrel::train {
 
+// A test image the model got wrong, for the report's gallery.
+struct Misclassified {
+  int64_t index = 0;       // in the test split
+  int32_t label = 0;       // the true class
+  int32_t predicted = 0;
+  double confidence = 0.0;  // softmax probability of the predicted class
+};
+
 struct EvalResult {
   double loss = 0.0;   // mean cross-entropy over the split (no label smoothing)
   double top1 = 0.0;   // accuracy
   double top5 = -1.0;  // -1 when the task has fewer than 10 classes
   int64_t samples = 0;
   metrics::ConfusionMatrix confusion{1};
+  std::vector<Misclassified> misclassified;  // the first kMaxMisclassified, in test order
   double seconds = 0.0;
+
+  static constexpr size_t kMaxMisclassified = 64;
 
   // {"loss", "top1", "top5"?, "macro_f1", "per_class": [...], "confusion": [[...]]}
   nlohmann::json to_json(const std::vector<std::string>& class_names) const;
+  // [{"index", "label", "predicted", "confidence"}, ...]
+  nlohmann::json misclassified_json() const;
 };
 
 // Runs `graph` in evaluation mode over every batch of `loader` (an evaluation loader).

@@ -248,6 +248,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
         {"best", best}};
     record["eval"]["seconds"] = eval.seconds;
     run.append_metrics(record);
+    write_file_atomically(run.file("misclassified.json"),
+                          eval.misclassified_json().dump() + "\n");
     save("last.safetensors", epoch + 1);
     if (best) save("best.safetensors", epoch + 1);
     observer.on_epoch(record);
