@@ -1,9 +1,9 @@
 // kestrel: the command-line front end. Parses flags, runs one subcommand, and turns every
 // error into one clear line on stderr with a non-zero exit code: 2 for usage errors, 1 for
 // everything else.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 
@@ -12,11 +12,13 @@
 #include "apps/commands/summary.hpp"
 #include "apps/commands/train.hpp"
 #include "apps/exit_code.hpp"
+#include "engine/core/version.hpp"
 #include "kernels/common/error.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"kestrel: a CUDA-native deep-learning training engine", "kestrel"};
-  app.set_version_flag("--version", std::string("kestrel ") + KESTREL_VERSION);
+  app.set_version_flag(
+      "--version", std::string("kestrel ") + kestrel::version() + " (" + kestrel::commit() + ")");
   app.require_subcommand(1);
   kestrel::apps::register_devices_command(app);
   kestrel::apps::register_data_command(app);

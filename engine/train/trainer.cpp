@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "engine/checkpoint/checkpoint.hpp"
+#include "engine/core/version.hpp"
 #include "engine/data/loader.hpp"
 #include "engine/data/registry.hpp"
 #include "engine/ops/classification.hpp"
@@ -154,6 +155,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   nlohmann::json config_json = config.to_json();
   config_json["name"] = name;
   config_json["device_resolved"] = device.str();
+  config_json["kestrel_version"] = version();
+  config_json["kestrel_commit"] = commit();
   run.write_config(config_json);
 
   RunResult result;
@@ -174,8 +177,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     s.seed = config.seed;
     s.rng_position = static_cast<uint64_t>(step);
     s.config = config_json.dump();
-    s.kestrel_version = KESTREL_VERSION;
-    s.kestrel_commit = KESTREL_COMMIT;
+    s.kestrel_version = version();
+    s.kestrel_commit = commit();
     s.extra["best_top1"] = fmt::format("{:.17g}", result.best_top1);
     s.extra["best_epoch"] = std::to_string(result.best_epoch);
     checkpoint::save_checkpoint(run.file(file).string(), named(*graph), optimizer.get(), s);
