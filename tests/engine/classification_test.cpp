@@ -10,6 +10,7 @@
 
 #include "engine/ops/classification.hpp"
 #include "kernels/cpu/parallel.hpp"
+#include "tests/support/errors.hpp"
 #include "tests/support/random.hpp"
 
 namespace kestrel {
@@ -162,15 +163,7 @@ TEST(Classification, BitwiseEqualAcrossThreadCounts) {
   EXPECT_EQ(top3[0], top3[1]);
 }
 
-template <class F>
-void expect_error(F&& f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "expected kestrel::Error containing: " << text;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 TEST(Classification, BadArgumentsAreErrors) {
   Context ctx;

@@ -10,6 +10,7 @@
 
 #include "engine/ops/cross_entropy.hpp"
 #include "kernels/cpu/parallel.hpp"
+#include "tests/support/errors.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
 #include "tests/support/random.hpp"
@@ -238,15 +239,7 @@ TEST(CrossEntropy, BitwiseEqualAcrossThreadCounts) {
   EXPECT_EQ(std::memcmp(dlogits[0].raw_data(), dlogits[1].raw_data(), dlogits[0].nbytes()), 0);
 }
 
-template <class F>
-void expect_error(F&& f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "expected kestrel::Error containing: " << text;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 TEST(CrossEntropy, LabelOutOfRangeNamesRowAndLabel) {
   Context ctx;

@@ -10,6 +10,7 @@
 #include "engine/ops/dropout.hpp"
 #include "kernels/common/philox.hpp"
 #include "kernels/cpu/parallel.hpp"
+#include "tests/support/errors.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
 #include "tests/support/random.hpp"
@@ -228,15 +229,7 @@ TEST(Dropout, BitwiseEqualAcrossThreadCounts) {
   EXPECT_TRUE(bitwise_equal(dx[0], dx[1]));
 }
 
-template <class F>
-void expect_error(F&& f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "expected kestrel::Error containing: " << text;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 TEST(Dropout, BadRateAndShapesAreErrors) {
   Context ctx;

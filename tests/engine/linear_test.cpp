@@ -7,6 +7,7 @@
 
 #include "engine/ops/linear.hpp"
 #include "kernels/cpu/parallel.hpp"
+#include "tests/support/errors.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
 #include "tests/support/random.hpp"
@@ -230,16 +231,7 @@ TEST(Linear, OutputShapeHelper) {
   EXPECT_THROW(ops::linear_output_shape(Shape{3, 7}, Shape{5, 8}), Error);
 }
 
-// Runs `f`, expects a kestrel::Error whose message contains `text`.
-template <class F>
-void expect_error(F&& f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "expected kestrel::Error containing: " << text;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 TEST(Linear, InFeatureMismatchNamesBothShapes) {
   Context ctx;

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "engine/tensor/tensor.hpp"
+#include "tests/support/errors.hpp"
 #include "tests/support/printers.hpp"
 
 namespace kestrel {
@@ -17,15 +18,7 @@ Tensor iota(const Shape& shape) {
   return Tensor::from_vector(shape, v);
 }
 
-template <class F>
-void expect_error(F&& f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "expected kestrel::Error containing: " << text;
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 TEST(TensorView, ViewSharesDataWithANewShape) {
   Tensor t = iota(Shape{2, 3, 4});
