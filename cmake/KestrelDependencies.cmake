@@ -8,6 +8,14 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(CLI11 CONFIG REQUIRED)
 find_package(ZLIB REQUIRED)                     # gzip-compressed IDX files
 find_package(PNG REQUIRED)                      # CIFAR-10 PNGs, predict inputs, report images
+find_package(JPEG REQUIRED)                     # predict inputs (libjpeg-turbo; Debian: libjpeg-dev)
+# Debian keeps jconfig.h, which jpeglib.h includes, under include/<multiarch>: a prefix of
+# unpacked packages (scripts/gpu-check.sh) has it there too, beside no system copy.
+find_path(KESTREL_JPEG_CONFIG_DIR jconfig.h HINTS ${JPEG_INCLUDE_DIRS})
+if(KESTREL_JPEG_CONFIG_DIR)
+  set_property(TARGET JPEG::JPEG APPEND PROPERTY INTERFACE_INCLUDE_DIRECTORIES
+               ${KESTREL_JPEG_CONFIG_DIR})
+endif()
 find_package(nlohmann_json 3 CONFIG REQUIRED)   # safetensors headers, metrics, configs
 
 # Random123: header-only counter-based RNGs (Debian: librandom123-dev).

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Fuzzes the data-file parsers with libFuzzer + AddressSanitizer + UndefinedBehaviorSanitizer:
-# builds one target per parser (tests/fuzz/fuzz_*.cpp) with clang++, compiling the parser
-# sources directly, then runs each for a bounded time from a small seed corpus (valid raw and
-# gzip files). Exits non-zero on any crash, sanitizer report, leak, timeout or build failure;
+# Fuzzes the data-file parsers (IDX, CIFAR-10) and the image reader (PNG, JPEG) with libFuzzer +
+# AddressSanitizer + UndefinedBehaviorSanitizer: builds one target per parser
+# (tests/fuzz/fuzz_*.cpp) with clang++, compiling the parser sources directly, then runs each for
+# a bounded time from a small seed corpus (valid raw and gzip files, small PNGs and JPEGs). Exits
+# non-zero on any crash, sanitizer report, leak, timeout or build failure;
 # the input that caused it is left in $FUZZ_DIR/artifacts/.
 #
 #   scripts/fuzz.sh            # 20 seconds per target
@@ -26,11 +27,12 @@ command -v "$cxx" >/dev/null || { echo "fuzz.sh: $cxx not found (apt-get install
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -I.
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
        -Wall -Wextra -Wpedantic -Wshadow -Wold-style-cast -Werror)
-libs=(-lfmt -lz)
+libs=(-lfmt -lz -lpng -ljpeg)
 common=(kernels/common/error.cpp engine/data/byte_source.cpp)
 declare -A sources=(
   [idx]="engine/data/idx_reader.cpp"
   [cifar]="engine/data/cifar_reader.cpp"
+  [image]="engine/data/image_file.cpp"
 )
 
 mkdir -p "$out/artifacts" "$out/logs"
@@ -38,7 +40,7 @@ mkdir -p "$out/artifacts" "$out/logs"
 # Seeds: small valid files of each format, raw and gzip.
 seed_dir="$out/seeds"
 rm -rf "$seed_dir"
-mkdir -p "$seed_dir/idx" "$seed_dir/cifar"
+mkdir -p "$seed_dir/idx" "$seed_dir/cifar" "$seed_dir/image"
 printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00\x00\x03' > "$seed_dir/idx/images"
 head -c 18 /dev/urandom >> "$seed_dir/idx/images"
 printf '\x00\x00\x08\x01\x00\x00\x00\x04\x01\x02\x03\x09' > "$seed_dir/idx/labels"
@@ -48,9 +50,15 @@ if command -v gzip >/dev/null; then
 fi
 { printf '\x03'; head -c 3072 /dev/urandom; printf '\x09'; head -c 3072 /dev/urandom; } \
   > "$seed_dir/cifar/two-records"
+# Images: written by libpng and libjpeg (a small program on the unit tests' writers).
+if ! "$cxx" -std=c++20 -O1 -I. tests/fuzz/image_seeds.cpp -lpng -ljpeg -o "$out/image_seeds" ||
+   ! "$out/image_seeds" "$seed_dir/image"; then
+  echo "fuzz.sh: writing the image seeds failed" >&2
+  exit 1
+fi
 
 status=0
-for target in idx cifar; do
+for target in idx cifar image; do
   binary="$out/fuzz_$target"
   echo "fuzz.sh: building $binary"
   if ! "$cxx" "${flags[@]}" "tests/fuzz/fuzz_$target.cpp" ${sources[$target]} "${common[@]}" \

@@ -12,6 +12,7 @@ packages=(
   libfmt-dev libfmt9 libgtest-dev libgmock-dev
   libopenblas-dev libopenblas0-pthread libopenblas-pthread-dev libgfortran5
   librandom123-dev libcli11-dev nlohmann-json3-dev zlib1g-dev libpng-dev libpng16-16
+  libjpeg-dev libjpeg62-turbo-dev libjpeg62-turbo
 )
 dest=third_party/debs
 mkdir -p "$dest"

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libfmt-dev libgtest-dev libgmock-dev
   libopenblas-dev librandom123-dev libcli11-dev
-  zlib1g-dev libpng-dev nlohmann-json3-dev
+  zlib1g-dev libpng-dev libjpeg-dev nlohmann-json3-dev
   clang libclang-rt-14-dev
 )
 

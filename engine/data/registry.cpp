@@ -85,6 +85,18 @@ ImageDataset load_dataset(std::string_view name, std::string_view split,
   fail_unknown(name);
 }
 
+DatasetInfo dataset_info(std::string_view name) {
+  if (name == "mnist") return {1, 28, 28, 10, mnist_class_names()};
+  if (name == "fashion-mnist") return {1, 28, 28, 10, fashion_mnist_class_names()};
+  if (name == "cifar10") return {3, 32, 32, 10, cifar10_builtin_class_names()};
+  if (name == "synthetic") {
+    DatasetInfo info{kSyntheticChannels, kSyntheticSide, kSyntheticSide, kSyntheticClasses, {}};
+    for (int k = 0; k < kSyntheticClasses; ++k) info.class_names.push_back(std::to_string(k));
+    return info;
+  }
+  fail_unknown(name);
+}
+
 Normalization dataset_normalization(std::string_view name) {
   if (name == "mnist") return {{0.1307f}, {0.3081f}};
   if (name == "fashion-mnist") return {{0.2860f}, {0.3530f}};

@@ -24,6 +24,15 @@ std::vector<std::string> dataset_names();
 ImageDataset load_dataset(std::string_view name, std::string_view split,
                           const std::string& data_dir);
 
+// What a data set's images and classes are, without reading its files: for models and
+// predictions when the data is not at hand. Throws kestrel::Error for an unknown name.
+struct DatasetInfo {
+  int64_t channels = 0, height = 0, width = 0;
+  int classes = 0;
+  std::vector<std::string> class_names;  // classes entries, as load_dataset names them
+};
+DatasetInfo dataset_info(std::string_view name);
+
 // Per-channel statistics of the training images scaled to [0, 1] (the usual published values):
 // a batch is normalised as (x / 255 - mean) / std.
 Normalization dataset_normalization(std::string_view name);
