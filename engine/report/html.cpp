@@ -54,9 +54,9 @@ table.config td:first-child { color: var(--muted); white-space: nowrap; }
 .low { color: #b3261e; font-weight: 600; }
 .side-by-side { display: grid; grid-template-columns: minmax(0, 640px) minmax(0, 1fr); gap: 28px; align-items: start; }
 .columns { display: grid; grid-template-columns: 1fr 1fr; gap: 28px; align-items: start; }
-.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(112px, 1fr)); gap: 10px; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(118px, 1fr)); gap: 10px; }
 .gallery figure { margin: 0; text-align: center; border: 1px solid var(--line); border-radius: 6px; padding: 6px 4px 4px; background: #fff; }
-.gallery img { image-rendering: pixelated; width: 84px; height: 84px; display: block; margin: 0 auto 4px; }
+.gallery img { image-rendering: pixelated; display: block; margin: 0 auto 4px; }
 .gallery figcaption { font-size: 12px; line-height: 1.35; }
 .gallery .true { color: #1a7f37; font-weight: 600; }
 .gallery .pred { color: #b3261e; font-weight: 600; }

@@ -227,7 +227,7 @@ std::string render_misclassified_gallery(const RunRecord& run, const data::Image
     out += fmt::format(
         "<figure><img src=\"{}\" width=\"{}\" height=\"{}\" alt=\"test image {}: {} taken for "
         "{}\"><figcaption>#{}<br><span class=\"true\">true {}</span><br>"
-        "<span class=\"pred\">predicted {}</span><br>{} sure</figcaption></figure>\n",
+        "<span class=\"pred\">pred. {}</span><br>{} sure</figcaption></figure>\n",
         uri, w * kGalleryScale, h * kGalleryScale, m.index, escape_html(name(m.label)),
         escape_html(name(m.predicted)), m.index, escape_html(name(m.label)),
         escape_html(name(m.predicted)), percent(m.confidence, 1));
@@ -315,7 +315,8 @@ std::string render_run_section(const RunRecord& run, const std::string& id,
   } else {
     out += fmt::format(
         "<p class=\"muted\">The first {} misclassified images of the test split (in test order) "
-        "after epoch {}, with the model's softmax confidence in its wrong answer.</p>\n",
+        "after epoch {}: each with its index, its true class, the class the model predicted "
+        "(pred.) and the model's softmax confidence in that wrong answer.</p>\n",
         run.misclassified.size(), done);
     out += render_misclassified_gallery(run, *context.test_images);
   }

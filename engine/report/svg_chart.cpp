@@ -107,7 +107,7 @@ std::string format_tick(double value, double step) {
     const double mantissa = value / std::pow(10.0, exponent);
     return fmt::format("{}e{}", fmt::format("{:.2g}", mantissa), exponent);
   }
-  if (step >= 1.0 && std::fabs(value) >= 1e4) return thousands(value);
+  if (step >= 1.0 && std::fabs(value) >= 1000.0) return thousands(value);
   const int decimals = step >= 1.0 ? 0 : static_cast<int>(std::ceil(-std::log10(step) - 1e-9));
   // 2.5 times a power of ten needs one more decimal than the power.
   const double scaled = step * std::pow(10.0, decimals);

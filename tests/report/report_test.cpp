@@ -144,7 +144,7 @@ TEST(Report, SingleRunHasEverySection) {
   // Four misclassified images, embedded, with their labels.
   EXPECT_EQ(count(html, "<img src=\"data:image/png;base64,"), 4u);
   EXPECT_NE(html.find("#999<br><span class=\"true\">true 9</span><br><span class=\"pred\">"
-                      "predicted 0</span><br>75.0% sure"),
+                      "pred. 0</span><br>75.0% sure"),
             std::string::npos);
   // Configuration and environment.
   EXPECT_NE(html.find("device it ran on</td><td>cpu"), std::string::npos);

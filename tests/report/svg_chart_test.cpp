@@ -90,6 +90,8 @@ TEST(ReportChart, TickLabels) {
   EXPECT_EQ(format_tick(97.5, 2.5), "97.5");
   EXPECT_EQ(format_tick(98.0, 2.0), "98");
   EXPECT_EQ(format_tick(12500, 2500), "12,500");
+  EXPECT_EQ(format_tick(5000, 2500), "5,000");
+  EXPECT_EQ(format_tick(500, 250), "500");
   EXPECT_EQ(format_tick(3e-4, 1e-4), "0.0003");
   EXPECT_EQ(format_tick(1.2e-4, 2e-5), "1.2e-4");
   EXPECT_EQ(format_tick(2.5e-5, 2.5e-5), "2.5e-5");
