@@ -28,27 +28,38 @@ Series series_of(const RunRecord& run, const Quantity& q) {
   return s;
 }
 
-// One series per (run, quantity): coloured by quantity for a single run, by run otherwise.
-std::vector<Series> series_for(const std::vector<RunRecord>& runs,
-                               const std::vector<Quantity>& quantities) {
-  std::vector<Series> out;
+constexpr const char* kStyleKeyColour = "#5b6475";
+
+// One series per (run, quantity): coloured by quantity for a single run; by run for several,
+// with a legend of run colours followed by one grey key per line style. Earlier runs draw
+// wider lines, so a run whose curve coincides with a later one still shows at its edges.
+void add_series(LineChart& chart, const std::vector<RunRecord>& runs,
+                const std::vector<Quantity>& quantities) {
   const bool several = runs.size() > 1;
+  size_t shown = 0;
+  for (const Quantity& q : quantities) shown += q.present ? 1 : 0;
   for (size_t r = 0; r < runs.size(); ++r) {
     for (size_t q = 0; q < quantities.size(); ++q) {
       if (!quantities[q].present) continue;
       Series s = series_of(runs[r], quantities[q]);
       if (several) {
         s.colour = series_colour(r);
-        s.name = quantities.size() > 1 ? runs[r].name + " \u00b7 " + quantities[q].label
-                                       : runs[r].name;
+        s.name = shown > 1 ? runs[r].name + " \u00b7 " + quantities[q].label : runs[r].name;
+        s.width = 2.0 + 1.25 * static_cast<double>(runs.size() - 1 - r) /
+                            static_cast<double>(runs.size() - 1);
       } else {
         s.colour = series_colour(q);
         s.name = quantities[q].label;
       }
-      out.push_back(std::move(s));
+      chart.series.push_back(std::move(s));
     }
   }
-  return out;
+  if (!several) return;
+  for (size_t r = 0; r < runs.size(); ++r) chart.legend.push_back({runs[r].name, series_colour(r), ""});
+  if (shown > 1) {
+    for (const Quantity& q : quantities)
+      if (q.present) chart.legend.push_back({q.label, kStyleKeyColour, q.dash});
+  }
 }
 
 bool any_top5(const std::vector<RunRecord>& runs) {
@@ -69,7 +80,7 @@ std::vector<LineChart> training_charts(const std::vector<RunRecord>& runs) {
   loss.title = "Loss (cross-entropy)";
   loss.x = epochs;
   loss.y = {"mean loss per image", false, false, ""};
-  loss.series = series_for(
+  add_series(loss,
       runs, {{"train", [](const EpochRecord& e) { return e.train_loss; }, kTrainDash},
              {"test", [](const EpochRecord& e) { return e.eval_loss; }, ""}});
   charts.push_back(loss);
@@ -80,7 +91,7 @@ std::vector<LineChart> training_charts(const std::vector<RunRecord>& runs) {
   accuracy.x = epochs;
   accuracy.y = {"accuracy (%)", false, false, "%"};
   const bool top5 = any_top5(runs);
-  accuracy.series = series_for(
+  add_series(accuracy,
       runs,
       {{"train", [](const EpochRecord& e) { return 100.0 * e.train_accuracy; }, kTrainDash},
        {"test top-1", [](const EpochRecord& e) { return 100.0 * e.top1; }, ""},
@@ -94,7 +105,7 @@ std::vector<LineChart> training_charts(const std::vector<RunRecord>& runs) {
   lr.title = "Learning rate (at the end of each epoch)";
   lr.x = epochs;
   lr.y = {"learning rate", false, true, ""};
-  lr.series = series_for(runs, {{"learning rate", [](const EpochRecord& e) { return e.lr; }, ""}});
+  add_series(lr, runs, {{"learning rate", [](const EpochRecord& e) { return e.lr; }, ""}});
   charts.push_back(lr);
 
   LineChart throughput;
@@ -102,7 +113,7 @@ std::vector<LineChart> training_charts(const std::vector<RunRecord>& runs) {
   throughput.title = "Throughput";
   throughput.x = epochs;
   throughput.y = {"images per second", false, true, " img/s"};
-  throughput.series = series_for(
+  add_series(throughput,
       runs, {{"training", [](const EpochRecord& e) { return e.images_per_second; }, kTrainDash},
              {"evaluation",
               [](const EpochRecord& e) {

@@ -15,7 +15,7 @@ namespace {
 // Layout of a chart, in SVG user units (pixels at 100% zoom).
 constexpr int kMarginLeft = 72;    // y tick labels and the y axis label
 constexpr int kMarginRight = 18;
-constexpr int kTitleHeight = 30;
+constexpr int kTitleHeight = 38;
 constexpr int kXAxisHeight = 44;   // x tick labels and the x axis label
 constexpr int kLegendRow = 20;
 constexpr double kCharWidth = 6.6;  // average advance of a 12px sans-serif character
@@ -141,21 +141,25 @@ std::string render_line_chart(const LineChart& chart) {
                                            chart.y.include_zero);
 
   // The legend: entries laid out left to right, wrapping to new rows as the width runs out.
-  struct LegendEntry {
+  std::vector<LegendEntry> keys = chart.legend;
+  if (keys.empty()) {
+    for (const Series& s : chart.series) keys.push_back({s.name, s.colour, s.dash});
+  }
+  struct KeyPlace {
     double x;
     int row;
   };
   const double plot_left = kMarginLeft, plot_right = chart.width - kMarginRight;
-  std::vector<LegendEntry> legend;
+  std::vector<KeyPlace> places;
   double cursor = plot_left;
-  int rows = chart.series.empty() ? 0 : 1;
-  for (const Series& s : chart.series) {
-    const double w = 30.0 + text_width(s.name) + 18.0;
+  int rows = keys.empty() ? 0 : 1;
+  for (const LegendEntry& key : keys) {
+    const double w = 30.0 + text_width(key.label) + 18.0;
     if (cursor > plot_left && cursor + w > plot_right) {
       cursor = plot_left;
       ++rows;
     }
-    legend.push_back({cursor, rows - 1});
+    places.push_back({cursor, rows - 1});
     cursor += w;
   }
 
@@ -231,7 +235,8 @@ std::string render_line_chart(const LineChart& chart) {
     svg += fmt::format("<g class=\"series\" data-series=\"{}\" stroke=\"{}\" fill=\"{}\">\n",
                        escape_html(s.name), s.colour, s.colour);
     if (!line.empty()) {
-      svg += fmt::format("<polyline fill=\"none\" stroke-width=\"2\"{} points=\"{}\"/>\n",
+      svg += fmt::format("<polyline fill=\"none\" stroke-width=\"{}\"{} points=\"{}\"/>\n",
+                         number(s.width),
                          s.dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", s.dash),
                          line);
     }
@@ -240,17 +245,18 @@ std::string render_line_chart(const LineChart& chart) {
 
   // Legend below the x axis label.
   svg += "<g class=\"legend\">\n";
-  for (size_t k = 0; k < chart.series.size(); ++k) {
-    const Series& s = chart.series[k];
-    const double y = plot_bottom + kXAxisHeight + 12 + legend[k].row * kLegendRow;
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const LegendEntry& key = keys[k];
+    const double x = places[k].x;
+    const double y = plot_bottom + kXAxisHeight + 12 + places[k].row * kLegendRow;
     svg += fmt::format(
         "<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2.5\"{}/>"
         "<circle cx=\"{}\" cy=\"{}\" r=\"3\" fill=\"{}\"/>"
         "<text x=\"{}\" y=\"{}\">{}</text>\n",
-        number(legend[k].x), number(y), number(legend[k].x + 24), number(y), s.colour,
-        s.dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", s.dash),
-        number(legend[k].x + 12), number(y), s.colour, number(legend[k].x + 30), number(y + 4),
-        escape_html(s.name));
+        number(x), number(y), number(x + 24), number(y), key.colour,
+        key.dash.empty() ? "" : fmt::format(" stroke-dasharray=\"{}\"", key.dash),
+        number(x + 12), number(y), key.colour, number(x + 30), number(y + 4),
+        escape_html(key.label));
   }
   svg += "</g>\n</svg>\n";
   return svg;

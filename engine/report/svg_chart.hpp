@@ -37,7 +37,15 @@ struct Series {
   std::string name;  // in the legend and the tooltips
   std::vector<double> x, y;
   std::string colour = "#1f77b4";
-  std::string dash;  // SVG stroke-dasharray, "" for a solid line
+  std::string dash;    // SVG stroke-dasharray, "" for a solid line
+  double width = 2.0;  // line width; a wider line drawn first stays visible under one it meets
+};
+
+// A legend key: a line sample in a colour and dash, and its label.
+struct LegendEntry {
+  std::string label;
+  std::string colour;
+  std::string dash;
 };
 
 struct Axis {
@@ -52,6 +60,9 @@ struct LineChart {
   std::string title;  // drawn above the plot
   Axis x, y;
   std::vector<Series> series;
+  // Keys to show instead of one per series (several runs: a colour per run, then a grey
+  // sample per line style). Empty: each series' name.
+  std::vector<LegendEntry> legend;
   int width = 620;
   int plot_height = 260;
 };
