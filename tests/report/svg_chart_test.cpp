@@ -205,6 +205,23 @@ TEST(ReportChart, LongLegendsWrapIntoRows) {
   EXPECT_GE(std::stoi(b[2]) - std::stoi(a[2]), 3 * 20);  // at least three more legend rows
 }
 
+TEST(ReportChart, LegendKeysReplaceSeriesNames) {
+  LineChart c = two_series_chart();
+  c.series[0].name = "run-a \u00b7 train";
+  c.series[1].name = "run-a \u00b7 test";
+  c.series[1].width = 3.25;
+  c.legend = {{"run-a", "#0072b2", ""}, {"train", "#5b6475", "6 4"}, {"<test>", "#5b6475", ""}};
+  const std::string svg = render_line_chart(c);
+  const std::string legend = svg.substr(svg.find("<g class=\"legend\">"));
+  EXPECT_EQ(count(legend, "<text"), 3u);
+  EXPECT_NE(legend.find(">run-a</text>"), std::string::npos);
+  EXPECT_NE(legend.find(">&lt;test&gt;</text>"), std::string::npos);
+  EXPECT_EQ(legend.find("run-a \u00b7 train"), std::string::npos);
+  // The series keep their full names in the tooltips, and their widths.
+  EXPECT_NE(svg.find("run-a \u00b7 train: epoch 2, 0.5<"), std::string::npos);
+  EXPECT_NE(svg.find("stroke-width=\"3.2\""), std::string::npos);
+}
+
 TEST(ReportHtml, EscapingAndNumbers) {
   EXPECT_EQ(escape_html("T-shirt/top"), "T-shirt/top");
   EXPECT_EQ(escape_html("<script>\"a\" & 'b'</script>"),
