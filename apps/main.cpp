@@ -10,6 +10,7 @@
 #include "apps/commands/data.hpp"
 #include "apps/commands/devices.hpp"
 #include "apps/commands/predict.hpp"
+#include "apps/commands/report.hpp"
 #include "apps/commands/summary.hpp"
 #include "apps/commands/train.hpp"
 #include "apps/exit_code.hpp"
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   kestrel::apps::register_train_command(app);
   kestrel::apps::register_eval_command(app);
   kestrel::apps::register_predict_command(app);
+  kestrel::apps::register_report_command(app);
 
   try {
     app.parse(argc, argv);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kestrel builds and tests with. Idempotent: when everything is
 # already there it prints nothing and touches nothing. The CUDA toolkit, cuDNN and NCCL are not
-# Debian packages here; CMake finds them when present and builds CPU-only when not.
+# Debian packages here; CMake finds them when present and builds CPU-only when not. chromium is
+# the headless browser the report test opens report.html in (scripts/report-browser-test.sh).
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,7 @@ packages=(
   libopenblas-dev librandom123-dev libcli11-dev
   zlib1g-dev libpng-dev libjpeg-dev nlohmann-json3-dev
   clang libclang-rt-14-dev
+  chromium
 )
 
 missing=()

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "apps/commands/model_builder.hpp"
+#include "apps/commands/report.hpp"
 #include "apps/commands/train_output.hpp"
 #include "apps/exit_code.hpp"
 #include "engine/checkpoint/checkpoint.hpp"
@@ -77,6 +78,7 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   TrainProgress progress(::isatty(STDERR_FILENO) == 1);
   const train::RunResult result = train::run_training(c, model_builder(), progress);
   print_run_result(result);
+  write_run_report(result.run_dir, c.data_dir);
   if (result.status == train::RunStatus::Diverged) exit_code() = kExitDiverged;
 }
 
