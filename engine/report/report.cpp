@@ -6,6 +6,7 @@
 #include <ctime>
 #include <map>
 
+#include "engine/core/version.hpp"
 #include "engine/data/registry.hpp"
 #include "engine/report/html.hpp"
 #include "engine/report/run_charts.hpp"
@@ -49,26 +50,32 @@ std::string overview_single(const RunRecord& run, const RunContext& context) {
   std::string out = "<div class=\"cards\">";
   if (const EpochRecord* best = run.best_epoch()) {
     const EpochRecord& last = run.epochs.back();
-    out += fmt::format("<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
-                       "best test top-1 (epoch {})</div></div>",
-                       percent(best->top1), best->epoch);
-    out += fmt::format("<div class=\"card\"><div class=\"value\">{:.4f}</div><div class=\"label\">"
-                       "final macro-F1</div></div>",
-                       last.macro_f1);
-    out += fmt::format("<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
-                       "training images/s (median)</div></div>",
-                       thousands(run.median_images_per_second()));
-    out += fmt::format("<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
-                       "time, {} epochs</div></div>",
-                       duration(run.total_seconds()), last.epoch);
+    out += fmt::format(
+        "<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
+        "best test top-1 (epoch {})</div></div>",
+        percent(best->top1), best->epoch);
+    out += fmt::format(
+        "<div class=\"card\"><div class=\"value\">{:.4f}</div><div class=\"label\">"
+        "final macro-F1</div></div>",
+        last.macro_f1);
+    out += fmt::format(
+        "<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
+        "training images/s (median)</div></div>",
+        thousands(run.median_images_per_second()));
+    out += fmt::format(
+        "<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
+        "time, {} epochs</div></div>",
+        duration(run.total_seconds()), last.epoch);
   }
   if (context.summary)
-    out += fmt::format("<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
-                       "parameters</div></div>",
-                       nn::with_thousands(context.summary->total_params));
-  out += fmt::format("<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
-                     "device</div></div>",
-                     escape_html(run.device().empty() ? "unknown" : run.device()));
+    out += fmt::format(
+        "<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
+        "parameters</div></div>",
+        nn::with_thousands(context.summary->total_params));
+  out += fmt::format(
+      "<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
+      "device</div></div>",
+      escape_html(run.device().empty() ? "unknown" : run.device()));
   out += "</div>\n";
   return out;
 }
@@ -77,8 +84,8 @@ std::string comparison_table(const std::vector<RunRecord>& runs,
                              const std::vector<RunContext>& contexts) {
   Table t;
   t.css_class = "comparison";
-  t.header = {"",       "run",         "model",           "data set",  "device",   "epochs",
-              "params", "best top-1",  "final macro-F1", "images/s",  "time"};
+  t.header = {"",       "run",        "model",          "data set", "device", "epochs",
+              "params", "best top-1", "final macro-F1", "images/s", "time"};
   t.numeric = {false, false, false, false, false, true, true, true, true, true, true};
   for (size_t r = 0; r < runs.size(); ++r) {
     const RunRecord& run = runs[r];
@@ -109,10 +116,10 @@ std::string environment_section(const std::string& generated_at) {
   t.css_class = "config";
   t.header = {"", "value"};
   t.rows.push_back({"report generated", escape_html(generated_at)});
-  t.rows.push_back({"kestrel (report build)",
-                    fmt::format("{} <code>{}</code>", KESTREL_VERSION, KESTREL_COMMIT)});
-  t.rows.push_back({"CPU threads",
-                    fmt::format("{} (GEMM: {})", cpu::num_threads(), cpu::gemm_backend_name())});
+  t.rows.push_back(
+      {"kestrel (report build)", fmt::format("{} <code>{}</code>", version(), commit())});
+  t.rows.push_back(
+      {"CPU threads", fmt::format("{} (GEMM: {})", cpu::num_threads(), cpu::gemm_backend_name())});
   if (!env.built_with_cuda) {
     t.rows.push_back({"CUDA", "not in this build: " + escape_html(env.no_gpu_reason)});
   } else {
@@ -125,10 +132,9 @@ std::string environment_section(const std::string& generated_at) {
     for (const GpuInfo& g : env.gpus) {
       t.rows.push_back(
           {fmt::format("cuda:{}", g.index),
-           escape_html(fmt::format(
-               "{}, {:.1f} GiB, {} SMs, compute capability {}.{}", g.name,
-               static_cast<double>(g.total_memory) / (1024.0 * 1024.0 * 1024.0),
-               g.multiprocessors, g.compute_major, g.compute_minor))});
+           escape_html(fmt::format("{}, {:.1f} GiB, {} SMs, compute capability {}.{}", g.name,
+                                   static_cast<double>(g.total_memory) / (1024.0 * 1024.0 * 1024.0),
+                                   g.multiprocessors, g.compute_major, g.compute_minor))});
     }
   }
   return "<section id=\"environment\">\n<h2>Environment at report time</h2>\n"
@@ -142,8 +148,7 @@ std::string environment_section(const std::string& generated_at) {
 
 std::string render_report(const std::vector<RunRecord>& runs, const ReportOptions& options) {
   KESTREL_CHECK(!runs.empty(), "report: no run to report on");
-  const std::string generated_at =
-      options.generated_at.empty() ? utc_now() : options.generated_at;
+  const std::string generated_at = options.generated_at.empty() ? utc_now() : options.generated_at;
 
   // What each run needs beyond its directory: model summaries and test images.
   std::map<std::string, TestImages> test_sets;
@@ -170,8 +175,8 @@ std::string render_report(const std::vector<RunRecord>& runs, const ReportOption
       c.images_error = "config.json does not name the data set.";
       continue;
     }
-    const std::string dir = !options.data_dir.empty() ? options.data_dir
-                                                      : run.config.value("data_dir", "data");
+    const std::string dir =
+        !options.data_dir.empty() ? options.data_dir : run.config.value("data_dir", "data");
     TestImages& set = test_sets[run.dataset() + "\n" + dir];
     if (!set.loaded && set.error.empty()) {
       try {
@@ -192,15 +197,17 @@ std::string render_report(const std::vector<RunRecord>& runs, const ReportOption
   std::string names;
   for (size_t r = 0; r < runs.size(); ++r) names += (r ? ", " : "") + runs[r].name;
   std::string body = "<header class=\"page\">\n";
-  body += fmt::format("<h1>kestrel report: {}</h1>\n",
-                      runs.size() == 1 ? escape_html(runs[0].name)
-                                       : fmt::format("{} runs compared", runs.size()));
+  body += fmt::format(
+      "<h1>kestrel report: {}</h1>\n",
+      runs.size() == 1 ? escape_html(runs[0].name) : fmt::format("{} runs compared", runs.size()));
   body += fmt::format("<p class=\"muted\">Generated {} by kestrel {} from {}.</p>\n",
-                      escape_html(generated_at), KESTREL_VERSION,
-                      runs.size() == 1 ? "<code>" + escape_html(runs[0].dir.string()) + "/metrics.jsonl</code>"
-                                       : escape_html(names));
-  body += "<nav class=\"toc\"><a href=\"#overview\">Overview</a><a href=\"#curves\">Training "
-          "curves</a>";
+                      escape_html(generated_at), version(),
+                      runs.size() == 1
+                          ? "<code>" + escape_html(runs[0].dir.string()) + "/metrics.jsonl</code>"
+                          : escape_html(names));
+  body +=
+      "<nav class=\"toc\"><a href=\"#overview\">Overview</a><a href=\"#curves\">Training "
+      "curves</a>";
   for (size_t r = 0; r < runs.size(); ++r) {
     if (runs.size() == 1) {
       for (const auto& [anchor, label] :
@@ -219,10 +226,11 @@ std::string render_report(const std::vector<RunRecord>& runs, const ReportOption
   body += "<section id=\"overview\">\n";
   if (runs.size() == 1) {
     const RunRecord& run = runs[0];
-    body += fmt::format("<h2>Overview</h2>\n<p><strong>{}</strong> trained on <strong>{}</strong>"
-                        " for {} epoch(s).</p>\n",
-                        escape_html(run.model()), escape_html(run.dataset()),
-                        run.epochs.empty() ? 0 : run.epochs.back().epoch);
+    body += fmt::format(
+        "<h2>Overview</h2>\n<p><strong>{}</strong> trained on <strong>{}</strong>"
+        " for {} epoch(s).</p>\n",
+        escape_html(run.model()), escape_html(run.dataset()),
+        run.epochs.empty() ? 0 : run.epochs.back().epoch);
     body += overview_single(run, contexts[0]);
   } else {
     body += "<h2>Comparison</h2>\n";
@@ -246,8 +254,9 @@ std::string render_report(const std::vector<RunRecord>& runs, const ReportOption
     body += render_run_section(runs[r], fmt::format("run-{}", r + 1), run_heading(runs, r),
                                contexts[r]);
   body += environment_section(generated_at);
-  body += "<footer>Written by <code>kestrel report</code>. Self-contained: no scripts, no "
-          "network; charts are SVG, images are embedded PNGs.</footer>\n";
+  body +=
+      "<footer>Written by <code>kestrel report</code>. Self-contained: no scripts, no "
+      "network; charts are SVG, images are embedded PNGs.</footer>\n";
 
   const std::string title =
       runs.size() == 1 ? "kestrel report: " + runs[0].name : "kestrel report: " + names;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "apps/commands/model_summarizer.hpp"
+#include "engine/core/version.hpp"
 #include "engine/report/run_record.hpp"
 #include "engine/report/svg_chart.hpp"
 #include "kernels/common/error.hpp"
@@ -63,8 +64,8 @@ nlohmann::json eval_json(const FakeEpoch& e, const std::vector<std::string>& nam
                          {"f1", 0.9 - 0.01 * t},
                          {"support", 100}});
   }
-  return {{"loss", e.eval_loss}, {"top1", e.top1},         {"top5", e.top5},
-          {"macro_f1", e.macro_f1}, {"samples", 1000},     {"per_class", per_class},
+  return {{"loss", e.eval_loss},    {"top1", e.top1},  {"top5", e.top5},
+          {"macro_f1", e.macro_f1}, {"samples", 1000}, {"per_class", per_class},
           {"confusion", confusion}, {"seconds", 0.5}};
 }
 
@@ -74,33 +75,34 @@ fs::path write_run(const std::string& root, const std::string& name, const std::
   const fs::path dir = fs::path(root) / name;
   fs::create_directories(dir);
   const auto names = class_names(hostile_names);
-  nlohmann::json config = {{"model", "lenet5"}, {"dataset", dataset}, {"epochs", 3},
-                           {"batch", 64},       {"optimizer", "adamw"}, {"lr", 0.003},
-                           {"seed", 7},         {"device", "auto"},   {"device_resolved", "cpu"},
+  nlohmann::json config = {{"model", "lenet5"},  {"dataset", dataset},   {"epochs", 3},
+                           {"batch", 64},        {"optimizer", "adamw"}, {"lr", 0.003},
+                           {"seed", 7},          {"device", "auto"},     {"device_resolved", "cpu"},
                            {"data_dir", "data"}, {"name", name}};
   std::ofstream(dir / "config.json") << config.dump(2) << "\n";
   std::ofstream metrics(dir / "metrics.jsonl");
   for (size_t i = 0; i < epochs; ++i) {
     const FakeEpoch& e = kEpochs[i];
-    const nlohmann::json record = {
-        {"epoch", i + 1},
-        {"step", 100 * (i + 1)},
-        {"lr", e.lr},
-        {"train",
-         {{"loss", e.train_loss},
-          {"accuracy", e.train_accuracy},
-          {"images_per_second", e.images_per_second},
-          {"seconds", 10.0}}},
-        {"eval", eval_json(e, names)},
-        {"best", true}};
+    const nlohmann::json record = {{"epoch", i + 1},
+                                   {"step", 100 * (i + 1)},
+                                   {"lr", e.lr},
+                                   {"train",
+                                    {{"loss", e.train_loss},
+                                     {"accuracy", e.train_accuracy},
+                                     {"images_per_second", e.images_per_second},
+                                     {"seconds", 10.0}}},
+                                   {"eval", eval_json(e, names)},
+                                   {"best", true}};
     metrics << record.dump() << "\n";
   }
   // Misclassified: synthetic test images have label (6000 + index) % 10.
   nlohmann::json wrong = nlohmann::json::array();
   for (int index : {3, 17, 42, 999}) {
     const int label = (6000 + index) % 10;
-    wrong.push_back(
-        {{"index", index}, {"label", label}, {"predicted", (label + 1) % 10}, {"confidence", 0.75}});
+    wrong.push_back({{"index", index},
+                     {"label", label},
+                     {"predicted", (label + 1) % 10},
+                     {"confidence", 0.75}});
   }
   std::ofstream(dir / "misclassified.json") << wrong.dump() << "\n";
   return dir;
@@ -133,8 +135,7 @@ TEST(Report, SingleRunHasEverySection) {
                          "id=\"chart-accuracy\"", "id=\"chart-lr\"", "id=\"chart-throughput\"",
                          "id=\"run-1\"", "id=\"run-1-evaluation\"", "id=\"run-1-confusion\"",
                          "id=\"run-1-per-class\"", "id=\"run-1-epochs\"", "id=\"run-1-model\"",
-                         "id=\"run-1-misclassified\"", "id=\"run-1-config\"",
-                         "id=\"environment\""})
+                         "id=\"run-1-misclassified\"", "id=\"run-1-config\"", "id=\"environment\""})
     EXPECT_EQ(count(html, id), 1u) << id;
 
   // The model summary, rebuilt by name for the synthetic images at the run's batch.
@@ -149,7 +150,7 @@ TEST(Report, SingleRunHasEverySection) {
   // Configuration and environment.
   EXPECT_NE(html.find("device it ran on</td><td>cpu"), std::string::npos);
   EXPECT_NE(html.find("adamw"), std::string::npos);
-  EXPECT_NE(html.find(KESTREL_COMMIT), std::string::npos);
+  EXPECT_NE(html.find(commit()), std::string::npos);
   // The heatmap's counts and the most frequent confusion.
   EXPECT_NE(html.find(">90</text>"), std::string::npos);
   EXPECT_NE(html.find("Most frequent confusions"), std::string::npos);
@@ -183,8 +184,8 @@ TEST(Report, EveryEpochValueIsInTheCharts) {
 
 TEST(Report, SelfContainedWithoutScripts) {
   test::ScratchDir scratch;
-  const std::string html = render({write_run(scratch.path(), "r", "synthetic", true)},
-                                  options_with_models());
+  const std::string html =
+      render({write_run(scratch.path(), "r", "synthetic", true)}, options_with_models());
   EXPECT_EQ(html.find("http://"), std::string::npos);
   EXPECT_EQ(html.find("https://"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
@@ -249,8 +250,8 @@ TEST(Report, SeveralRunsAreCompared) {
   EXPECT_NE(html.find("data-series=\"run-beta \u00b7 test\""), std::string::npos);
   EXPECT_NE(html.find("data-series=\"run-beta\" stroke=\"" + series_colour(1) + "\""),
             std::string::npos);
-  for (const char* id : {"id=\"run-1\"", "id=\"run-2\"", "id=\"run-1-confusion\"",
-                         "id=\"run-2-confusion\""})
+  for (const char* id :
+       {"id=\"run-1\"", "id=\"run-2\"", "id=\"run-1-confusion\"", "id=\"run-2-confusion\""})
     EXPECT_EQ(count(html, id), 1u) << id;
 }
 
@@ -258,7 +259,8 @@ TEST(Report, DivergedRunIsReported) {
   test::ScratchDir scratch;
   const fs::path dir = write_run(scratch.path(), "r", "synthetic", false, 1);
   std::ofstream(dir / "metrics.jsonl", std::ios::app)
-      << R"({"event":"diverged","epoch":2,"step":150,"loss":"nan","lr":0.5})" << "\n";
+      << R"({"event":"diverged","epoch":2,"step":150,"loss":"nan","lr":0.5})"
+      << "\n";
   const std::string html = render({dir}, options_with_models());
   EXPECT_NE(html.find("The run stopped at epoch 2, step 150: the training loss became nan"),
             std::string::npos);
@@ -327,7 +329,8 @@ TEST(Report, ReadsBuildFromCheckpointMetadata) {
   const std::string header =
       R"({"__metadata__":{"kestrel.version":"9.8.7","kestrel.commit":"abc123def456"}})";
   std::string file(8, '\0');
-  for (int i = 0; i < 8; ++i) file[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; ++i)
+    file[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
   test::write_file((dir / "last.safetensors").string(), file + header);
   const RunRecord run = load_run(dir);
   EXPECT_EQ(run.build.at("version"), "9.8.7");
