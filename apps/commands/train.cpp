@@ -21,7 +21,8 @@ namespace kestrel::apps {
 
 namespace {
 
-// Flags as given; unset ones take the model's recipe (train::default_config).
+// Flags as given; unset ones take the model's recipe (train::default_config) or, when
+// resuming, the configuration the run was saved with.
 struct TrainFlags {
   std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
   std::string out = "runs", name, resume;
@@ -33,17 +34,44 @@ struct TrainFlags {
   bool deterministic = false, tf32 = false, no_nesterov = false;
 };
 
+// The configuration a resumed run continues with: the one its checkpoint was saved with (a
+// weights-only file has none: then the recipe, and run_training refuses the file).
+train::TrainConfig saved_config(const std::string& checkpoint_path, const std::string& model,
+                                const std::string& dataset) {
+  const auto loaded = checkpoint::load_checkpoint(checkpoint_path);
+  if (loaded.state.config.empty()) return train::default_config(model, dataset);
+  return train::TrainConfig::from_json(nlohmann::json::parse(loaded.state.config));
+}
+
 void run_train(const TrainFlags& f, CLI::App& cmd) {
   const auto given = [&](const char* flag) { return cmd.count(flag) > 0; };
+  std::string resume, out = f.out, name = f.name;
+  if (given("--resume")) {
+    // --resume alone continues the run named by --name under --out.
+    if (f.resume.empty() && f.name.empty())
+      throw CLI::ValidationError("--resume without a path needs --name RUN (the run to continue)");
+    resume = !f.resume.empty()
+                 ? f.resume
+                 : (std::filesystem::path(f.out) / f.name / "last.safetensors").string();
+    if (name.empty()) name = std::filesystem::path(resume).parent_path().filename().string();
+    if (!given("--out") && !f.resume.empty())
+      out = std::filesystem::path(resume).parent_path().parent_path().string();
+  }
   const std::string dataset =
       f.dataset.empty() ? std::string(models::default_dataset(f.model)) : f.dataset;
-  train::TrainConfig c = train::default_config(f.model, dataset);
-  c.data_dir = f.data_dir;
-  c.out_dir = f.out;
-  c.name = f.name;
-  c.device = f.device;
-  c.deterministic = f.deterministic;
-  c.tf32 = f.tf32;
+  // A resumed run keeps its settings (epochs, schedule, data, seed, ...): the flags given now
+  // change only what they name, as they change the recipe of a new run.
+  train::TrainConfig c = resume.empty() ? train::default_config(f.model, dataset)
+                                        : saved_config(resume, f.model, dataset);
+  c.model = f.model;
+  if (given("--dataset") || resume.empty()) c.dataset = dataset;
+  if (given("--data-dir") || resume.empty()) c.data_dir = f.data_dir;
+  if (given("--device") || resume.empty()) c.device = f.device;
+  c.out_dir = out;
+  c.name = name;
+  c.resume = resume;
+  if (f.deterministic) c.deterministic = true;
+  if (f.tf32) c.tf32 = true;
   if (given("--epochs")) c.epochs = f.epochs;
   if (given("--batch")) c.batch = f.batch;
   if (given("--optimizer")) c.optimizer = f.optimizer;
@@ -62,21 +90,11 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (f.drop_last) c.drop_last = true;
   if (given("--train-limit")) c.train_limit = f.train_limit;
   if (given("--seed")) c.seed = f.seed;
-  if (given("--resume")) {
-    // --resume alone continues the run named by --name under --out.
-    c.resume = !f.resume.empty()
-                   ? f.resume
-                   : (std::filesystem::path(f.out) / f.name / "last.safetensors").string();
-    if (f.resume.empty() && f.name.empty())
-      throw CLI::ValidationError("--resume without a path needs --name RUN (the run to continue)");
-    if (c.name.empty()) c.name = std::filesystem::path(c.resume).parent_path().filename().string();
-    if (given("--out") == false && !f.resume.empty())
-      c.out_dir = std::filesystem::path(c.resume).parent_path().parent_path().string();
-  }
   if (f.threads > 0) cpu::set_num_threads(f.threads);
 
   TrainProgress progress(::isatty(STDERR_FILENO) == 1);
   const train::RunResult result = train::run_training(c, model_builder(), progress);
+  progress.finish();
   print_run_result(result);
   write_run_report(result.run_dir, c.data_dir);
   if (result.status == train::RunStatus::Diverged) exit_code() = kExitDiverged;
@@ -120,6 +138,47 @@ void run_eval(const EvalFlags& f) {
   print_evaluation(eval, test.class_names);
 }
 
+// CLI11's Range and PositiveNumber report "abc" or 0 as out of a range that reaches 1.8e308:
+// these validators say what is wrong instead.
+CLI::Validator integer() {
+  return CLI::Validator(
+      [](std::string& text) {
+        int64_t value = 0;
+        return CLI::detail::lexical_cast(text, value) ? std::string()
+                                                      : "'" + text + "' is not a whole number";
+      },
+      "");
+}
+CLI::Validator number() {
+  return CLI::Validator(
+      [](std::string& text) {
+        double value = 0;
+        return CLI::detail::lexical_cast(text, value) ? std::string()
+                                                      : "'" + text + "' is not a number";
+      },
+      "");
+}
+CLI::Validator positive() {
+  return CLI::Validator(
+      [](std::string& text) {
+        double value = 0;
+        return CLI::detail::lexical_cast(text, value) && value > 0.0
+                   ? std::string()
+                   : "'" + text + "' is not a positive number";
+      },
+      "");
+}
+CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](std::string& text) {
+        double value = 0;
+        return CLI::detail::lexical_cast(text, value) && value >= 0.0
+                   ? std::string()
+                   : "'" + text + "' is not a number >= 0";
+      },
+      "");
+}
+
 }  // namespace
 
 void register_train_command(CLI::App& app) {
@@ -131,35 +190,50 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--dataset", f->dataset, "mnist | fashion-mnist | cifar10 (default: the model's)")
       ->check(CLI::IsMember(data::dataset_names()));
   cmd->add_option("--data-dir", f->data_dir, "Where scripts/fetch-data.sh put the data (data)");
-  cmd->add_option("--epochs", f->epochs, "Epochs")->check(CLI::Range(int64_t{1}, int64_t{100000}));
-  cmd->add_option("--batch", f->batch, "Batch size")->check(CLI::Range(int64_t{1}, int64_t{65536}));
+  cmd->add_option("--epochs", f->epochs, "Epochs")
+      ->check(integer())
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  cmd->add_option("--batch", f->batch, "Batch size")
+      ->check(integer())
+      ->check(CLI::Range(int64_t{1}, int64_t{65536}));
   cmd->add_option("--optimizer", f->optimizer, "adam | adamw | sgd")
       ->check(CLI::IsMember({"adam", "adamw", "sgd"}));
-  cmd->add_option("--lr", f->lr, "Peak learning rate")->check(CLI::PositiveNumber);
-  cmd->add_option("--momentum", f->momentum, "SGD momentum")->check(CLI::Range(0.0f, 0.999f));
+  cmd->add_option("--lr", f->lr, "Peak learning rate")->check(positive());
+  cmd->add_option("--momentum", f->momentum, "SGD momentum")
+      ->check(number())
+      ->check(CLI::Range(0.0f, 0.999f));
   cmd->add_flag("--no-nesterov", f->no_nesterov, "SGD: classical momentum, not Nesterov");
-  cmd->add_option("--weight-decay", f->weight_decay, "Weight decay")->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--weight-decay", f->weight_decay, "Weight decay")
+      ->check(number())
+      ->check(CLI::Range(0.0f, 1.0f));
   cmd->add_option("--schedule", f->schedule, "constant | step | cosine | one-cycle")
       ->check(CLI::IsMember({"constant", "step", "cosine", "one-cycle"}));
   cmd->add_option("--warmup-epochs", f->warmup_epochs, "Linear warm-up (constant/step/cosine)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer())
+      ->check(non_negative());
   cmd->add_option("--label-smoothing", f->label_smoothing, "Label smoothing in [0, 1)")
+      ->check(number())
       ->check(CLI::Range(0.0f, 0.999f));
   cmd->add_option("--clip-norm", f->clip_norm, "Clip the gradient's global norm (0: off)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
   cmd->add_option("--crop-padding", f->crop_padding, "Random-crop padding (0: off)")
+      ->check(integer())
       ->check(CLI::Range(0, 16));
   cmd->add_flag("--hflip,!--no-hflip", f->hflip, "Random horizontal flips");
   cmd->add_flag("--no-augment", f->no_augment, "No crops or flips");
   cmd->add_flag("--lab-normalization", f->lab_normalization, "Normalise with (0.5, 0.5)");
   cmd->add_flag("--drop-last", f->drop_last, "Drop the last partial batch of each epoch");
   cmd->add_option("--train-limit", f->train_limit, "Train on the first N images only")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--seed", f->seed, "Seed of every random choice (0)");
+      ->check(integer())
+      ->check(non_negative());
+  cmd->add_option("--seed", f->seed, "Seed of every random choice (0)")
+      ->check(integer())
+      ->check(non_negative());
   cmd->add_option("--device", f->device, "auto | cpu | cuda | cuda:N (auto)");
   cmd->add_flag("--deterministic", f->deterministic, "Deterministic GPU algorithms only");
   cmd->add_flag("--tf32", f->tf32, "Allow TF32 tensor cores on the GPU");
   cmd->add_option("--threads", f->threads, "CPU threads (default: all cores)")
+      ->check(integer())
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--out", f->out, "Parent of the run directory (runs)");
   cmd->add_option("--name", f->name, "Run directory name (default <model>-<dataset>-<time>)");
@@ -177,6 +251,7 @@ void register_eval_command(CLI::App& app) {
       ->check(CLI::IsMember(data::dataset_names()));
   cmd->add_option("--data-dir", f->data_dir, "Where the data sets are (data)");
   cmd->add_option("--batch", f->batch, "Batch size (256)")
+      ->check(integer())
       ->check(CLI::Range(int64_t{1}, int64_t{65536}));
   cmd->add_option("--device", f->device, "auto | cpu | cuda | cuda:N (auto)");
   cmd->callback([f] { run_eval(*f); });

@@ -47,6 +47,7 @@ void TrainProgress::on_step(const train::StepProgress& p) {
                std::string(static_cast<size_t>(kWidth - filled), '.'), p.batch, p.batches, p.loss,
                p.images_per_second, p.lr, duration(eta));
     std::fflush(stderr);
+    bar_drawn_ = true;
     return;
   }
   // Not a terminal: a line every quarter epoch.
@@ -59,8 +60,13 @@ void TrainProgress::on_step(const train::StepProgress& p) {
   }
 }
 
+void TrainProgress::finish() {
+  if (bar_drawn_) fmt::print(stderr, "\r\033[K");
+  bar_drawn_ = false;
+}
+
 void TrainProgress::on_epoch(const nlohmann::json& r) {
-  if (terminal_) fmt::print(stderr, "\r\033[K");
+  finish();
   const auto& e = r["eval"];
   std::string top5;
   if (e.contains("top5")) top5 = fmt::format(" top-5 {:.2f}%", 100.0 * e["top5"].get<double>());

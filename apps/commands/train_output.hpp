@@ -12,12 +12,19 @@ namespace kestrel::apps {
 class TrainProgress final : public train::TrainObserver {
  public:
   explicit TrainProgress(bool terminal) : terminal_(terminal) {}
+  // Clears a half-drawn progress bar, so that what follows (a divergence message, or an error
+  // printed while the stack unwinds) starts on a line of its own.
+  ~TrainProgress() override { finish(); }
+  TrainProgress(const TrainProgress&) = delete;
+  TrainProgress& operator=(const TrainProgress&) = delete;
+  void finish();
   void on_start(const train::RunStart& s) override;
   void on_step(const train::StepProgress& p) override;
   void on_epoch(const nlohmann::json& record) override;
 
  private:
   bool terminal_;
+  bool bar_drawn_ = false;
   int64_t epochs_left_at_start_ = 0;
   int64_t next_line_batch_ = 0;
   std::chrono::steady_clock::time_point start_;

@@ -184,6 +184,30 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     checkpoint::save_checkpoint(run.file(file).string(), named(*graph), optimizer.get(), s);
   };
 
+  // Stops the run on a non-finite loss or parameters, before anything bad is saved: the newest
+  // last.safetensors (this run's, or the one it resumed from) is the last good state.
+  const auto diverged = [&](const std::string& what, int64_t epoch, double value, float lr) {
+    const std::string good = epoch > first_epoch ? run.file("last.safetensors").string()
+                             : resuming          ? config.resume
+                                                 : std::string();
+    result.status = RunStatus::Diverged;
+    result.message =
+        fmt::format("the {} became {} at epoch {}, step {} (learning rate {:.3g}); {}", what, value,
+                    epoch + 1, step, lr,
+                    good.empty() ? "no epoch had completed, so there is no checkpoint to go back to"
+                                 : "the last good checkpoint is " + good);
+    run.append_metrics({{"event", "diverged"},
+                        {"what", what},
+                        {"epoch", epoch + 1},
+                        {"step", step},
+                        {"value", std::isnan(value) ? "nan"
+                                  : value > 0       ? "inf"
+                                                    : "-inf"},
+                        {"lr", lr}});
+    result.total_seconds = seconds_since(run_start);
+    return result;
+  };
+
   Tensor dlogits = Tensor::empty(Shape{config.batch, train_set.classes}, DType::F32, device);
   for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
     NvtxRange epoch_range("epoch");
@@ -201,21 +225,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       Tensor dl = dlogits.slice(0, batch.size);
       const float loss = ops::cross_entropy_forward_backward(ctx, logits, batch.labels, &dl,
                                                              {config.label_smoothing});
-      if (!std::isfinite(loss)) {
-        result.status = RunStatus::Diverged;
-        result.message = fmt::format(
-            "the training loss became {} at epoch {}, step {} (learning rate {:.3g}); the last "
-            "good checkpoint is {}",
-            loss, epoch + 1, step, lr,
-            epoch > first_epoch || resuming ? run.file("last.safetensors").string() : "none");
-        run.append_metrics({{"event", "diverged"},
-                            {"epoch", epoch + 1},
-                            {"step", step},
-                            {"loss", std::isnan(loss) ? "nan" : "inf"},
-                            {"lr", lr}});
-        result.total_seconds = seconds_since(run_start);
-        return result;
-      }
+      if (!std::isfinite(loss)) return diverged("training loss", epoch, loss, lr);
       graph->backward(ctx, dl);
       if (config.clip_norm > 0.0f) ops::clip_grad_norm(ctx, graph->gradients(), config.clip_norm);
       optimizer->step(ctx, graph->parameters(), graph->gradients());
@@ -230,7 +240,14 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     const double train_seconds = seconds_since(epoch_start);
     result.train_seconds += train_seconds;
 
+    // The last step's update can overflow the weights while its own loss was still finite;
+    // such a model evaluates to a NaN loss. Neither may become a checkpoint.
+    const float last_lr = schedule.lr_at(step - 1);
+    const double parameter_norm = ops::l2_norm(ctx, graph->parameters());
+    if (!std::isfinite(parameter_norm))
+      return diverged("parameter norm", epoch, parameter_norm, last_lr);
     const EvalResult eval = evaluate(ctx, *graph, eval_loader, train_set.classes);
+    if (!std::isfinite(eval.loss)) return diverged("evaluation loss", epoch, eval.loss, last_lr);
     result.epochs_done = epoch + 1;
     result.last_eval = eval;
     const bool best = eval.top1 > result.best_top1 || result.best_epoch == 0;
@@ -241,7 +258,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     nlohmann::json record = {
         {"epoch", epoch + 1},
         {"step", step},
-        {"lr", schedule.lr_at(step - 1)},
+        {"lr", last_lr},
         {"train",
          {{"loss", loss_sum / static_cast<double>(seen)},
           {"accuracy", static_cast<double>(correct) / static_cast<double>(seen)},
@@ -251,8 +268,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
         {"best", best}};
     record["eval"]["seconds"] = eval.seconds;
     run.append_metrics(record);
-    write_file_atomically(run.file("misclassified.json"),
-                          eval.misclassified_json().dump() + "\n");
+    write_file_atomically(run.file("misclassified.json"), eval.misclassified_json().dump() + "\n");
     save("last.safetensors", epoch + 1);
     if (best) save("best.safetensors", epoch + 1);
     observer.on_epoch(record);

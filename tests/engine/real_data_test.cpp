@@ -3,51 +3,19 @@
 // when its data set is missing.
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <numeric>
 
 #include "engine/data/registry.hpp"
+#include "tests/support/data_dir.hpp"
 
 namespace kestrel {
 namespace {
-
-// The data folder: $KESTREL_DATA_DIR, else data/ beside the build (cwd, its parents) or in the
-// source tree this file was compiled from.
-std::vector<std::filesystem::path> data_dir_candidates() {
-  std::vector<std::filesystem::path> candidates;
-  if (const char* env = std::getenv("KESTREL_DATA_DIR"); env != nullptr && *env != '\0') {
-    candidates.emplace_back(env);
-  }
-  for (const char* relative : {"data", "../data", "../../data", "../../../data"}) {
-    candidates.emplace_back(relative);
-  }
-  // This file is <repo>/tests/engine/real_data_test.cpp.
-  candidates.push_back(std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
-                       "data");
-  return candidates;
-}
-
-// The first candidate holding `folder`, or "" (and the test skips).
-std::string find_data_dir(const std::string& folder) {
-  for (const auto& dir : data_dir_candidates()) {
-    if (std::filesystem::is_directory(dir / folder)) return dir.string();
-  }
-  return {};
-}
 
 std::vector<int64_t> class_counts(const data::ImageDataset& ds) {
   std::vector<int64_t> counts(static_cast<size_t>(ds.classes), 0);
   for (int32_t label : ds.labels.to_int_vector()) ++counts.at(static_cast<size_t>(label));
   return counts;
 }
-
-#define KESTREL_REQUIRE_DATA(dir, folder, fetch_name)                                     \
-  const std::string dir = find_data_dir(folder);                                          \
-  if (dir.empty()) {                                                                      \
-    GTEST_SKIP() << "data folder '" << folder << "' not found (KESTREL_DATA_DIR, ./data, ../data, the source " \
-                 << "tree's data/): run scripts/fetch-data.sh " << fetch_name;            \
-  }
 
 void expect_mnist_shaped(const std::string& name, const std::string& dir) {
   const data::ImageDataset train = data::load_dataset(name, "train", dir);
