@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "engine/data/loader.hpp"
 #include "engine/data/synthetic.hpp"
@@ -54,12 +55,21 @@ double median(std::vector<double> v) {
 // synchronising on the CPU.
 class WindowTimer {
  public:
-  explicit WindowTimer(const Context& ctx) : ctx_(ctx) {}
+  // Events only for a GPU context: creating one needs a usable GPU, which a CUDA build running
+  // on the CPU may not have.
+  explicit WindowTimer(const Context& ctx) : ctx_(ctx) {
+#if defined(KESTREL_HAVE_CUDA)
+    if (ctx_.is_cuda()) {
+      start_.emplace(/*timing=*/true);
+      stop_.emplace(/*timing=*/true);
+    }
+#endif
+  }
 
   void start() {
 #if defined(KESTREL_HAVE_CUDA)
     if (ctx_.is_cuda()) {
-      start_.record(ctx_.stream());
+      start_->record(ctx_.stream());
       return;
     }
 #endif
@@ -70,9 +80,9 @@ class WindowTimer {
   double stop_ms() {
 #if defined(KESTREL_HAVE_CUDA)
     if (ctx_.is_cuda()) {
-      stop_.record(ctx_.stream());
-      stop_.synchronize();
-      return static_cast<double>(stop_.elapsed_ms_since(start_));
+      stop_->record(ctx_.stream());
+      stop_->synchronize();
+      return static_cast<double>(stop_->elapsed_ms_since(*start_));
     }
 #endif
     ctx_.synchronize();
@@ -84,7 +94,7 @@ class WindowTimer {
   const Context& ctx_;
   Clock::time_point host_start_;
 #if defined(KESTREL_HAVE_CUDA)
-  cuda::Event start_{/*timing=*/true}, stop_{/*timing=*/true};
+  std::optional<cuda::Event> start_, stop_;
 #endif
 };
 
@@ -135,12 +145,14 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph,
   result.forward_multiply_adds = graph->summary().multiply_adds;
   result.flops_per_step = flops_per_step(result.forward_multiply_adds, mode);
 
+  // The profiler bracket is for Nsight on a GPU; a CUDA build on a CPU context skips it.
+  const bool profile = ctx.is_cuda() && o.profile_first >= 0;
   int64_t epoch = 0, step = 0;
   loader.start_epoch(epoch);
   data::Batch batch;
   const auto one_step = [&] {
     NvtxRange range(mode == BenchMode::Train ? "bench train step" : "bench forward step");
-    if (step == o.profile_first) cuda_profiler_start();
+    if (profile && step == o.profile_first) cuda_profiler_start();
     if (!loader.next(batch)) {
       loader.start_epoch(++epoch);
       loader.next(batch);
@@ -153,7 +165,7 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph,
     } else {
       (void)graph->forward(ctx, batch.images, /*training=*/false, step);
     }
-    if (step == o.profile_last) {
+    if (profile && step == o.profile_last) {
       ctx.synchronize();
       cuda_profiler_stop();
     }

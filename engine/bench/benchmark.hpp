@@ -54,7 +54,7 @@ struct BenchOptions {
   int64_t repeats = 5;   // timed windows
   bool tf32 = false;     // GPU: TF32 tensor cores
   // Steps [profile_first, profile_last] (0-based over warm-up and timed steps together) run
-  // between cudaProfilerStart and cudaProfilerStop; -1: no bracket.
+  // between cudaProfilerStart and cudaProfilerStop on a GPU (nothing on the CPU); -1: none.
   int64_t profile_first = -1, profile_last = -1;
   float lr = 1e-3f, weight_decay = 5e-4f;  // AdamW, constant rate
   uint64_t seed = 0;
