@@ -9,14 +9,13 @@
 #include "engine/core/version.hpp"
 #include "engine/data/loader.hpp"
 #include "engine/data/registry.hpp"
-#include "engine/ops/classification.hpp"
-#include "engine/ops/cross_entropy.hpp"
 #include "engine/ops/grad_norm.hpp"
 #include "engine/optim/adam.hpp"
 #include "engine/optim/sgd.hpp"
 #include "engine/runtime/gpu_info.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "engine/train/run_directory.hpp"
+#include "engine/train/train_step.hpp"
 
 namespace kestrel::train {
 
@@ -209,6 +208,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   };
 
   Tensor dlogits = Tensor::empty(Shape{config.batch, train_set.classes}, DType::F32, device);
+  const StepOptions step_options{.label_smoothing = config.label_smoothing,
+                                 .clip_norm = config.clip_norm};
   for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
     NvtxRange epoch_range("epoch");
     const auto epoch_start = Clock::now();
@@ -220,15 +221,11 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       NvtxRange step_range("step");
       const float lr = schedule.lr_at(step);
       optimizer->set_lr(lr);
-      const Tensor logits = graph->forward(ctx, batch.images, /*training=*/true, step);
-      correct += ops::count_correct(ctx, logits, batch.labels);
-      Tensor dl = dlogits.slice(0, batch.size);
-      const float loss = ops::cross_entropy_forward_backward(ctx, logits, batch.labels, &dl,
-                                                             {config.label_smoothing});
-      if (!std::isfinite(loss)) return diverged("training loss", epoch, loss, lr);
-      graph->backward(ctx, dl);
-      if (config.clip_norm > 0.0f) ops::clip_grad_norm(ctx, graph->gradients(), config.clip_norm);
-      optimizer->step(ctx, graph->parameters(), graph->gradients());
+      const StepResult taken = train_step(ctx, *graph, *optimizer, batch.images, batch.labels,
+                                          step, dlogits, step_options);
+      correct += taken.correct;
+      const float loss = taken.loss;
+      if (!taken.applied) return diverged("training loss", epoch, loss, lr);
       ++step;
       loss_sum += static_cast<double>(loss) * static_cast<double>(batch.size);
       seen += batch.size;
