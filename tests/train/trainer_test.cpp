@@ -2,6 +2,7 @@
 // MNIST in one epoch, resumes bit-exactly, stops on divergence with a good checkpoint kept, and
 // writes the metrics, config and checkpoints it promises. Most runs use the synthetic data set
 // (no files needed) and a few hundred images so that the whole suite takes seconds.
+#include "engine/core/version.hpp"
 #include "engine/train/trainer.hpp"
 
 #include <gtest/gtest.h>
@@ -438,10 +439,13 @@ TEST(Trainer, ConfigJsonRoundTripsThroughTrainConfig) {
   std::ifstream in(run_file(c, "config.json"));
   const json written = json::parse(in);
   EXPECT_EQ(written["device_resolved"], "cpu");
+  EXPECT_EQ(written["kestrel_version"], version());
+  EXPECT_EQ(written["kestrel_commit"], commit());
   const TrainConfig back = TrainConfig::from_json(written);
   EXPECT_EQ(back.to_json(), c.to_json());
   json without_extras = written;
-  without_extras.erase("device_resolved");
+  for (const char* key : {"device_resolved", "kestrel_version", "kestrel_commit"})
+    without_extras.erase(key);
   EXPECT_EQ(without_extras, c.to_json());
 }
 
