@@ -111,6 +111,11 @@ except (OSError, StopIteration):
 print(f"kestrel vs PyTorch, training step on {device}: {cpu}, {os.cpu_count()} cores, "
       f"commit {commit}, {datetime.datetime.now().isoformat(timespec='minutes')}")
 print(f"load average (1/5/15 min): {load_before} before, {load_after} after")
+busiest = max(float(load_before.split()[0]), float(load_after.split()[0]))
+if busiest >= 0.5 * (os.cpu_count() or 1):
+    print(f"WARNING: the machine was busy (load {busiest:.2f} on {os.cpu_count()} cores): with a "
+          "core taken by other work, OpenMP's 2-thread barriers stall and the 2-thread figures "
+          "collapse; rerun on an idle machine")
 
 def section(title, model, rows, threads_kestrel):
     print()

@@ -45,8 +45,8 @@ std::pair<int64_t, int64_t> parse_step_range(const std::string& text) {
                   std::from_chars(begin + colon + 1, end, b).ptr == end && colon > 0 &&
                   colon + 1 < text.size() && a >= 0 && a <= b;
   if (!ok)
-    throw CLI::ValidationError(fmt::format(
-        "--profile-steps: expected A:B with 0 <= A <= B (e.g. 20:24), got '{}'", text));
+    throw CLI::ValidationError(
+        fmt::format("--profile-steps: expected A:B with 0 <= A <= B (e.g. 20:24), got '{}'", text));
   return {a, b};
 }
 
@@ -79,9 +79,9 @@ void run_bench(const BenchFlags& f) {
   if (!f.profile_steps.empty()) {
     const auto [a, b] = parse_step_range(f.profile_steps);
     if (b >= o.total_steps())
-      throw CLI::ValidationError(fmt::format(
-          "--profile-steps {}: the run takes steps 0 to {} (warm-up included)", f.profile_steps,
-          o.total_steps() - 1));
+      throw CLI::ValidationError(
+          fmt::format("--profile-steps {}: the run takes steps 0 to {} (warm-up included)",
+                      f.profile_steps, o.total_steps() - 1));
     o.profile_first = a;
     o.profile_last = b;
   }
@@ -147,7 +147,8 @@ void register_bench_command(CLI::App& app) {
   cmd->add_option("--repeats", f->repeats, "Timed windows; the median is reported (5)")
       ->check(CLI::Range(int64_t{1}, int64_t{10000}));
   cmd->add_option("--device", f->device, "auto | cpu | cuda | cuda:N (auto)");
-  cmd->add_option("--precision", f->precision, "fp32 | tf32 (GPU) (fp32)")
+  cmd->add_option("--precision", f->precision,
+                  "fp32 | tf32 (GPU); bf16 is not available yet (fp32)")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   cmd->add_option("--graph", f->graph, "CUDA Graph replay: off (on is not available yet)")
       ->check(CLI::IsMember({"on", "off"}));

@@ -121,8 +121,8 @@ int64_t synthetic_samples(int64_t train_size, const Shape& input_chw, int64_t ba
   return std::max(batch, std::min(train_size, fit));
 }
 
-BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph,
-                          const BenchData& data, BenchMode mode, const BenchOptions& o) {
+BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, const BenchData& data,
+                          BenchMode mode, const BenchOptions& o) {
   check_options(o, data);
   const data::ImageDataset images = data::make_synthetic(
       data.samples, static_cast<int>(data.input_chw[0]), static_cast<int>(data.input_chw[1]),
@@ -258,20 +258,22 @@ std::string format_report(const BenchReport& r) {
       "assembly included), batch {}\n",
       r.model, r.data.dataset, nn::with_thousands(r.data.samples), s[0], s[1], s[2], r.device,
       o.batch);
-  out += fmt::format("device: {}, CPU threads: {}, {}; median of {} windows x {} steps after {} "
-                     "warm-up steps\n",
-                     r.device_name, r.threads, r.precision, o.repeats, o.steps, o.warmup);
-  out += "FLOPs: 2 x multiply-adds of convolutions and linear layers; a training step (forward, "
-         "loss, backward, AdamW) counts as 3 x forward\n";
+  out += fmt::format(
+      "device: {}, CPU threads: {}, {}; median of {} windows x {} steps after {} "
+      "warm-up steps\n",
+      r.device_name, r.threads, r.precision, o.repeats, o.steps, o.warmup);
+  out +=
+      "FLOPs: 2 x multiply-adds of convolutions and linear layers; a training step (forward, "
+      "loss, backward, AdamW) counts as 3 x forward\n";
   out += fmt::format("peak: {}\n", r.peak.known() ? fmt::format("{:.1f} TFLOP/s ({})",
                                                                 r.peak.gflops / 1e3, r.peak.source)
                                                   : r.peak.source);
   out += fmt::format("{:<8} {:>12} {:>10} {:>10} {:>8} {:>12}\n", "mode", "images/s", "ms/step",
                      "GFLOP/s", "of peak", "peak memory");
   for (const BenchResult& b : r.results) {
-    const std::string share = r.peak.known()
-                                  ? fmt::format("{:.1f}%", 100.0 * b.achieved_gflops / r.peak.gflops)
-                                  : std::string("n/a");
+    const std::string share =
+        r.peak.known() ? fmt::format("{:.1f}%", 100.0 * b.achieved_gflops / r.peak.gflops)
+                       : std::string("n/a");
     out += fmt::format("{:<8} {:>12} {:>10.3f} {:>10.1f} {:>8} {:>12}\n", mode_name(b.mode),
                        nn::with_thousands(std::llround(b.images_per_second)), b.ms_per_step,
                        b.achieved_gflops, share, megabytes(b.peak_memory_bytes));

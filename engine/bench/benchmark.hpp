@@ -49,10 +49,10 @@ int64_t synthetic_samples(int64_t train_size, const Shape& input_chw, int64_t ba
 
 struct BenchOptions {
   int64_t batch = 64;
-  int64_t steps = 50;    // per timed window
-  int64_t warmup = 10;   // untimed steps first
-  int64_t repeats = 5;   // timed windows
-  bool tf32 = false;     // GPU: TF32 tensor cores
+  int64_t steps = 50;   // per timed window
+  int64_t warmup = 10;  // untimed steps first
+  int64_t repeats = 5;  // timed windows
+  bool tf32 = false;    // GPU: TF32 tensor cores
   // Steps [profile_first, profile_last] (0-based over warm-up and timed steps together) run
   // between cudaProfilerStart and cudaProfilerStop on a GPU (nothing on the CPU); -1: none.
   int64_t profile_first = -1, profile_last = -1;
@@ -80,8 +80,8 @@ struct BenchResult {
 
 // Throws kestrel::Error for options out of range (naming the flag) and when a training loss
 // turns NaN/inf.
-BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph,
-                          const BenchData& data, BenchMode mode, const BenchOptions& options);
+BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, const BenchData& data,
+                          BenchMode mode, const BenchOptions& options);
 
 // The peak of ctx's device at the options' precision (unknown on the CPU).
 DevicePeak device_peak(const Context& ctx, bool tf32);

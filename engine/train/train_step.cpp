@@ -15,8 +15,8 @@ StepResult train_step(const Context& ctx, nn::Graph& graph, optim::Optimizer& op
   const Tensor logits = graph.forward(ctx, images, /*training=*/true, step);
   result.correct = ops::count_correct(ctx, logits, labels);
   Tensor dl = dlogits.slice(0, logits.dim(0));
-  result.loss = ops::cross_entropy_forward_backward(ctx, logits, labels, &dl,
-                                                    {options.label_smoothing});
+  result.loss =
+      ops::cross_entropy_forward_backward(ctx, logits, labels, &dl, {options.label_smoothing});
   // A non-finite loss leaves the parameters untouched, so the caller can stop on the last
   // good weights.
   if (!std::isfinite(result.loss)) return result;

@@ -2,6 +2,8 @@
 // graph's multiply-adds, a training step 3 x forward, checked against LeNet-5's layer
 // arithmetic written out here), the figures derived from the timed windows, peak memory, the
 // datasheet peak table, the option checks, and the JSON object's shape.
+#include "engine/bench/benchmark.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/bench/benchmark.hpp"
 #include "engine/data/registry.hpp"
 #include "models/registry.hpp"
 #include "tests/support/errors.hpp"
@@ -196,8 +197,7 @@ TEST(BenchJson, OneObjectWithSettingsConventionAndAResultPerMode) {
   const nlohmann::json j = bench::to_json(report_of(train, bench::cpu_peak()));
   for (const char* key : {"model", "dataset", "data", "device", "device_name", "threads",
                           "precision", "batch", "steps", "warmup", "repeats", "optimizer",
-                          "flop_convention", "device_peak_gflops", "device_peak_source",
-                          "results"})
+                          "flop_convention", "device_peak_gflops", "device_peak_source", "results"})
     EXPECT_TRUE(j.contains(key)) << key;
   EXPECT_EQ(j["model"], "lenet5");
   EXPECT_EQ(j["batch"], 4);

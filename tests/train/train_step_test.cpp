@@ -1,6 +1,8 @@
 // train::train_step, the step the trainer and the benchmark share: a finite loss updates the
 // parameters once (Adam's step count, changed weights) and counts the correct rows; a NaN loss
 // leaves the parameters and the optimizer exactly as they were.
+#include "engine/train/train_step.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "engine/optim/adam.hpp"
-#include "engine/train/train_step.hpp"
 #include "models/registry.hpp"
 #include "tests/support/random.hpp"
 
