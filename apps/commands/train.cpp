@@ -101,18 +101,16 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
 }
 
 struct EvalFlags {
-  std::string checkpoint, dataset, data_dir = "data", device = "auto";
+  std::string checkpoint, model, dataset, data_dir = "data", device = "auto";
   int64_t batch = 256;
 };
 
 void run_eval(const EvalFlags& f) {
   const auto loaded = checkpoint::load_checkpoint(f.checkpoint);
-  KESTREL_CHECK(loaded.has_kestrel_metadata || !f.dataset.empty(),
-                "{} holds weights only: say which model and data set with a kestrel checkpoint, "
-                "or pass --dataset",
-                f.checkpoint);
-  const std::string model = loaded.state.model;
-  KESTREL_CHECK(!model.empty(), "{} does not name its model", f.checkpoint);
+  // A weights-only file (e.g. written by PyTorch) names neither its model nor its data set.
+  const std::string model = f.model.empty() ? loaded.state.model : f.model;
+  KESTREL_CHECK(!model.empty() && (!loaded.state.dataset.empty() || !f.dataset.empty()),
+                "{} holds weights only: pass --model and --dataset", f.checkpoint);
   const std::string dataset = f.dataset.empty() ? loaded.state.dataset : f.dataset;
   Context ctx(train::resolve_device(f.device));
   const data::ImageDataset test = data::load_dataset(dataset, "test", f.data_dir);
@@ -247,6 +245,8 @@ void register_eval_command(CLI::App& app) {
   auto f = std::make_shared<EvalFlags>();
   auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on its data set's test split");
   cmd->add_option("checkpoint", f->checkpoint, "A .safetensors checkpoint")->required();
+  cmd->add_option("--model", f->model, "Model (default: the checkpoint's)")
+      ->check(CLI::IsMember(models::model_names()));
   cmd->add_option("--dataset", f->dataset, "Data set (default: the checkpoint's)")
       ->check(CLI::IsMember(data::dataset_names()));
   cmd->add_option("--data-dir", f->data_dir, "Where the data sets are (data)");
