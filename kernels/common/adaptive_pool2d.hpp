@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "kernels/common/hd.hpp"
+#include "kernels/common/plane_index.hpp"
 
 namespace kestrel::kernels {
 
@@ -26,17 +27,11 @@ struct AdaptiveAvgPool2dForward {
   const float* x;
   float* y;
   KESTREL_HD void operator()(int64_t i) const {
-    const int64_t out_plane = static_cast<int64_t>(g.out_h) * g.out_w;
-    const int64_t plane = i / out_plane;
-    const int o = static_cast<int>(i - plane * out_plane);
-    const int oh = o / g.out_w, ow = o % g.out_w;
+    const auto [plane, oh, ow] = split_plane_index(i, g.out_h, g.out_w);
     const int h0 = adaptive_start(oh, g.out_h, g.in_h), h1 = adaptive_end(oh, g.out_h, g.in_h);
     const int w0 = adaptive_start(ow, g.out_w, g.in_w), w1 = adaptive_end(ow, g.out_w, g.in_w);
     const float* xp = x + plane * g.in_h * g.in_w;
-    float sum = 0.0f;
-    for (int h = h0; h < h1; ++h)
-      for (int w = w0; w < w1; ++w) sum += xp[h * g.in_w + w];
-    y[i] = sum / static_cast<float>((h1 - h0) * (w1 - w0));
+    y[i] = sum_window(xp, g.in_w, h0, h1, w0, w1) / static_cast<float>((h1 - h0) * (w1 - w0));
   }
 };
 
@@ -47,10 +42,7 @@ struct AdaptiveAvgPool2dBackward {
   const float* dy;
   float* dx;
   KESTREL_HD void operator()(int64_t i) const {
-    const int64_t in_plane = static_cast<int64_t>(g.in_h) * g.in_w;
-    const int64_t plane = i / in_plane;
-    const int index = static_cast<int>(i - plane * in_plane);
-    const int h = index / g.in_w, w = index % g.in_w;
+    const auto [plane, h, w] = split_plane_index(i, g.in_h, g.in_w);
     const int oh0 = adaptive_start(h, g.in_h, g.out_h), oh1 = adaptive_end(h, g.in_h, g.out_h);
     const int ow0 = adaptive_start(w, g.in_w, g.out_w), ow1 = adaptive_end(w, g.in_w, g.out_w);
     const float* dyp = dy + plane * g.out_h * g.out_w;

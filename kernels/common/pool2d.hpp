@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "kernels/common/hd.hpp"
+#include "kernels/common/plane_index.hpp"
 
 namespace kestrel::kernels {
 
@@ -62,10 +63,7 @@ struct MaxPool2dForward {
   float* y;
   int32_t* argmax;
   KESTREL_HD void operator()(int64_t i) const {
-    const int64_t out_plane = static_cast<int64_t>(g.out_h) * g.out_w;
-    const int64_t plane = i / out_plane;
-    const int o = static_cast<int>(i - plane * out_plane);
-    const int oh = o / g.out_w, ow = o % g.out_w;
+    const auto [plane, oh, ow] = split_plane_index(i, g.out_h, g.out_w);
     const float* xp = x + plane * g.in_h * g.in_w;
     int h0 = oh * g.stride_h - g.pad_h;
     int w0 = ow * g.stride_w - g.pad_w;
@@ -97,10 +95,8 @@ struct MaxPool2dBackward {
   const int32_t* argmax;
   float* dx;
   KESTREL_HD void operator()(int64_t i) const {
-    const int64_t in_plane = static_cast<int64_t>(g.in_h) * g.in_w;
-    const int64_t plane = i / in_plane;
-    const int index = static_cast<int>(i - plane * in_plane);
-    const int h = index / g.in_w, w = index % g.in_w;
+    const auto [plane, h, w] = split_plane_index(i, g.in_h, g.in_w);
+    const int index = h * g.in_w + w;  // the argmax value that points here
     const int64_t out_offset = plane * g.out_h * g.out_w;
     const int oh0 = first_window_covering(h, g.kernel_h, g.stride_h, g.pad_h);
     const int oh1 = end_window_covering(h, g.stride_h, g.pad_h, g.out_h);
@@ -122,19 +118,15 @@ struct AvgPool2dForward {
   const float* x;
   float* y;
   KESTREL_HD void operator()(int64_t i) const {
-    const int64_t out_plane = static_cast<int64_t>(g.out_h) * g.out_w;
-    const int64_t plane = i / out_plane;
-    const int o = static_cast<int>(i - plane * out_plane);
-    const AvgPoolWindow win = avg_pool_window(g, o / g.out_w, o % g.out_w);
+    const auto [plane, oh, ow] = split_plane_index(i, g.out_h, g.out_w);
+    const AvgPoolWindow win = avg_pool_window(g, oh, ow);
     if (win.h0 >= win.h1 || win.w0 >= win.w1) {  // a window of padding only
       y[i] = 0.0f;
       return;
     }
     const float* xp = x + plane * g.in_h * g.in_w;
-    float sum = 0.0f;
-    for (int h = win.h0; h < win.h1; ++h)
-      for (int w = win.w0; w < win.w1; ++w) sum += xp[h * g.in_w + w];
-    y[i] = sum / static_cast<float>(win.divisor);
+    y[i] = sum_window(xp, g.in_w, win.h0, win.h1, win.w0, win.w1) /
+           static_cast<float>(win.divisor);
   }
 };
 
@@ -144,10 +136,7 @@ struct AvgPool2dBackward {
   const float* dy;
   float* dx;
   KESTREL_HD void operator()(int64_t i) const {
-    const int64_t in_plane = static_cast<int64_t>(g.in_h) * g.in_w;
-    const int64_t plane = i / in_plane;
-    const int index = static_cast<int>(i - plane * in_plane);
-    const int h = index / g.in_w, w = index % g.in_w;
+    const auto [plane, h, w] = split_plane_index(i, g.in_h, g.in_w);
     const float* dyp = dy + plane * g.out_h * g.out_w;
     const int oh0 = first_window_covering(h, g.kernel_h, g.stride_h, g.pad_h);
     const int oh1 = end_window_covering(h, g.stride_h, g.pad_h, g.out_h);
