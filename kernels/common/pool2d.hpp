@@ -125,8 +125,7 @@ struct AvgPool2dForward {
       return;
     }
     const float* xp = x + plane * g.in_h * g.in_w;
-    y[i] = sum_window(xp, g.in_w, win.h0, win.h1, win.w0, win.w1) /
-           static_cast<float>(win.divisor);
+    y[i] = sum_window(xp, g.in_w, win.h0, win.h1, win.w0, win.w1) / static_cast<float>(win.divisor);
   }
 };
 
