@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "apps/commands/model_summarizer.hpp"
+#include "engine/report/markdown.hpp"
 #include "engine/report/report.hpp"
 #include "kernels/common/error.hpp"
 
@@ -19,19 +20,23 @@ struct ReportFlags {
   std::vector<std::string> run_dirs;
   std::string out;
   std::string data_dir;  // empty: each run's own
+  std::string markdown;  // empty: no Markdown tables
 };
 
 void run_report(const ReportFlags& f) {
   std::vector<std::filesystem::path> dirs(f.run_dirs.begin(), f.run_dirs.end());
-  const std::filesystem::path out =
-      !f.out.empty() ? std::filesystem::path(f.out)
-      : dirs.size() == 1 ? dirs[0] / "report.html"
-                         : std::filesystem::path("report.html");
+  const std::filesystem::path out = !f.out.empty()     ? std::filesystem::path(f.out)
+                                    : dirs.size() == 1 ? dirs[0] / "report.html"
+                                                       : std::filesystem::path("report.html");
   report::ReportOptions options;
   options.data_dir = f.data_dir;
   options.summarize_model = model_summarizer();
   report::write_report(dirs, out, options);
   fmt::print("report: {}\n", out.string());
+  if (!f.markdown.empty()) {
+    report::write_markdown(dirs, f.markdown, options);
+    fmt::print("tables: {}\n", f.markdown);
+  }
 }
 
 }  // namespace
@@ -50,8 +55,9 @@ void write_run_report(const std::string& run_dir, const std::string& data_dir) {
 void register_report_command(CLI::App& app) {
   auto f = std::make_shared<ReportFlags>();
   auto* cmd = app.add_subcommand(
-      "report", "Write an HTML report of a run (curves, confusion matrix, misclassified images), "
-                "or compare several runs");
+      "report",
+      "Write an HTML report of a run (curves, confusion matrix, misclassified images), "
+      "or compare several runs");
   cmd->add_option("run_dirs", f->run_dirs, "Run directories (holding metrics.jsonl)")
       ->required()
       ->expected(1, -1);
@@ -60,6 +66,9 @@ void register_report_command(CLI::App& app) {
                   "several)");
   cmd->add_option("--data-dir", f->data_dir,
                   "Where the test images are (default: the folder each run was trained from)");
+  cmd->add_option("--markdown", f->markdown,
+                  "Also write Markdown tables of the runs (results, accuracy per epoch, "
+                  "architectures, hardest classes) to this file");
   cmd->callback([f] { run_report(*f); });
 }
 

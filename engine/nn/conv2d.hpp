@@ -29,6 +29,7 @@ class Conv2d : public Layer {
   int64_t multiply_adds(const Shape& input) const override;
 
   const ops::Conv2dSpec& spec() const { return spec_; }
+  int kernel_size() const { return kernel_size_; }
 
  private:
   Shape weight_shape() const;

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include "engine/nn/activation.hpp"
+#include "engine/nn/conv2d.hpp"
+#include "engine/nn/dropout.hpp"
 #include "engine/nn/linear.hpp"
+#include "engine/nn/pooling.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "kernels/common/error.hpp"
 
@@ -338,6 +341,26 @@ void SequentialGraph::initialize(const Context& ctx, init::InitScheme scheme, ui
   }
 }
 
+namespace {
+
+// Window, stride and dropout probability of the layers that have them.
+void describe_layer(const Layer& layer, LayerSummary& row) {
+  if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
+    row.kernel = conv->kernel_size();
+    row.stride = conv->spec().stride_h;
+  } else if (const auto* max_pool = dynamic_cast<const MaxPool2d*>(&layer)) {
+    row.kernel = max_pool->spec().kernel_h;
+    row.stride = max_pool->spec().stride_h;
+  } else if (const auto* avg_pool = dynamic_cast<const AvgPool2d*>(&layer)) {
+    row.kernel = avg_pool->spec().kernel_h;
+    row.stride = avg_pool->spec().stride_h;
+  } else if (const auto* dropout = dynamic_cast<const Dropout*>(&layer)) {
+    row.dropout = dropout->p();
+  }
+}
+
+}  // namespace
+
 GraphSummary SequentialGraph::summary() const {
   check_planned("summary");
   GraphSummary s;
@@ -350,6 +373,7 @@ GraphSummary SequentialGraph::summary() const {
     row.output = n.output;
     for (int index : n.params) row.params += params_[static_cast<size_t>(index)].shape.numel();
     row.multiply_adds = n.multiply_adds;
+    describe_layer(*n.layer, row);
     if (n.owns_buffer) row.activation_bytes += bytes_of(n.output, DType::F32);
     for (const BufferSpec& b : n.kept) row.activation_bytes += bytes_of(b.shape, b.dtype);
     const auto* relu = dynamic_cast<const ReLU*>(n.layer.get());

@@ -19,6 +19,10 @@ struct LayerSummary {
   int64_t multiply_adds = 0;
   int64_t activation_bytes = 0;  // its own output buffer plus kept state (argmax, LRN scale)
   std::string memory_note;       // why it adds no output buffer: "in place", "view", "fused"
+  // What an architecture table needs without rebuilding the layer: the square window and
+  // stride of a convolution or pooling layer (0 for other layers) and a dropout probability.
+  int kernel = 0, stride = 0;
+  double dropout = 0.0;
 };
 
 struct GraphSummary {
