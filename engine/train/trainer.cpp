@@ -183,8 +183,9 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   // masks of its own.
   broadcast_training_state(comm, *graph, *optimizer);
   graph->set_seed(dropout_seed_for_rank(config.seed, comm.rank()));
-  GradientReducer reducer(comm, *graph,
-                          static_cast<int64_t>(config.dist_bucket_mb * 1024.0 * 1024.0));
+  GradientReducer reducer(
+      comm, *graph,
+      std::max<int64_t>(1, static_cast<int64_t>(config.dist_bucket_mb * 1024.0 * 1024.0)));
 
   std::optional<RunDirectory> run;
   if (lead) run.emplace(config.out_dir, name, resuming);
