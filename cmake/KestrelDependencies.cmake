@@ -1,6 +1,6 @@
 # Finds every dependency once, so the subdirectories only link imported targets.
 # Required: fmt, Random123 (headers), OpenMP. Optional: OpenBLAS, CUDA toolkit (+ cuBLAS),
-# cuDNN, NCCL, MPI. Each result is printed by KestrelSummary.cmake.
+# cuDNN, NCCL, MPI (-DKESTREL_MPI=OFF leaves it out). Each result is printed by KestrelSummary.cmake.
 
 find_package(fmt REQUIRED)
 find_package(Threads REQUIRED)
@@ -91,8 +91,16 @@ if(KESTREL_HAVE_CUDA)
   set(KESTREL_HAVE_NCCL ${NCCL_FOUND})
 endif()
 
-find_package(MPI QUIET COMPONENTS CXX)
-set(KESTREL_HAVE_MPI ${MPI_CXX_FOUND})
+# MPI (OpenMPI from Debian): data-parallel training on CPU ranks and the NCCL id exchange of
+# GPU ranks. Only its C interface is used, found through the CXX component (the project enables
+# no C compiler). Without it kestrel trains in one process.
+set(KESTREL_HAVE_MPI OFF)
+if(KESTREL_MPI)
+  find_package(MPI QUIET COMPONENTS CXX)
+  if(MPI_CXX_FOUND)
+    set(KESTREL_HAVE_MPI ON)
+  endif()
+endif()
 
 if(KESTREL_TESTS)
   find_package(GTest REQUIRED)

@@ -3,6 +3,7 @@
 # already there it prints nothing and touches nothing. The CUDA toolkit, cuDNN and NCCL are not
 # Debian packages here; CMake finds them when present and builds CPU-only when not. chromium is
 # the headless browser the report test opens report.html in (scripts/report-browser-test.sh).
+# OpenMPI runs the data-parallel CPU ranks (mpirun in the distributed tests, docs/distributed.md).
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,7 @@ packages=(
   libopenblas-dev librandom123-dev libcli11-dev
   zlib1g-dev libpng-dev libjpeg-dev nlohmann-json3-dev
   clang libclang-rt-14-dev
+  openmpi-bin libopenmpi-dev
   chromium
 )
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/dist/make_communicator.hpp"
 #include "engine/runtime/gpu_info.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/parallel.hpp"
@@ -15,6 +16,10 @@ double gib(size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 
 void print_devices() {
   const GpuEnvironment env = query_gpu_environment();
   fmt::print("cpu      {} threads, GEMM: {}\n", cpu::num_threads(), cpu::gemm_backend_name());
+  const dist::DistSupport dist = dist::dist_support();
+  fmt::print("dist     MPI: {} | NCCL: {}\n",
+             dist.mpi ? dist.mpi_library + " (mpirun -np N kestrel train ...)" : "not built",
+             dist.nccl ? env.nccl_version : "not built");
   if (!env.built_with_cuda) {
     fmt::print("cuda     not available: {}\n", env.no_gpu_reason);
     return;
@@ -36,7 +41,8 @@ void print_devices() {
 }  // namespace
 
 void register_devices_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("devices", "List the CPU and CUDA GPUs kestrel can use");
+  auto* cmd = app.add_subcommand(
+      "devices", "List the CPU, the CUDA GPUs and the data-parallel transports kestrel can use");
   cmd->callback(print_devices);
 }
 

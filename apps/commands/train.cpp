@@ -3,8 +3,13 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "apps/commands/model_builder.hpp"
 #include "apps/commands/report.hpp"
@@ -13,7 +18,11 @@
 #include "engine/checkpoint/checkpoint.hpp"
 #include "engine/data/loader.hpp"
 #include "engine/data/registry.hpp"
+#include "engine/dist/launch_env.hpp"
+#include "engine/dist/make_communicator.hpp"
+#include "engine/runtime/gpu_info.hpp"
 #include "engine/train/evaluate.hpp"
+#include "engine/train/multi_gpu.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "models/datasets.hpp"
 
@@ -25,7 +34,8 @@ namespace {
 // resuming, the configuration the run was saved with.
 struct TrainFlags {
   std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
-  std::string out = "runs", name, resume;
+  std::string out = "runs", name, resume, gpus;
+  double dist_timeout = 300.0, dist_bucket_mb = 25.0;
   int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0;
   float lr = 0, momentum = 0, weight_decay = 0, label_smoothing = 0, clip_norm = 0;
   int crop_padding = 0, threads = 0;
@@ -41,6 +51,46 @@ train::TrainConfig saved_config(const std::string& checkpoint_path, const std::s
   const auto loaded = checkpoint::load_checkpoint(checkpoint_path);
   if (loaded.state.config.empty()) return train::default_config(model, dataset);
   return train::TrainConfig::from_json(nlohmann::json::parse(loaded.state.config));
+}
+
+// --gpus 0,1,2,3: distinct GPU indices, each present on this machine.
+std::vector<int> parse_gpus(const std::string& text) {
+  std::vector<int> gpus;
+  std::stringstream list(text);
+  for (std::string item; std::getline(list, item, ',');) {
+    int g = -1;
+    const auto [end, error] = std::from_chars(item.data(), item.data() + item.size(), g);
+    if (item.empty() || error != std::errc() || end != item.data() + item.size() || g < 0)
+      throw CLI::ValidationError("--gpus",
+                                 "'" + text + "' is not a list of GPU indices like 0,1,2,3");
+    if (std::find(gpus.begin(), gpus.end(), g) != gpus.end())
+      throw CLI::ValidationError("--gpus", "GPU " + item + " is listed twice in '" + text + "'");
+    gpus.push_back(g);
+  }
+  if (gpus.empty()) throw CLI::ValidationError("--gpus", "no GPU listed");
+  const int present = cuda_device_count();
+  for (int g : gpus) {
+    if (g < present) continue;
+    const std::string reason = query_gpu_environment().no_gpu_reason;
+    KESTREL_FAIL("--gpus {}: GPU {} is not present: this machine has {} usable CUDA GPU(s){}", text,
+                 g, present, reason.empty() ? "" : " (" + reason + ")");
+  }
+  return gpus;
+}
+
+// Rank 0 of the job reports; a failure in any rank of a multi-rank job ends them all (the
+// others would wait for it in their next collective until --dist-timeout).
+train::RunResult train_as_rank(const train::TrainConfig& c, train::TrainObserver& progress,
+                               dist::Communicator& comm) {
+  try {
+    return train::run_training(c, model_builder(), progress, comm);
+  } catch (const Error& e) {
+    if (comm.size() > 1) comm.abort(e.message().empty() ? e.what() : e.message());
+    throw;
+  } catch (const std::exception& e) {
+    if (comm.size() > 1) comm.abort(e.what());
+    throw;
+  }
 }
 
 void run_train(const TrainFlags& f, CLI::App& cmd) {
@@ -90,14 +140,38 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (f.drop_last) c.drop_last = true;
   if (given("--train-limit")) c.train_limit = f.train_limit;
   if (given("--seed")) c.seed = f.seed;
+  if (given("--dist-bucket-mb")) c.dist_bucket_mb = f.dist_bucket_mb;
   if (f.threads > 0) cpu::set_num_threads(f.threads);
 
+  // Data parallel: the launcher (mpirun, srun, ...) says which rank this process is; --gpus
+  // makes this one process the ranks, a thread per GPU.
+  const dist::LaunchEnvironment env = dist::read_launch_environment();
+  const dist::DistOptions dist_options{.timeout_seconds = f.dist_timeout};
+  train::RunResult result;
+  bool lead = true;
   TrainProgress progress(::isatty(STDERR_FILENO) == 1);
-  const train::RunResult result = train::run_training(c, model_builder(), progress);
+  if (given("--gpus")) {
+    if (env.size > 1)
+      throw CLI::ValidationError(
+          "--gpus", fmt::format("one process drives the listed GPUs; it cannot be one of the {} "
+                                "ranks that {} started",
+                                env.size, env.launcher));
+    if (given("--device"))
+      throw CLI::ValidationError("--gpus", "--gpus chooses the devices: drop --device");
+    const std::vector<int> gpus = parse_gpus(f.gpus);
+    auto comms = dist::make_gpu_communicators(gpus, dist_options);
+    result = train::run_training_on_gpus(c, gpus, comms, model_builder(), progress);
+  } else {
+    const Device device = train::resolve_device(c.device, env.local_rank);
+    const auto comm = dist::make_communicator(env, device, dist_options);
+    lead = comm->rank() == 0;
+    result = train_as_rank(c, progress, *comm);
+  }
+  if (result.status == train::RunStatus::Diverged) exit_code() = kExitDiverged;
+  if (!lead) return;
   progress.finish();
   print_run_result(result);
   write_run_report(result.run_dir, c.data_dir);
-  if (result.status == train::RunStatus::Diverged) exit_code() = kExitDiverged;
 }
 
 struct EvalFlags {
@@ -230,6 +304,14 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--device", f->device, "auto | cpu | cuda | cuda:N (auto)");
   cmd->add_flag("--deterministic", f->deterministic, "Deterministic GPU algorithms only");
   cmd->add_flag("--tf32", f->tf32, "Allow TF32 tensor cores on the GPU");
+  cmd->add_option("--gpus", f->gpus, "Data parallel in one process over these GPUs (0,1,2,3)");
+  cmd->add_option("--dist-timeout", f->dist_timeout,
+                  "Data parallel: seconds a collective may wait for the other ranks before the "
+                  "job is aborted (300)")
+      ->check(positive());
+  cmd->add_option("--dist-bucket-mb", f->dist_bucket_mb,
+                  "Data parallel: gradient all-reduce bucket size in MiB (25)")
+      ->check(positive());
   cmd->add_option("--threads", f->threads, "CPU threads (default: all cores)")
       ->check(integer())
       ->check(CLI::Range(1, 1024));

@@ -24,6 +24,10 @@ void TrainProgress::on_start(const train::RunStart& s) {
              "batches per epoch\nkestrel: run directory {}\n",
              s.device.str(), s.parameters, s.train_samples, s.eval_samples, s.batches_per_epoch,
              s.run_dir);
+  if (s.world_size > 1)
+    fmt::print(
+        stderr, "kestrel: data parallel over {} ranks ({}): global batch {} = {} per rank x {}\n",
+        s.world_size, s.dist_backend, s.global_batch, s.global_batch / s.world_size, s.world_size);
   if (s.first_epoch > 0) fmt::print(stderr, "kestrel: resuming after epoch {}\n", s.first_epoch);
 }
 

@@ -42,6 +42,9 @@ void check_options(const LoaderOptions& o, int64_t channels) {
   KESTREL_CHECK(o.batch_size >= 1, "BatchLoader: batch_size must be >= 1, got {}", o.batch_size);
   KESTREL_CHECK(o.augment.crop_padding >= 0, "BatchLoader: crop_padding must be >= 0, got {}",
                 o.augment.crop_padding);
+  KESTREL_CHECK(o.shard_count >= 1 && o.shard_rank >= 0 && o.shard_rank < o.shard_count,
+                "BatchLoader: shard {} of {} does not exist (rank must be in [0, count))",
+                o.shard_rank, o.shard_count);
   if (o.purpose == LoaderPurpose::Evaluation) {
     KESTREL_CHECK(!o.augment.enabled(),
                   "BatchLoader: an evaluation loader must not augment (crop_padding {}, hflip {})",
@@ -113,6 +116,7 @@ BatchLoader::BatchLoader(const ImageDataset& dataset, const Context& ctx, Loader
                 "BatchLoader: dataset '{}' labels must be i32 [{}], got {}", dataset.name,
                 samples_, labels.str());
   check_options(options_, images.dim(1));
+  shard_samples_ = shard_size(samples_, options_.shard_rank, options_.shard_count);
 
   images_ = on_device(images, ctx_.device());
   labels_ = on_device(labels, ctx_.device());
@@ -127,15 +131,25 @@ BatchLoader::BatchLoader(const ImageDataset& dataset, const Context& ctx, Loader
 
 int64_t BatchLoader::batches_per_epoch() const {
   const int64_t b = options_.batch_size;
-  return options_.drop_last ? samples_ / b : (samples_ + b - 1) / b;
+  if (options_.purpose == LoaderPurpose::Evaluation) return (shard_samples_ + b - 1) / b;
+  const int64_t global = b * options_.shard_count;
+  return options_.drop_last ? samples_ / global : (samples_ + global - 1) / global;
+}
+
+int64_t BatchLoader::global_batch_rows(int64_t index) const {
+  KESTREL_CHECK(index >= 0 && index < batches_per_epoch(),
+                "BatchLoader: no batch {} in an epoch of {} batches", index, batches_per_epoch());
+  const int64_t global = options_.batch_size * options_.shard_count;
+  return std::min(global, samples_ - index * global);
 }
 
 void BatchLoader::start_epoch(int64_t epoch) {
   KESTREL_CHECK(epoch >= 0, "BatchLoader: epoch must be >= 0, got {}", epoch);
   NvtxRange range("start_epoch");
-  const std::vector<int32_t> order =
-      epoch_permutation(samples_, options_.seed, epoch, options_.shuffle);
-  order_.copy_from(Tensor::from_vector(Shape{samples_}, order));
+  std::vector<int32_t> order = epoch_permutation(samples_, options_.seed, epoch, options_.shuffle);
+  if (options_.shard_count > 1) order = shard(order, options_.shard_rank, options_.shard_count);
+  if (shard_samples_ > 0)
+    order_.slice(0, shard_samples_).copy_from(Tensor::from_vector(Shape{shard_samples_}, order));
 
   if (options_.augment.enabled()) {
     kernels::AugmentSpec spec;
@@ -155,10 +169,14 @@ void BatchLoader::start_epoch(int64_t epoch) {
 
 bool BatchLoader::next(Batch& out) {
   KESTREL_CHECK(epoch_ >= 0, "BatchLoader: call start_epoch(epoch) before next()");
-  const int64_t remaining = samples_ - cursor_;
-  if (remaining <= 0 || (options_.drop_last && remaining < options_.batch_size)) return false;
+  if (batch_index_ >= batches_per_epoch()) return false;
+  const int64_t b = std::clamp<int64_t>(shard_samples_ - cursor_, 0, options_.batch_size);
+  if (b == 0) {  // a rank whose shard ran out before the epoch's last global batch
+    out = Batch{};
+    out.index = batch_index_++;
+    return true;
+  }
   NvtxRange range("assemble_batch");
-  const int64_t b = std::min(options_.batch_size, remaining);
   const bool full = b == batch_images_.dim(0);
   out.images = full ? batch_images_ : batch_images_.slice(0, b);
   out.labels = full ? batch_labels_ : batch_labels_.slice(0, b);

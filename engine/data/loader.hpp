@@ -14,6 +14,13 @@
 //
 // A batch's tensors are views of buffers the loader allocates once: the next call to next()
 // overwrites them (on a GPU, in stream order after the work queued before it).
+//
+// Data parallel (shard_count R > 1): rank r visits data::shard(epoch order, r, R), in batches of
+// batch_size B. Step s of the R ranks then covers exactly the rows of step s of one loader with
+// batch B x R (the global batch): rank r holds its rows r, r + R, r + 2R, ... Every rank takes
+// the same number of steps (the global batch count), so near the end of an epoch a rank's batch
+// may be short or even empty (size 0, undefined tensors) while it still joins the step's
+// collectives. An evaluation loader simply walks its shard: evaluation has no lockstep.
 #include <cstdint>
 #include <vector>
 
@@ -43,6 +50,8 @@ struct LoaderOptions {
   Normalization normalization;
   uint64_t seed = 0;  // drives the shuffle and the augmentation
   LoaderPurpose purpose = LoaderPurpose::Training;
+  int shard_rank = 0;   // this rank's shard of every epoch (data parallel) ...
+  int shard_count = 1;  // ... out of this many
 
   static LoaderOptions for_training(int64_t batch_size, Normalization normalization,
                                     AugmentOptions augment = {}, uint64_t seed = 0,
@@ -53,10 +62,10 @@ struct LoaderOptions {
 };
 
 struct Batch {
-  Tensor images;   // f32 [b, C, H, W] on the loader's device
+  Tensor images;   // f32 [b, C, H, W] on the loader's device (undefined when b is 0)
   Tensor labels;   // i32 [b]
   Tensor indices;  // i32 [b]: the dataset index of each row
-  int64_t size = 0;   // b: batch_size, or fewer for the last batch of an epoch
+  int64_t size = 0;   // b: batch_size, or fewer for the last batch of an epoch (0: see above)
   int64_t index = 0;  // the batch's number within its epoch
 };
 
@@ -71,7 +80,11 @@ class BatchLoader {
   // Assembles the next batch of the current epoch into `out`; false when the epoch is over.
   bool next(Batch& out);
 
+  // Training: the global batch count, the same on every rank. Evaluation: this rank's.
   int64_t batches_per_epoch() const;
+  // The rows of global batch `index` over all ranks (training): batch_size x shard_count, or
+  // fewer for the last batch of an epoch. The divisor of a data-parallel step's mean.
+  int64_t global_batch_rows(int64_t index) const;
   int64_t size() const { return samples_; }
   int64_t epoch() const { return epoch_; }
   const LoaderOptions& options() const { return options_; }
@@ -81,6 +94,7 @@ class BatchLoader {
   Context ctx_;
   LoaderOptions options_;
   int64_t samples_ = 0;
+  int64_t shard_samples_ = 0;  // this rank's share of every epoch
   int64_t epoch_ = -1;
   int64_t cursor_ = 0;  // position of the next batch's first sample in the epoch's order
   int64_t batch_index_ = 0;
@@ -88,7 +102,7 @@ class BatchLoader {
   // On the context's device.
   Tensor images_;     // u8 [N, C, H, W]
   Tensor labels_;     // i32 [N]
-  Tensor order_;      // i32 [N]: this epoch's dataset indices in visiting order
+  Tensor order_;      // i32 [N]: this epoch's dataset indices in visiting order (its shard)
   Tensor crop_flip_;  // i32 [N, 3]: this epoch's (dy, dx, flip) per dataset index, if augmenting
   Tensor batch_images_;  // f32 [rows, C, H, W], rows = min(batch_size, N)
   Tensor batch_labels_;  // i32 [rows]

@@ -1,6 +1,7 @@
 #include "engine/metrics/confusion_matrix.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "kernels/common/error.hpp"
 
@@ -9,6 +10,19 @@ namespace kestrel::metrics {
 ConfusionMatrix::ConfusionMatrix(int classes) : classes_(classes) {
   KESTREL_CHECK(classes >= 1, "confusion matrix needs at least one class, got {}", classes);
   counts_.assign(static_cast<size_t>(classes) * static_cast<size_t>(classes), 0);
+}
+
+ConfusionMatrix ConfusionMatrix::from_counts(int classes, std::vector<int64_t> counts) {
+  ConfusionMatrix m(classes);
+  KESTREL_CHECK(counts.size() == m.counts_.size(),
+                "confusion matrix: {} counts for {} classes (expected {})", counts.size(), classes,
+                m.counts_.size());
+  for (int64_t c : counts) {
+    KESTREL_CHECK(c >= 0, "confusion matrix: a count of {}", c);
+    m.total_ += c;
+  }
+  m.counts_ = std::move(counts);
+  return m;
 }
 
 void ConfusionMatrix::add(const int32_t* labels, const int32_t* predicted, int64_t n) {

@@ -17,6 +17,9 @@ struct ClassScores {
 class ConfusionMatrix {
  public:
   explicit ConfusionMatrix(int classes);
+  // A matrix with these row-major [true][predicted] counts (e.g. summed over data-parallel
+  // ranks); counts must hold classes x classes values >= 0.
+  static ConfusionMatrix from_counts(int classes, std::vector<int64_t> counts);
 
   // Counts n (true, predicted) pairs; both in [0, classes) (kestrel::Error otherwise).
   void add(const int32_t* labels, const int32_t* predicted, int64_t n);

@@ -242,7 +242,8 @@ Tensor SequentialGraph::forward(const Context& ctx, const Tensor& images, bool t
   return outputs_.back();
 }
 
-void SequentialGraph::backward(const Context& ctx, const Tensor& dlogits) {
+void SequentialGraph::backward(const Context& ctx, const Tensor& dlogits,
+                               const BackwardHook& after_layer) {
   check_built("backward");
   KESTREL_CHECK(forward_done_, "graph: backward without a forward");
   NvtxRange range("backward");
@@ -271,6 +272,7 @@ void SequentialGraph::backward(const Context& ctx, const Tensor& dlogits) {
       dx = &output_grads_[static_cast<size_t>(i - 1)];
     }
     n.layer->backward(ctx, x, outputs_[static_cast<size_t>(i)], dy, dx, current_step_);
+    if (after_layer) after_layer(i);
   }
 }
 

@@ -15,6 +15,7 @@
 // elements (256 bytes, the alignment cuBLASLt's heuristics assume): the flat buffers hold zero
 // padding between tensors, which gradients and optimizers leave at zero.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -71,8 +72,12 @@ class SequentialGraph {
   Tensor forward(const Context& ctx, const Tensor& images, bool training, int64_t step);
   // Back-propagates dlogits ([b, classes] for the last forward's b) and overwrites every
   // parameter gradient. dlogits may be the logits forward returned (cross_entropy in place)
-  // when the last layer's backward does not read its output (Linear).
-  void backward(const Context& ctx, const Tensor& dlogits);
+  // when the last layer's backward does not read its output (Linear). after_layer, when given,
+  // is called with each layer's index as soon as its backward has been queued (last layer
+  // first): that layer's parameter gradients are then complete in stream order, which is when
+  // data-parallel training starts summing them across ranks while backward goes on.
+  using BackwardHook = std::function<void(int layer)>;
+  void backward(const Context& ctx, const Tensor& dlogits, const BackwardHook& after_layer = {});
 
   Tensor& parameters();
   Tensor& gradients();

@@ -24,6 +24,10 @@ float cross_entropy_forward_backward(const Context& ctx, const Tensor& logits, c
                 op, labels.dim(0), n, labels.shape().str(), logits.shape().str());
   KESTREL_CHECK(spec.label_smoothing >= 0.0f && spec.label_smoothing <= 1.0f,
                 "{}: label_smoothing must be in [0, 1], got {}", op, spec.label_smoothing);
+  KESTREL_CHECK(spec.gradient_divisor == 0 || spec.gradient_divisor >= n,
+                "{}: gradient_divisor {} must be 0 or at least the {} rows of the logits", op,
+                spec.gradient_divisor, n);
+  const int64_t divisor = spec.gradient_divisor > 0 ? spec.gradient_divisor : n;
   if (dlogits != nullptr) {
     detail::check_tensor(op, "dlogits", *dlogits, ctx, 2);
     detail::check_shape(op, "dlogits", *dlogits, logits.shape());
@@ -34,9 +38,10 @@ float cross_entropy_forward_backward(const Context& ctx, const Tensor& logits, c
   Tensor row_loss = ctx.scratch(Shape{n});
   detail::launch_elementwise(
       ctx, n,
-      kernels::SoftmaxCrossEntropyRow{
-          logits.data<float>(), labels.data<int32_t>(), row_loss.data<float>(),
-          dlogits != nullptr ? dlogits->data<float>() : nullptr, n, classes, spec.label_smoothing});
+      kernels::SoftmaxCrossEntropyRow{logits.data<float>(), labels.data<int32_t>(),
+                                      row_loss.data<float>(),
+                                      dlogits != nullptr ? dlogits->data<float>() : nullptr,
+                                      divisor, classes, spec.label_smoothing});
 
   double total = 0.0;
 #if defined(KESTREL_HAVE_CUDA)

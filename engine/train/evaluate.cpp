@@ -1,7 +1,11 @@
 #include "engine/train/evaluate.hpp"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "engine/ops/classification.hpp"
 #include "engine/ops/cross_entropy.hpp"
@@ -9,7 +13,60 @@
 
 namespace kestrel::train {
 
-EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loader, int classes) {
+namespace {
+
+// The ranks' sums: loss, samples, top-5 hits, the confusion matrix and the misclassified
+// examples. The examples travel as [rank][slot][index, label, predicted, confidence] in one
+// sum where each rank fills only its own slots (an all-gather made of a sum).
+void reduce_over_ranks(dist::Communicator& comm, EvalResult& r, double& loss_sum,
+                       int64_t& top5_hits) {
+  std::array<double, 1> loss{loss_sum};
+  comm.all_reduce_sum_host(loss);
+  loss_sum = loss[0];
+
+  std::vector<int64_t> counts = r.confusion.counts();
+  counts.push_back(r.samples);
+  counts.push_back(top5_hits);
+  comm.all_reduce_sum_host(counts);
+  top5_hits = counts.back();
+  counts.pop_back();
+  r.samples = counts.back();
+  counts.pop_back();
+  r.confusion = metrics::ConfusionMatrix::from_counts(r.confusion.classes(), std::move(counts));
+
+  constexpr size_t kFields = 4;
+  const size_t slots = EvalResult::kMaxMisclassified;
+  std::vector<double> gathered(static_cast<size_t>(comm.size()) * slots * kFields, 0.0);
+  const size_t mine = static_cast<size_t>(comm.rank()) * slots * kFields;
+  for (size_t k = 0; k < slots; ++k) {
+    double* slot = gathered.data() + mine + k * kFields;
+    if (k >= r.misclassified.size()) {
+      slot[0] = -1.0;  // empty
+      continue;
+    }
+    const Misclassified& m = r.misclassified[k];
+    slot[0] = static_cast<double>(m.index);
+    slot[1] = m.label;
+    slot[2] = m.predicted;
+    slot[3] = m.confidence;
+  }
+  comm.all_reduce_sum_host(gathered);
+  r.misclassified.clear();
+  for (size_t s = 0; s < gathered.size(); s += kFields) {
+    if (gathered[s] < 0.0) continue;
+    r.misclassified.push_back({static_cast<int64_t>(gathered[s]),
+                               static_cast<int32_t>(gathered[s + 1]),
+                               static_cast<int32_t>(gathered[s + 2]), gathered[s + 3]});
+  }
+  std::sort(r.misclassified.begin(), r.misclassified.end(),
+            [](const Misclassified& a, const Misclassified& b) { return a.index < b.index; });
+  if (r.misclassified.size() > slots) r.misclassified.resize(slots);
+}
+
+}  // namespace
+
+EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loader, int classes,
+                    dist::Communicator* comm) {
   NvtxRange range("evaluate");
   KESTREL_CHECK(loader.options().purpose == data::LoaderPurpose::Evaluation,
                 "evaluate: the loader augments or shuffles; use an evaluation loader");
@@ -49,6 +106,7 @@ EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loa
     }
     r.samples += batch.size;
   }
+  if (comm != nullptr && comm->size() > 1) reduce_over_ranks(*comm, r, loss_sum, top5_hits);
   KESTREL_CHECK(r.samples > 0, "evaluate: the evaluation set is empty");
   r.loss = loss_sum / static_cast<double>(r.samples);
   r.top1 = r.confusion.accuracy();

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/data/loader.hpp"
+#include "engine/dist/communicator.hpp"
 #include "engine/metrics/confusion_matrix.hpp"
 #include "engine/nn/graph.hpp"
 
@@ -35,6 +36,13 @@ struct EvalResult {
 };
 
 // Runs `graph` in evaluation mode over every batch of `loader` (an evaluation loader).
-EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loader, int classes);
+//
+// Data parallel: each rank evaluates its shard of the split (the loader's shard_rank of
+// shard_count) and `comm` sums the shards' results, so every rank returns the whole split's
+// figures: loss sum, sample and top-5 counts and the confusion matrix are summed, and the
+// misclassified examples are gathered and merged by test index, so the first
+// kMaxMisclassified are the same as one process finds.
+EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loader, int classes,
+                    dist::Communicator* comm = nullptr);
 
 }  // namespace kestrel::train

@@ -28,6 +28,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"device", device},
           {"deterministic", deterministic},
           {"tf32", tf32},
+          {"dist_bucket_mb", dist_bucket_mb},
           {"out_dir", out_dir},
           {"name", name}};
 }
@@ -58,6 +59,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     c.device = j.value("device", c.device);
     c.deterministic = j.value("deterministic", c.deterministic);
     c.tf32 = j.value("tf32", c.tf32);
+    c.dist_bucket_mb = j.value("dist_bucket_mb", c.dist_bucket_mb);
     c.out_dir = j.value("out_dir", c.out_dir);
     c.name = j.value("name", c.name);
   } catch (const nlohmann::json::exception& e) {

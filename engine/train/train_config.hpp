@@ -33,6 +33,7 @@ struct TrainConfig {
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   bool deterministic = false;
   bool tf32 = false;
+  double dist_bucket_mb = 25.0;  // data parallel: gradient bucket size (PyTorch DDP's default)
   std::string out_dir = "runs";
   std::string name;    // run directory name; default <model>-<dataset>-<time>
   std::string resume;  // checkpoint to continue from ("" = start fresh)

@@ -4,16 +4,21 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "engine/checkpoint/checkpoint.hpp"
 #include "engine/core/version.hpp"
 #include "engine/data/loader.hpp"
 #include "engine/data/registry.hpp"
+#include "engine/dist/fault_injection.hpp"
+#include "engine/dist/local_communicator.hpp"
 #include "engine/ops/grad_norm.hpp"
 #include "engine/optim/adam.hpp"
 #include "engine/optim/sgd.hpp"
 #include "engine/runtime/gpu_info.hpp"
 #include "engine/runtime/nvtx.hpp"
+#include "engine/train/data_parallel.hpp"
+#include "engine/train/gradient_reducer.hpp"
 #include "engine/train/run_directory.hpp"
 #include "engine/train/train_step.hpp"
 
@@ -59,7 +64,12 @@ void check_config(const TrainConfig& c) {
   KESTREL_CHECK(c.warmup_epochs >= 0 && c.warmup_epochs < c.epochs,
                 "--warmup-epochs must be in [0, epochs), got {}", c.warmup_epochs);
   KESTREL_CHECK(c.train_limit >= 0, "--train-limit must be >= 0, got {}", c.train_limit);
+  KESTREL_CHECK(c.dist_bucket_mb > 0.0 && std::isfinite(c.dist_bucket_mb),
+                "--dist-bucket-mb must be positive, got {}", c.dist_bucket_mb);
 }
+
+// What ranks other than 0 tell: nothing.
+class SilentObserver final : public TrainObserver {};
 
 data::ImageDataset first_images(const data::ImageDataset& d, int64_t n) {
   if (n <= 0 || n >= d.size()) return d;
@@ -78,16 +88,29 @@ checkpoint::NamedTensors named(const nn::Graph& graph) {
 
 }  // namespace
 
-Device resolve_device(const std::string& name) {
-  if (name == "auto") return cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu();
+Device resolve_device(const std::string& name, int local_rank) {
+  const int gpus = cuda_device_count();
+  if (name == "auto" && gpus == 0) return Device::cpu();
+  if (name == "auto" || name == "cuda") return Device::cuda(gpus == 1 ? 0 : local_rank);
   return Device::parse(name);
 }
 
 RunResult run_training(const TrainConfig& config, const ModelBuilder& build_model,
                        TrainObserver& observer) {
+  dist::LocalCommunicator local;
+  return run_training(config, build_model, observer, local);
+}
+
+RunResult run_training(const TrainConfig& config, const ModelBuilder& build_model,
+                       TrainObserver& lead_observer, dist::Communicator& comm) {
   const auto run_start = Clock::now();
   check_config(config);
-  const Device device = resolve_device(config.device);
+  // Rank 0 leads: it alone writes the run directory and reports progress.
+  const bool lead = comm.rank() == 0;
+  const int ranks = comm.size();
+  SilentObserver silent;
+  TrainObserver& observer = lead ? lead_observer : silent;
+  const Device device = resolve_device(config.device, comm.local_rank());
   Context ctx(device);
   ctx.set_math({.tf32 = config.tf32, .deterministic = config.deterministic});
 
@@ -101,11 +124,16 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   data::AugmentOptions augment;
   augment.crop_padding = config.crop_padding;
   augment.hflip = config.hflip;
-  data::BatchLoader train_loader(train_set, ctx,
-                                 data::LoaderOptions::for_training(config.batch, stats, augment,
-                                                                   config.seed, config.drop_last));
-  data::BatchLoader eval_loader(test_set, ctx,
-                                data::LoaderOptions::for_evaluation(config.batch, stats));
+  // Each rank loads its shard of every global batch and of the test split.
+  auto train_options = data::LoaderOptions::for_training(config.batch, stats, augment, config.seed,
+                                                         config.drop_last);
+  auto eval_options = data::LoaderOptions::for_evaluation(config.batch, stats);
+  for (data::LoaderOptions* o : {&train_options, &eval_options}) {
+    o->shard_rank = comm.rank();
+    o->shard_count = ranks;
+  }
+  data::BatchLoader train_loader(train_set, ctx, train_options);
+  data::BatchLoader eval_loader(test_set, ctx, eval_options);
 
   // Model, optimizer, schedule.
   std::unique_ptr<nn::Graph> graph =
@@ -116,7 +144,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config);
   const int64_t batches = train_loader.batches_per_epoch();
   KESTREL_CHECK(batches > 0, "the training set ({} images) gives no batch of {} with --drop-last",
-                train_set.size(), config.batch);
+                train_set.size(), config.batch * ranks);
   ScheduleOptions so;
   so.kind = config.schedule;
   so.base_lr = config.lr;
@@ -138,6 +166,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     KESTREL_CHECK(loaded.has_kestrel_metadata,
                   "--resume {}: the file holds weights only, not a kestrel run to continue",
                   config.resume);
+    check_resume_world_size(loaded, ranks);
     checkpoint::restore_parameters(loaded, named(*graph), config.model);
     checkpoint::restore_optimizer(loaded, *optimizer, graph->parameters());
     first_epoch = loaded.state.epoch;
@@ -150,24 +179,39 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
                   "--resume {}: the run already completed {} of {} epochs (raise --epochs)",
                   config.resume, first_epoch, config.epochs);
   }
-  RunDirectory run(config.out_dir, name, resuming);
+  // Every rank trains the same replica: rank 0's parameters and optimizer state, with dropout
+  // masks of its own.
+  broadcast_training_state(comm, *graph, *optimizer);
+  graph->set_seed(dropout_seed_for_rank(config.seed, comm.rank()));
+  GradientReducer reducer(
+      comm, *graph,
+      std::max<int64_t>(1, static_cast<int64_t>(config.dist_bucket_mb * 1024.0 * 1024.0)));
+
+  std::optional<RunDirectory> run;
+  if (lead) run.emplace(config.out_dir, name, resuming);
+  const std::filesystem::path run_path = std::filesystem::path(config.out_dir) / name;
   nlohmann::json config_json = config.to_json();
   config_json["name"] = name;
   config_json["device_resolved"] = device.str();
+  config_json["world_size"] = ranks;
+  config_json["global_batch"] = config.batch * ranks;
+  config_json["dist_backend"] = std::string(comm.backend());
   config_json["kestrel_version"] = version();
   config_json["kestrel_commit"] = commit();
-  run.write_config(config_json);
+  if (lead) run->write_config(config_json);
 
   RunResult result;
-  result.run_dir = run.path().string();
+  result.run_dir = run_path.string();
   result.class_names = train_set.class_names;
   result.best_top1 = best_top1 < 0 ? 0.0 : best_top1;
   result.best_epoch = best_epoch;
   result.epochs_done = first_epoch;
-  observer.on_start({run.path().string(), device, graph->parameter_count(), train_set.size(),
+  observer.on_start({run_path.string(), device, ranks, std::string(comm.backend()),
+                     config.batch * ranks, graph->parameter_count(), train_set.size(),
                      test_set.size(), batches, first_epoch});
 
   const auto save = [&](const std::string& file, int64_t epochs_done) {
+    if (!lead) return;
     checkpoint::CheckpointState s;
     s.model = config.model;
     s.dataset = config.dataset;
@@ -180,13 +224,14 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     s.kestrel_commit = commit();
     s.extra["best_top1"] = fmt::format("{:.17g}", result.best_top1);
     s.extra["best_epoch"] = std::to_string(result.best_epoch);
-    checkpoint::save_checkpoint(run.file(file).string(), named(*graph), optimizer.get(), s);
+    s.extra[kWorldSizeKey] = std::to_string(ranks);
+    checkpoint::save_checkpoint(run->file(file).string(), named(*graph), optimizer.get(), s);
   };
 
   // Stops the run on a non-finite loss or parameters, before anything bad is saved: the newest
   // last.safetensors (this run's, or the one it resumed from) is the last good state.
   const auto diverged = [&](const std::string& what, int64_t epoch, double value, float lr) {
-    const std::string good = epoch > first_epoch ? run.file("last.safetensors").string()
+    const std::string good = epoch > first_epoch ? (run_path / "last.safetensors").string()
                              : resuming          ? config.resume
                                                  : std::string();
     result.status = RunStatus::Diverged;
@@ -195,21 +240,24 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
                     epoch + 1, step, lr,
                     good.empty() ? "no epoch had completed, so there is no checkpoint to go back to"
                                  : "the last good checkpoint is " + good);
-    run.append_metrics({{"event", "diverged"},
-                        {"what", what},
-                        {"epoch", epoch + 1},
-                        {"step", step},
-                        {"value", std::isnan(value) ? "nan"
-                                  : value > 0       ? "inf"
-                                                    : "-inf"},
-                        {"lr", lr}});
+    if (lead)
+      run->append_metrics({{"event", "diverged"},
+                           {"what", what},
+                           {"epoch", epoch + 1},
+                           {"step", step},
+                           {"value", std::isnan(value) ? "nan"
+                                     : value > 0       ? "inf"
+                                                       : "-inf"},
+                           {"lr", lr}});
     result.total_seconds = seconds_since(run_start);
     return result;
   };
 
   Tensor dlogits = Tensor::empty(Shape{config.batch, train_set.classes}, DType::F32, device);
-  const StepOptions step_options{.label_smoothing = config.label_smoothing,
-                                 .clip_norm = config.clip_norm};
+  StepOptions step_options{.label_smoothing = config.label_smoothing,
+                           .clip_norm = config.clip_norm,
+                           .reducer = &reducer};
+  const dist::FaultPlan fault = dist::read_fault_plan();
   for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
     NvtxRange epoch_range("epoch");
     const auto epoch_start = Clock::now();
@@ -219,16 +267,20 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     data::Batch batch;
     while (train_loader.next(batch)) {
       NvtxRange step_range("step");
+      dist::inject_fault(fault, comm.rank(), step);
       const float lr = schedule.lr_at(step);
       optimizer->set_lr(lr);
+      // The loss, hits and rows of the step are the global batch's (all ranks').
+      const int64_t rows = train_loader.global_batch_rows(batch.index);
+      step_options.global_rows = rows;
       const StepResult taken = train_step(ctx, *graph, *optimizer, batch.images, batch.labels,
                                           step, dlogits, step_options);
       correct += taken.correct;
       const float loss = taken.loss;
       if (!taken.applied) return diverged("training loss", epoch, loss, lr);
       ++step;
-      loss_sum += static_cast<double>(loss) * static_cast<double>(batch.size);
-      seen += batch.size;
+      loss_sum += static_cast<double>(loss) * static_cast<double>(rows);
+      seen += rows;
       const double elapsed = seconds_since(epoch_start);
       observer.on_step({epoch, config.epochs, batch.index + 1, batches, step,
                         loss_sum / static_cast<double>(seen),
@@ -241,9 +293,10 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     // such a model evaluates to a NaN loss. Neither may become a checkpoint.
     const float last_lr = schedule.lr_at(step - 1);
     const double parameter_norm = ops::l2_norm(ctx, graph->parameters());
+    check_replicas_agree(comm, parameter_norm, epoch);
     if (!std::isfinite(parameter_norm))
       return diverged("parameter norm", epoch, parameter_norm, last_lr);
-    const EvalResult eval = evaluate(ctx, *graph, eval_loader, train_set.classes);
+    const EvalResult eval = evaluate(ctx, *graph, eval_loader, train_set.classes, &comm);
     if (!std::isfinite(eval.loss)) return diverged("evaluation loss", epoch, eval.loss, last_lr);
     result.epochs_done = epoch + 1;
     result.last_eval = eval;
@@ -259,13 +312,17 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
         {"train",
          {{"loss", loss_sum / static_cast<double>(seen)},
           {"accuracy", static_cast<double>(correct) / static_cast<double>(seen)},
+          {"samples", seen},
           {"images_per_second", static_cast<double>(seen) / train_seconds},
           {"seconds", train_seconds}}},
         {"eval", eval.to_json(train_set.class_names)},
         {"best", best}};
     record["eval"]["seconds"] = eval.seconds;
-    run.append_metrics(record);
-    write_file_atomically(run.file("misclassified.json"), eval.misclassified_json().dump() + "\n");
+    if (lead) {
+      run->append_metrics(record);
+      write_file_atomically(run->file("misclassified.json"),
+                            eval.misclassified_json().dump() + "\n");
+    }
     save("last.safetensors", epoch + 1);
     if (best) save("best.safetensors", epoch + 1);
     observer.on_epoch(record);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/core/device.hpp"
+#include "engine/dist/communicator.hpp"
 #include "engine/nn/graph.hpp"
 #include "engine/train/evaluate.hpp"
 #include "engine/train/train_config.hpp"
@@ -19,6 +20,9 @@ namespace kestrel::train {
 struct RunStart {
   std::string run_dir;
   Device device;
+  int world_size = 1;        // data-parallel ranks
+  std::string dist_backend;  // "local", "mpi" or "nccl"
+  int64_t global_batch = 0;  // per-rank batch x ranks
   int64_t parameters = 0;
   int64_t train_samples = 0, eval_samples = 0;
   int64_t batches_per_epoch = 0;
@@ -68,7 +72,19 @@ using ModelBuilder = std::function<std::unique_ptr<nn::Graph>(
 RunResult run_training(const TrainConfig& config, const ModelBuilder& build_model,
                        TrainObserver& observer);
 
-// The device "auto" means: cuda:0 when a GPU is usable, else the CPU.
-Device resolve_device(const std::string& name);
+// The same run as one rank of a data-parallel job (docs/distributed.md): config.batch is the
+// per-rank batch, so the global batch is config.batch x comm.size(); rank r trains on its shard
+// of every global batch and the gradients are summed over the ranks, so R ranks take the same
+// steps as one process with batch config.batch x R (up to the order of the floating-point
+// sums). Evaluation is sharded and its results summed. Only rank 0 writes the run directory
+// (config, metrics, checkpoints) and tells `observer`; every rank returns the same result
+// (run_dir is rank 0's). Every rank must call it with the same configuration.
+RunResult run_training(const TrainConfig& config, const ModelBuilder& build_model,
+                       TrainObserver& observer, dist::Communicator& comm);
+
+// The device "auto" means: a GPU when one is usable, else the CPU; "cuda" (and "auto" with
+// GPUs) means the GPU of the rank's local rank, or cuda:0 when the process sees exactly one
+// GPU (a launcher that gives each rank its own, e.g. through CUDA_VISIBLE_DEVICES).
+Device resolve_device(const std::string& name, int local_rank = 0);
 
 }  // namespace kestrel::train

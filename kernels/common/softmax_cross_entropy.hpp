@@ -15,6 +15,9 @@ namespace kestrel::kernels {
 
 struct CrossEntropySpec {
   float label_smoothing = 0.0f;  // eps in [0, 1]
+  // The N of the gradient's mean; 0: the rows given. A data-parallel rank passes the rows of
+  // the whole global batch, so that the ranks' gradients sum to the combined batch's mean.
+  int64_t gradient_divisor = 0;
 };
 
 struct SoftmaxCrossEntropyRow {
@@ -22,7 +25,7 @@ struct SoftmaxCrossEntropyRow {
   const int32_t* labels;  // [N], each in [0, C) (checked by the op)
   float* row_loss;        // [N]: loss of each row, summed by the caller in a fixed order
   float* dlogits;         // [N, C], or nullptr for no gradient; may be the logits (in place)
-  int64_t batch;          // N, the divisor of the mean
+  int64_t batch;          // the divisor of the gradient's mean (N, or a global batch)
   int64_t classes;        // C
   float label_smoothing;
 

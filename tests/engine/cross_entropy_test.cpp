@@ -1,12 +1,14 @@
 // Fused softmax + cross-entropy against float64 / long double references: the mean loss, its
 // gradient by central differences (with and without label smoothing), logits of magnitude 1e4,
-// uniform logits, a hand-computed label-smoothing example, thread-count independence, errors.
+// uniform logits, a hand-computed label-smoothing example, thread-count independence, the
+// data-parallel gradient divisor, errors.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <ostream>
 #include <tuple>
+#include <utility>
 
 #include "engine/ops/cross_entropy.hpp"
 #include "kernels/cpu/parallel.hpp"
@@ -257,6 +259,38 @@ TEST(CrossEntropy, LabelOutOfRangeNamesRowAndLabel) {
                                             nullptr);
       },
       "cross_entropy: label -1 in row 1 is out of range [0, 10)");
+}
+
+// Data parallel: a rank's rows with gradient_divisor = the global batch's rows give exactly
+// (bit for bit) those rows of the whole batch's gradient, and the loss is still the mean over
+// the rank's own rows.
+TEST(CrossEntropy, GradientDivisorGivesTheRowsOfTheGlobalBatchsGradient) {
+  std::mt19937_64 gen(test::test_seed() + 7);
+  Context ctx;
+  for (float eps : {0.0f, 0.1f}) {
+    const int64_t n = 13, classes = 10, split = 5;
+    const Tensor logits = test::random_tensor(Shape{n, classes}, gen, -4.0f, 4.0f);
+    const Tensor labels = test::random_labels(n, static_cast<int32_t>(classes), gen);
+    Tensor whole = Tensor::empty(logits.shape());
+    ops::cross_entropy_forward_backward(ctx, logits, labels, &whole, {eps});
+    for (const auto& [begin, end] : {std::pair<int64_t, int64_t>{0, split}, {split, n}}) {
+      const Tensor part_logits = logits.slice(begin, end), part_labels = labels.slice(begin, end);
+      Tensor part = Tensor::empty(part_logits.shape());
+      const float loss =
+          ops::cross_entropy_forward_backward(ctx, part_logits, part_labels, &part, {eps, n});
+      EXPECT_EQ(loss, ops::cross_entropy_forward_backward(ctx, part_logits, part_labels, nullptr,
+                                                          {eps}));
+      EXPECT_EQ(std::memcmp(part.raw_data(), whole.slice(begin, end).raw_data(), part.nbytes()), 0)
+          << "rows [" << begin << ", " << end << ") with label smoothing " << eps;
+    }
+  }
+  const Tensor logits = Tensor::zeros(Shape{4, 10});
+  const Tensor labels = Tensor::zeros(Shape{4}, DType::I32);
+  expect_error(
+      [&] {
+        ops::cross_entropy_forward_backward(ctx, logits, labels, nullptr, {0.0f, 3});
+      },
+      "cross_entropy: gradient_divisor 3 must be 0 or at least the 4 rows of the logits");
 }
 
 TEST(CrossEntropy, BadArgumentsAreErrors) {

@@ -441,10 +441,14 @@ TEST(Trainer, ConfigJsonRoundTripsThroughTrainConfig) {
   EXPECT_EQ(written["device_resolved"], "cpu");
   EXPECT_EQ(written["kestrel_version"], version());
   EXPECT_EQ(written["kestrel_commit"], commit());
+  EXPECT_EQ(written["world_size"], 1);  // one process: the local communicator
+  EXPECT_EQ(written["global_batch"], c.batch);
+  EXPECT_EQ(written["dist_backend"], "local");
   const TrainConfig back = TrainConfig::from_json(written);
   EXPECT_EQ(back.to_json(), c.to_json());
   json without_extras = written;
-  for (const char* key : {"device_resolved", "kestrel_version", "kestrel_commit"})
+  for (const char* key : {"device_resolved", "kestrel_version", "kestrel_commit", "world_size",
+                          "global_batch", "dist_backend"})
     without_extras.erase(key);
   EXPECT_EQ(without_extras, c.to_json());
 }
