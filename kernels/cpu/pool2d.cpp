@@ -109,25 +109,31 @@ void max_pool2d_forward(const Pool2dGeometry& g, const float* x, float* y, int32
   const int64_t in_plane = static_cast<int64_t>(g.in_h) * g.in_w;
   const int64_t out_plane = static_cast<int64_t>(g.out_h) * g.out_w;
   const auto plane_kernel = is_inner_2x2(g) ? max_pool_plane_2x2 : max_pool_plane;
-  parallel_for(g.planes, [&](int64_t p) {
-    plane_kernel(g, x + p * in_plane, y + p * out_plane, argmax + p * out_plane);
-  });
+  parallel_for(
+      g.planes,
+      [&](int64_t p) {
+        plane_kernel(g, x + p * in_plane, y + p * out_plane, argmax + p * out_plane);
+      },
+      g.planes * out_plane * g.kernel_h * g.kernel_w);
 }
 
 void max_pool2d_backward(const Pool2dGeometry& g, const float* dy, const int32_t* argmax,
                          float* dx) {
   const int64_t in_plane = static_cast<int64_t>(g.in_h) * g.in_w;
   const int64_t out_plane = static_cast<int64_t>(g.out_h) * g.out_w;
-  parallel_for(g.planes, [&](int64_t p) {
-    float* dx_plane = dx + p * in_plane;
-    const float* dy_plane = dy + p * out_plane;
-    const int32_t* argmax_plane = argmax + p * out_plane;
-    std::fill(dx_plane, dx_plane + in_plane, 0.0f);
-    for (int64_t o = 0; o < out_plane; ++o) {
-      const int64_t target = argmax_plane[o];
-      if (target >= 0 && target < in_plane) dx_plane[target] += dy_plane[o];
-    }
-  });
+  parallel_for(
+      g.planes,
+      [&](int64_t p) {
+        float* dx_plane = dx + p * in_plane;
+        const float* dy_plane = dy + p * out_plane;
+        const int32_t* argmax_plane = argmax + p * out_plane;
+        std::fill(dx_plane, dx_plane + in_plane, 0.0f);
+        for (int64_t o = 0; o < out_plane; ++o) {
+          const int64_t target = argmax_plane[o];
+          if (target >= 0 && target < in_plane) dx_plane[target] += dy_plane[o];
+        }
+      },
+      g.planes * (in_plane + out_plane));
 }
 
 }  // namespace kestrel::cpu
