@@ -122,7 +122,8 @@ void avg_pool2d_forward(const Context& ctx, const Tensor& x, Tensor& y, const Po
   detail::check_shape(op, "output", y, out);
   detail::launch_elementwise(
       ctx, y.numel(),
-      kernels::AvgPool2dForward{geometry(x.shape(), out, spec), x.data<float>(), y.data<float>()});
+      kernels::AvgPool2dForward{geometry(x.shape(), out, spec), x.data<float>(), y.data<float>()},
+      spec.kernel_h * spec.kernel_w);
 }
 
 void avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& dx, const Pool2dSpec& spec) {
@@ -134,7 +135,8 @@ void avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& dx, const
   detail::check_shape(op, "grad_output", dy, out);
   detail::launch_elementwise(ctx, dx.numel(),
                              kernels::AvgPool2dBackward{geometry(dx.shape(), out, spec),
-                                                        dy.data<float>(), dx.data<float>()});
+                                                        dy.data<float>(), dx.data<float>()},
+                             spec.kernel_h * spec.kernel_w);
 }
 
 }  // namespace kestrel::ops
