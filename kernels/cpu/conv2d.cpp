@@ -160,7 +160,7 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
   });
   // dw = ((p0 + p1) + p2) + ...: fixed slot order for every element.
   if (slots.count > 1) {
-    parallel_for_chunks(weight_size, 4096, [&](int64_t begin, int64_t end) {
+    parallel_for_chunks(weight_size, 512, [&](int64_t begin, int64_t end) {
       for (int64_t slot = 1; slot < slots.count; ++slot) {
         const float* p = partial_of(slot);
         for (int64_t i = begin; i < end; ++i) dw[i] += p[i];
