@@ -19,9 +19,33 @@ ValidColumns valid_columns(int64_t offset, int64_t stride, int64_t w, int64_t ow
   return {begin, std::max(begin, end)};
 }
 
+// No padding, stride 1, no dilation (LeNet's convolutions): every column-matrix row is an
+// oh x ow window of one input plane, copied row by row with no bounds to check.
+void im2col_dense(const kernels::Conv2dGeometry& g, int64_t channels, const float* x, float* col) {
+  const int64_t plane = g.h * g.w;
+  for (int64_t ci = 0; ci < channels; ++ci) {
+    for (int64_t kr = 0; kr < g.r; ++kr) {
+      for (int64_t ks = 0; ks < g.s; ++ks) {
+        const float* in = x + ci * plane + kr * g.w + ks;
+        for (int64_t oh = 0; oh < g.oh; ++oh, in += g.w, col += g.ow)
+          for (int64_t ow = 0; ow < g.ow; ++ow) col[ow] = in[ow];
+      }
+    }
+  }
+}
+
+bool is_dense(const kernels::Conv2dGeometry& g) {
+  return g.pad_h == 0 && g.pad_w == 0 && g.stride_h == 1 && g.stride_w == 1 && g.dilation_h == 1 &&
+         g.dilation_w == 1;
+}
+
 }  // namespace
 
 void im2col(const kernels::Conv2dGeometry& g, int64_t channels, const float* x, float* col) {
+  if (is_dense(g)) {
+    im2col_dense(g, channels, x, col);
+    return;
+  }
   const int64_t plane = g.h * g.w, positions = g.oh * g.ow;
   for (int64_t ci = 0; ci < channels; ++ci) {
     const float* x_plane = x + ci * plane;
