@@ -10,6 +10,7 @@
 #include "engine/runtime/nvtx.hpp"
 #include "kernels/common/batch_assembly.hpp"
 #include "kernels/common/data_streams.hpp"
+#include "kernels/cpu/batch_assembly.hpp"
 
 namespace kestrel::data {
 
@@ -186,12 +187,18 @@ bool BatchLoader::next(Batch& out) {
 
   const kernels::BatchGeometry g = geometry_of(images_, options_.augment.crop_padding);
   const int32_t* indices = out.indices.data<int32_t>();
-  ops::detail::launch_elementwise(
-      ctx_, out.images.numel(),
-      kernels::AssembleBatch{g, channel_normalization(options_.normalization, g.channels),
-                             images_.data<uint8_t>(), indices,
-                             options_.augment.enabled() ? crop_flip_.data<int32_t>() : nullptr,
-                             out.images.data<float>()});
+  const kernels::ChannelNormalization norm =
+      channel_normalization(options_.normalization, g.channels);
+  const int32_t* crop_flip = options_.augment.enabled() ? crop_flip_.data<int32_t>() : nullptr;
+  if (ctx_.is_cuda()) {
+    ops::detail::launch_elementwise(
+        ctx_, out.images.numel(),
+        kernels::AssembleBatch{g, norm, images_.data<uint8_t>(), indices, crop_flip,
+                               out.images.data<float>()});
+  } else {  // row by row through a table of normalised bytes, the functor's bits
+    cpu::assemble_batch(g, norm, images_.data<uint8_t>(), indices, crop_flip, b,
+                        out.images.data<float>());
+  }
   ops::detail::launch_elementwise(
       ctx_, b, kernels::GatherLabels{labels_.data<int32_t>(), indices, out.labels.data<int32_t>()});
 

@@ -54,7 +54,7 @@ void argmax_rows(const Context& ctx, const Tensor& logits, Tensor& out) {
   detail::check_shape("argmax_rows", "output", out, Shape{logits.dim(0)});
   detail::launch_elementwise(
       ctx, logits.dim(0),
-      kernels::ArgmaxRows{logits.data<float>(), out.data<int32_t>(), logits.dim(1)});
+      kernels::ArgmaxRows{logits.data<float>(), out.data<int32_t>(), logits.dim(1)}, logits.dim(1));
 }
 
 int64_t count_correct(const Context& ctx, const Tensor& logits, const Tensor& labels) {
@@ -64,7 +64,8 @@ int64_t count_correct(const Context& ctx, const Tensor& logits, const Tensor& la
   Tensor hits = ctx.scratch(Shape{logits.dim(0)}, DType::I32);
   detail::launch_elementwise(ctx, logits.dim(0),
                              kernels::Top1Hits{logits.data<float>(), labels.data<int32_t>(),
-                                               hits.data<int32_t>(), logits.dim(1)});
+                                               hits.data<int32_t>(), logits.dim(1)},
+                             logits.dim(1));
   return sum_hits(ctx, hits);
 }
 
@@ -78,7 +79,8 @@ int64_t count_correct_topk(const Context& ctx, const Tensor& logits, const Tenso
   Tensor hits = ctx.scratch(Shape{logits.dim(0)}, DType::I32);
   detail::launch_elementwise(ctx, logits.dim(0),
                              kernels::TopkHits{logits.data<float>(), labels.data<int32_t>(),
-                                               hits.data<int32_t>(), logits.dim(1), k});
+                                               hits.data<int32_t>(), logits.dim(1), k},
+                             logits.dim(1) * k);
   return sum_hits(ctx, hits);
 }
 

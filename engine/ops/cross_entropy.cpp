@@ -41,7 +41,8 @@ float cross_entropy_forward_backward(const Context& ctx, const Tensor& logits, c
       kernels::SoftmaxCrossEntropyRow{logits.data<float>(), labels.data<int32_t>(),
                                       row_loss.data<float>(),
                                       dlogits != nullptr ? dlogits->data<float>() : nullptr,
-                                      divisor, classes, spec.label_smoothing});
+                                      divisor, classes, spec.label_smoothing},
+      classes);
 
   double total = 0.0;
 #if defined(KESTREL_HAVE_CUDA)

@@ -13,8 +13,11 @@
 
 namespace kestrel::ops::detail {
 
+// work_per_element: the operations of one functor call where it is more than a few (a row
+// functor's row length); the CPU runs launches with little work in all on the calling thread.
 template <class Functor>
-void launch_elementwise(const Context& ctx, int64_t n, const Functor& functor) {
+void launch_elementwise(const Context& ctx, int64_t n, const Functor& functor,
+                        int64_t work_per_element = 1) {
 #if defined(KESTREL_HAVE_CUDA)
   if (ctx.is_cuda()) {
     cuda::launch(n, functor, ctx.stream());
@@ -22,7 +25,7 @@ void launch_elementwise(const Context& ctx, int64_t n, const Functor& functor) {
   }
 #endif
   (void)ctx;
-  cpu::launch(n, functor);
+  cpu::launch(n, functor, work_per_element);
 }
 
 }  // namespace kestrel::ops::detail

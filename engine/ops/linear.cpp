@@ -142,7 +142,7 @@ void linear_backward_bias(const Context& ctx, const Tensor& dy, Tensor& db) {
   detail::check_shape("linear_backward_bias", "grad_bias", db, Shape{dy.dim(1)});
   detail::launch_elementwise(
       ctx, db.numel(),
-      kernels::ColumnSums{dy.data<float>(), db.data<float>(), dy.dim(0), dy.dim(1)});
+      kernels::ColumnSums{dy.data<float>(), db.data<float>(), dy.dim(0), dy.dim(1)}, dy.dim(0));
 }
 
 }  // namespace kestrel::ops

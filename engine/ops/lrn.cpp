@@ -38,8 +38,8 @@ void lrn_forward(const Context& ctx, const Tensor& x, Tensor& y, Tensor& scale,
   detail::check_shape(op, "output", y, x.shape());
   detail::check_shape(op, "scale", scale, x.shape());
   detail::launch_elementwise(
-      ctx, x.numel(),
-      kernels::LrnForward{g, x.data<float>(), y.data<float>(), scale.data<float>()});
+      ctx, x.numel(), kernels::LrnForward{g, x.data<float>(), y.data<float>(), scale.data<float>()},
+      spec.size);
 }
 
 void lrn_backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& scale,
@@ -59,7 +59,8 @@ void lrn_backward(const Context& ctx, const Tensor& x, const Tensor& y, const Te
   detail::launch_elementwise(
       ctx, x.numel(),
       kernels::LrnBackward{g, x.data<float>(), y.data<float>(), scale.data<float>(),
-                           dy.data<float>(), dx.data<float>()});
+                           dy.data<float>(), dx.data<float>()},
+      spec.size);
 }
 
 }  // namespace kestrel::ops

@@ -9,6 +9,7 @@
 #include "engine/ops/dispatch.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "kernels/common/pool2d.hpp"
+#include "kernels/cpu/pool2d.hpp"
 
 namespace kestrel::ops {
 
@@ -82,10 +83,14 @@ void max_pool2d_forward(const Context& ctx, const Tensor& x, Tensor& y, Tensor& 
   const Shape out = output_shape(op, x.shape(), spec);
   detail::check_shape(op, "output", y, out);
   detail::check_shape(op, "argmax", argmax, out);
+  const kernels::Pool2dGeometry g = geometry(x.shape(), out, spec);
+  if (!ctx.is_cuda()) {  // plane-wise host loops, the functor's bits
+    cpu::max_pool2d_forward(g, x.data<float>(), y.data<float>(), argmax.data<int32_t>());
+    return;
+  }
   detail::launch_elementwise(
       ctx, y.numel(),
-      kernels::MaxPool2dForward{geometry(x.shape(), out, spec), x.data<float>(), y.data<float>(),
-                                argmax.data<int32_t>()});
+      kernels::MaxPool2dForward{g, x.data<float>(), y.data<float>(), argmax.data<int32_t>()});
 }
 
 void max_pool2d_backward(const Context& ctx, const Tensor& dy, const Tensor& argmax, Tensor& dx,
@@ -98,10 +103,14 @@ void max_pool2d_backward(const Context& ctx, const Tensor& dy, const Tensor& arg
   const Shape out = output_shape(op, dx.shape(), spec);
   detail::check_shape(op, "grad_output", dy, out);
   detail::check_shape(op, "argmax", argmax, out);
+  const kernels::Pool2dGeometry g = geometry(dx.shape(), out, spec);
+  if (!ctx.is_cuda()) {  // a scatter per plane, the gather's bits
+    cpu::max_pool2d_backward(g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>());
+    return;
+  }
   detail::launch_elementwise(
       ctx, dx.numel(),
-      kernels::MaxPool2dBackward{geometry(dx.shape(), out, spec), dy.data<float>(),
-                                 argmax.data<int32_t>(), dx.data<float>()});
+      kernels::MaxPool2dBackward{g, dy.data<float>(), argmax.data<int32_t>(), dx.data<float>()});
 }
 
 void avg_pool2d_forward(const Context& ctx, const Tensor& x, Tensor& y, const Pool2dSpec& spec) {
@@ -113,7 +122,8 @@ void avg_pool2d_forward(const Context& ctx, const Tensor& x, Tensor& y, const Po
   detail::check_shape(op, "output", y, out);
   detail::launch_elementwise(
       ctx, y.numel(),
-      kernels::AvgPool2dForward{geometry(x.shape(), out, spec), x.data<float>(), y.data<float>()});
+      kernels::AvgPool2dForward{geometry(x.shape(), out, spec), x.data<float>(), y.data<float>()},
+      spec.kernel_h * spec.kernel_w);
 }
 
 void avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& dx, const Pool2dSpec& spec) {
@@ -125,7 +135,8 @@ void avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& dx, const
   detail::check_shape(op, "grad_output", dy, out);
   detail::launch_elementwise(ctx, dx.numel(),
                              kernels::AvgPool2dBackward{geometry(dx.shape(), out, spec),
-                                                        dy.data<float>(), dx.data<float>()});
+                                                        dy.data<float>(), dx.data<float>()},
+                             spec.kernel_h * spec.kernel_w);
 }
 
 }  // namespace kestrel::ops

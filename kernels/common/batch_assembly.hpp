@@ -89,6 +89,21 @@ struct DrawCropFlip {
   }
 };
 
+// Sample s's crop offsets and flip: drawn by DrawCropFlip, or without crop_flip (no
+// augmentation) the centred window, unflipped.
+KESTREL_HD_INLINE CropFlip crop_flip_of(const BatchGeometry& g, const int32_t* crop_flip,
+                                        int64_t s) {
+  if (crop_flip == nullptr) return CropFlip{g.span_y() / 2, g.span_x() / 2, 0};
+  return CropFlip{crop_flip[3 * s + 0], crop_flip[3 * s + 1], crop_flip[3 * s + 2]};
+}
+
+// ToTensor then Normalize for one byte of channel c.
+KESTREL_HD_INLINE float normalize_byte(uint32_t byte, const ChannelNormalization& norm,
+                                       int64_t c) {
+  const float unit = static_cast<float>(byte) / 255.0f;
+  return (unit - norm.mean[c]) / norm.std[c];
+}
+
 // out[b, c, oh, ow] for batch row b holding dataset sample indices[b].
 struct AssembleBatch {
   BatchGeometry g;
@@ -106,23 +121,15 @@ struct AssembleBatch {
     const int64_t c = rest % g.channels;
     const int64_t b = rest / g.channels;
     const int64_t s = indices[b];
-
-    int64_t dy = g.span_y() / 2, dx = g.span_x() / 2;
-    bool flip = false;
-    if (crop_flip != nullptr) {
-      dy = crop_flip[3 * s + 0];
-      dx = crop_flip[3 * s + 1];
-      flip = crop_flip[3 * s + 2] != 0;
-    }
+    const CropFlip crop = crop_flip_of(g, crop_flip, s);
     // Output (oh, ow) of the flipped crop is crop column OW-1-ow; crop (r, q) is padded pixel
     // (r + dy, q + dx), i.e. source pixel (r + dy - P, q + dx - P).
-    const int64_t col = flip ? g.out_width - 1 - ow : ow;
-    const int64_t y = oh + dy - g.padding, x = col + dx - g.padding;
+    const int64_t col = crop.flip != 0 ? g.out_width - 1 - ow : ow;
+    const int64_t y = oh + crop.dy - g.padding, x = col + crop.dx - g.padding;
     uint32_t byte = 0;
     if (y >= 0 && y < g.height && x >= 0 && x < g.width)
       byte = images[((s * g.channels + c) * g.height + y) * g.width + x];
-    const float unit = static_cast<float>(byte) / 255.0f;
-    out[i] = (unit - norm.mean[c]) / norm.std[c];
+    out[i] = normalize_byte(byte, norm, c);
   }
 };
 

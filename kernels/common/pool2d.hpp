@@ -54,6 +54,10 @@ KESTREL_HD_INLINE AvgPoolWindow avg_pool_window(const Pool2dGeometry& g, int oh,
   return AvgPoolWindow{h0, h1, w0, w1, g.count_include_pad ? padded_area : area};
 }
 
+// Whether a max-pool window scan moves its maximum to v: ties keep the earlier element and a
+// NaN wins over numbers (PyTorch's rule). Branch-free with a select on the CPU.
+KESTREL_HD_INLINE bool max_pool_takes(float v, float best) { return v > best || v != v; }
+
 // y and argmax are [planes, out_h, out_w]; argmax holds h * in_w + w within the plane. Padding
 // never wins (the scan starts at -inf over real elements only); ties keep the first maximum in
 // row-major order and a NaN wins over numbers, as in PyTorch.
@@ -77,7 +81,7 @@ struct MaxPool2dForward {
       for (int w = w0; w < w1; ++w) {
         const int index = h * g.in_w + w;
         const float v = xp[index];
-        if (v > best || v != v) {
+        if (max_pool_takes(v, best)) {
           best = v;
           best_index = index;
         }

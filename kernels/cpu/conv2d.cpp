@@ -160,7 +160,7 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
   });
   // dw = ((p0 + p1) + p2) + ...: fixed slot order for every element.
   if (slots.count > 1) {
-    parallel_for_chunks(weight_size, 4096, [&](int64_t begin, int64_t end) {
+    parallel_for_chunks(weight_size, 512, [&](int64_t begin, int64_t end) {
       for (int64_t slot = 1; slot < slots.count; ++slot) {
         const float* p = partial_of(slot);
         for (int64_t i = begin; i < end; ++i) dw[i] += p[i];
@@ -171,7 +171,7 @@ void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float
 
 void conv2d_backward_bias(const Conv2dGeometry& g, const float* dy, float* db) {
   const int64_t positions = g.col_cols();
-  parallel_for(g.k, [&](int64_t k) {
+  const auto channel_sum = [&](int64_t k) {
     // Eight running sums (in double) keep the adds independent; they combine in a fixed order.
     double lanes[8] = {};
     for (int64_t image = 0; image < g.n; ++image) {
@@ -184,7 +184,8 @@ void conv2d_backward_bias(const Conv2dGeometry& g, const float* dy, float* db) {
     double total = 0.0;
     for (double lane : lanes) total += lane;
     db[k] = static_cast<float>(total);
-  });
+  };
+  parallel_for(g.k, channel_sum, g.n * g.k * positions);
 }
 
 }  // namespace kestrel::cpu

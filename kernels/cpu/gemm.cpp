@@ -16,6 +16,27 @@ namespace {
 // Tile of C handed to one serial call. Large enough for BLAS to pack efficiently.
 constexpr int64_t kTileM = 64;
 constexpr int64_t kTileN = 256;
+// A product that fits one tile but has at least this many multiply-adds (LeNet's fully
+// connected layers at batch 64) is cut in two, so that two threads share it.
+constexpr int64_t kSplitSingleTileWork = int64_t{1} << 17;
+
+struct Tiling {
+  int64_t m, n;  // tile sizes
+};
+
+// Depends on the shape alone, never on the thread count.
+Tiling tiling(const GemmArgs& g) {
+  Tiling t{kTileM, kTileN};
+  if (g.m <= t.m && g.n <= t.n && g.m * g.n * g.k >= kSplitSingleTileWork) {
+    // Halve the longer side, rounded up to a multiple of 16 (whole BLAS register blocks).
+    const auto half = [](int64_t v) { return ((v + 1) / 2 + 15) / 16 * 16; };
+    if (g.m >= g.n && g.m > 16)
+      t.m = half(g.m);
+    else if (g.n > 16)
+      t.n = half(g.n);
+  }
+  return t;
+}
 
 #if defined(KESTREL_HAVE_BLAS)
 void ensure_blas_single_threaded() {
@@ -64,13 +85,14 @@ void gemm_serial(const GemmArgs& g) {
 
 void gemm(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0) return;
-  const int64_t tiles_m = (g.m + kTileM - 1) / kTileM;
-  const int64_t tiles_n = (g.n + kTileN - 1) / kTileN;
+  const Tiling size = tiling(g);
+  const int64_t tiles_m = (g.m + size.m - 1) / size.m;
+  const int64_t tiles_n = (g.n + size.n - 1) / size.n;
   parallel_for(tiles_m * tiles_n, [&](int64_t t) {
-    const int64_t i0 = (t / tiles_n) * kTileM, j0 = (t % tiles_n) * kTileN;
+    const int64_t i0 = (t / tiles_n) * size.m, j0 = (t % tiles_n) * size.n;
     GemmArgs tile = g;
-    tile.m = std::min(kTileM, g.m - i0);
-    tile.n = std::min(kTileN, g.n - j0);
+    tile.m = std::min(size.m, g.m - i0);
+    tile.n = std::min(size.n, g.n - j0);
     tile.a = g.trans_a ? g.a + i0 : g.a + i0 * g.lda;
     tile.b = g.trans_b ? g.b + j0 * g.ldb : g.b + j0;
     tile.c = g.c + i0 * g.ldc + j0;

@@ -15,6 +15,7 @@
 #include "kernels/common/batch_assembly.hpp"
 #include "kernels/common/data_streams.hpp"
 #include "kernels/common/philox.hpp"
+#include "kernels/cpu/batch_assembly.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/random.hpp"
@@ -185,6 +186,40 @@ TEST_P(BatchAssemblyTest, FollowsTheDocumentedFloatOrderBitForBit) {
       }
 }
 
+// The host loops (kernels/cpu/batch_assembly, what a CPU loader runs) give the functor's bits,
+// with 1 and with 2 threads.
+TEST_P(BatchAssemblyTest, HostLoopsMatchTheFunctorBitForBit) {
+  const AssemblyCase k = GetParam();
+  std::mt19937_64 gen(test::test_seed() + 2);
+  const auto images = random_bytes(k.n * k.c * k.h * k.w, gen);
+  const auto indices = random_indices(k.b, k.n, gen);
+  kernels::ChannelNormalization norm;
+  std::uniform_real_distribution<float> m(0.2f, 0.6f), s(0.15f, 0.4f);
+  for (int64_t c = 0; c < k.c; ++c) {
+    norm.mean[c] = m(gen);
+    norm.std[c] = s(gen);
+  }
+  const uint64_t seed = gen(), stream = rng::data_stream(rng::DataPurpose::Augment, 5);
+  const auto expected = assemble(k, images, indices, norm, seed, stream);
+
+  const kernels::BatchGeometry g = geometry_of(k);
+  std::vector<int32_t> crop_flip;
+  if (k.random_crop || k.hflip) {
+    crop_flip.assign(static_cast<size_t>(3 * k.n), -1);
+    const kernels::AugmentSpec spec{seed, stream, k.random_crop, k.hflip};
+    cpu::launch(k.n, kernels::DrawCropFlip{spec, g, crop_flip.data()});
+  }
+  for (const int threads : {1, 2}) {
+    SCOPED_TRACE(threads);
+    cpu::set_num_threads(threads);
+    std::vector<float> out(expected.size(), std::numeric_limits<float>::quiet_NaN());
+    cpu::assemble_batch(g, norm, images.data(), indices.data(),
+                        crop_flip.empty() ? nullptr : crop_flip.data(), k.b, out.data());
+    cpu::set_num_threads(0);
+    ASSERT_EQ(std::memcmp(out.data(), expected.data(), out.size() * sizeof(float)), 0);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, BatchAssemblyTest,
     ::testing::Values(AssemblyCase{20, 7, 1, 28, 28, 28, 28, 0, false, false},  // MNIST
@@ -193,7 +228,8 @@ INSTANTIATE_TEST_SUITE_P(
                       AssemblyCase{6, 1, 4, 9, 11, 9, 11, 0, false, true},      // batch 1, flip
                       AssemblyCase{8, 3, 3, 10, 12, 8, 9, 1, true, true},       // smaller crop
                       AssemblyCase{5, 4, 1, 9, 9, 5, 6, 0, false, false},       // centred crop
-                      AssemblyCase{4, 6, 1, 3, 4, 3, 4, 5, true, true}));       // P > H
+                      AssemblyCase{4, 6, 1, 3, 4, 3, 4, 5, true, true},         // P > H
+                      AssemblyCase{6, 4, 2, 6, 5, 8, 9, 3, true, true}));       // crop > image
 
 TEST(BatchAssembly, PaddedPixelsNormaliseLikeByteZero) {
   // A white image cropped at the corner offset (0, 0) with P = 2: the first two rows and

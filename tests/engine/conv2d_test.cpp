@@ -182,7 +182,11 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"OneByOnePadded", Shape{1, 2, 3, 3}, Shape{2, 2, 1, 1}, spec_of(1, 1, 1, 1)},
         ConvCase{"KernelCoversPaddedInput", Shape{2, 2, 3, 4}, Shape{2, 2, 5, 6},
                  spec_of(1, 1, 1, 1)},
-        ConvCase{"LeNetConv1Like", Shape{3, 1, 12, 12}, Shape{6, 1, 5, 5}, spec_of(1, 1, 0, 0)}),
+        ConvCase{"LeNetConv1Like", Shape{3, 1, 12, 12}, Shape{6, 1, 5, 5}, spec_of(1, 1, 0, 0)},
+        // Unpadded, stride 1, undilated: the host's dense im2col, with channels and groups.
+        ConvCase{"LeNetConv2", Shape{2, 6, 12, 12}, Shape{16, 6, 5, 5}, spec_of(1, 1, 0, 0)},
+        ConvCase{"DenseGroups2NonSquare", Shape{2, 4, 7, 6}, Shape{4, 2, 3, 2},
+                 spec_of(1, 1, 0, 0, 1, 1, 2)}),
     [](const ::testing::TestParamInfo<ConvCase>& p) { return p.param.name; });
 
 // A batch big enough that one parallel slot holds several images (the column matrix of one

@@ -226,8 +226,9 @@ TEST(CrossEntropy, LabelSmoothingHandComputedExample) {
 TEST(CrossEntropy, BitwiseEqualAcrossThreadCounts) {
   std::mt19937_64 gen(test::test_seed() + 5);
   Context ctx;
-  const Tensor logits = test::random_tensor(Shape{300, 37}, gen, -5.0f, 5.0f);
-  const Tensor labels = test::random_labels(300, 37, gen);
+  // 1000 rows of 37: enough work for the row launch to run on both threads.
+  const Tensor logits = test::random_tensor(Shape{1000, 37}, gen, -5.0f, 5.0f);
+  const Tensor labels = test::random_labels(1000, 37, gen);
   float loss[2];
   Tensor dlogits[2];
   for (int t = 0; t < 2; ++t) {

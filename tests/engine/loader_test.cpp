@@ -259,7 +259,8 @@ TEST(BatchLoader, SampleAugmentationIndependentOfBatchSizeAndPosition) {
 
 TEST(BatchLoader, OneAndTwoThreadsGiveIdenticalBatches) {
   std::mt19937_64 gen(test::test_seed() + 7);
-  const auto d = synthetic(300, 3, 12, 12, gen);
+  // Batches of 64 x 3 x 16 x 16: enough work for assembly to run on both threads.
+  const auto d = synthetic(300, 3, 16, 16, gen);
   Context ctx;
   BatchLoader loader(d, ctx, cifar_training(64, gen()));
   cpu::set_num_threads(1);

@@ -190,6 +190,10 @@ INSTANTIATE_TEST_SUITE_P(
         PoolCase{"alexnet_15_to_7", Shape{2, 3, 15, 15}, spec(3, 2)},
         PoolCase{"alexnet_7_to_3", Shape{2, 3, 7, 7}, spec(3, 2)},
         PoolCase{"lenet_k2s2", Shape{2, 3, 8, 6}, spec(2, 2)},
+        // LeNet's first pooling (the host's SSE path: groups of four windows) and a 2x2 case
+        // with a scalar tail and an uncovered last row and column.
+        PoolCase{"lenet_24_to_12", Shape{2, 3, 24, 24}, spec(2, 2)},
+        PoolCase{"k2s2_11x21", Shape{1, 2, 11, 21}, spec(2, 2)},
         PoolCase{"stride1_pad1", Shape{1, 3, 5, 6}, spec(3, 1, 1)},
         PoolCase{"floor_5x5_k2s2", Shape{2, 3, 5, 5}, spec(2, 2)},
         PoolCase{"ceil_5x5_k2s2", Shape{2, 3, 5, 5}, spec(2, 2, 0, true)},
