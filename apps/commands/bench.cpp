@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <cstdio>
 #include <memory>
 #include <string>
 
+#include "apps/commands/step_range.hpp"
 #include "engine/bench/benchmark.hpp"
 #include "engine/data/registry.hpp"
 #include "engine/train/trainer.hpp"
@@ -32,22 +32,6 @@ int64_t train_split_size(const std::string& dataset) {
   if (dataset == "cifar10") return 50000;
   if (dataset == "imagenet") return 1281167;
   return 60000;  // mnist, fashion-mnist
-}
-
-// "A:B" -> (A, B); a usage error otherwise.
-std::pair<int64_t, int64_t> parse_step_range(const std::string& text) {
-  const auto colon = text.find(':');
-  int64_t a = -1, b = -1;
-  const char* begin = text.data();
-  const char* end = begin + text.size();
-  const bool ok = colon != std::string::npos &&
-                  std::from_chars(begin, begin + colon, a).ptr == begin + colon &&
-                  std::from_chars(begin + colon + 1, end, b).ptr == end && colon > 0 &&
-                  colon + 1 < text.size() && a >= 0 && a <= b;
-  if (!ok)
-    throw CLI::ValidationError(
-        fmt::format("--profile-steps: expected A:B with 0 <= A <= B (e.g. 20:24), got '{}'", text));
-  return {a, b};
 }
 
 void run_bench(const BenchFlags& f) {
@@ -91,10 +75,7 @@ void run_bench(const BenchFlags& f) {
   if (o.tf32 && !ctx.is_cuda())
     throw CLI::ValidationError("--precision tf32 needs a GPU: the CPU computes in fp32");
   ctx.set_math({.tf32 = o.tf32, .deterministic = false});
-  if (!f.profile_steps.empty() && !ctx.is_cuda())
-    fmt::print(stderr,
-               "kestrel: note: --profile-steps has no effect on the CPU (it brackets steps for "
-               "Nsight Systems on a GPU)\n");
+  if (!f.profile_steps.empty() && !ctx.is_cuda()) fmt::print(stderr, "{}", kProfileStepsOnCpuNote);
 
   bench::BenchReport report;
   report.model = f.model;

@@ -9,10 +9,12 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "apps/commands/model_builder.hpp"
 #include "apps/commands/report.hpp"
+#include "apps/commands/step_range.hpp"
 #include "apps/commands/train_output.hpp"
 #include "apps/exit_code.hpp"
 #include "engine/checkpoint/checkpoint.hpp"
@@ -34,7 +36,7 @@ namespace {
 // resuming, the configuration the run was saved with.
 struct TrainFlags {
   std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
-  std::string out = "runs", name, resume, gpus;
+  std::string out = "runs", name, resume, gpus, profile_steps;
   double dist_timeout = 300.0, dist_bucket_mb = 25.0;
   int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0;
   float lr = 0, momentum = 0, weight_decay = 0, label_smoothing = 0, clip_norm = 0;
@@ -142,6 +144,11 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (given("--seed")) c.seed = f.seed;
   if (given("--dist-bucket-mb")) c.dist_bucket_mb = f.dist_bucket_mb;
   if (f.threads > 0) cpu::set_num_threads(f.threads);
+  if (given("--profile-steps")) {
+    std::tie(c.profile_first, c.profile_last) = parse_step_range(f.profile_steps);
+    if (!given("--gpus") && !train::resolve_device(c.device).is_cuda())
+      fmt::print(stderr, "{}", kProfileStepsOnCpuNote);
+  }
 
   // Data parallel: the launcher (mpirun, srun, ...) says which rank this process is; --gpus
   // makes this one process the ranks, a thread per GPU.
@@ -312,6 +319,9 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--dist-bucket-mb", f->dist_bucket_mb,
                   "Data parallel: gradient all-reduce bucket size in MiB (25)")
       ->check(positive());
+  cmd->add_option("--profile-steps", f->profile_steps,
+                  "Bracket optimizer steps A:B (0-based) with cudaProfilerStart/Stop for "
+                  "nsys --capture-range=cudaProfilerApi");
   cmd->add_option("--threads", f->threads, "CPU threads (default: all cores)")
       ->check(integer())
       ->check(CLI::Range(1, 1024));

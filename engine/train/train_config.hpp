@@ -37,6 +37,10 @@ struct TrainConfig {
   std::string out_dir = "runs";
   std::string name;    // run directory name; default <model>-<dataset>-<time>
   std::string resume;  // checkpoint to continue from ("" = start fresh)
+  // Steps [profile_first, profile_last] (optimizer steps of the run, 0-based) are bracketed by
+  // cudaProfilerStart/Stop on a GPU; -1: no bracket. How this invocation is observed, not part
+  // of the recipe, so not saved in config.json.
+  int64_t profile_first = -1, profile_last = -1;
 
   nlohmann::json to_json() const;
   static TrainConfig from_json(const nlohmann::json& j);

@@ -17,6 +17,7 @@
 #include "engine/optim/sgd.hpp"
 #include "engine/runtime/gpu_info.hpp"
 #include "engine/runtime/nvtx.hpp"
+#include "engine/runtime/profiler.hpp"
 #include "engine/train/data_parallel.hpp"
 #include "engine/train/gradient_reducer.hpp"
 #include "engine/train/run_directory.hpp"
@@ -153,6 +154,12 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   so.warmup_steps = config.schedule == ScheduleKind::OneCycle ? 0 : config.warmup_epochs * batches;
   so.step_size_epochs = std::max<int64_t>(1, config.epochs / 3);
   const LrSchedule schedule(so);
+  // Checked before the run directory exists, so that a wrong range leaves nothing behind.
+  if (config.profile_first >= 0)
+    KESTREL_CHECK(
+        config.profile_first <= config.profile_last && config.profile_last < so.total_steps,
+        "--profile-steps {}:{}: the run's steps are 0 to {}: {} epoch(s) of {} batches",
+        config.profile_first, config.profile_last, so.total_steps - 1, config.epochs, batches);
 
   // Run directory; resume restores the weights, the optimizer and the position.
   const bool resuming = !config.resume.empty();
@@ -258,6 +265,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
                            .clip_norm = config.clip_norm,
                            .reducer = &reducer};
   const dist::FaultPlan fault = dist::read_fault_plan();
+  ProfilerBracket profiler(ctx, config.profile_first, config.profile_last);
   for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
     NvtxRange epoch_range("epoch");
     const auto epoch_start = Clock::now();
@@ -268,16 +276,18 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     while (train_loader.next(batch)) {
       NvtxRange step_range("step");
       dist::inject_fault(fault, comm.rank(), step);
+      profiler.before_step(step);
       const float lr = schedule.lr_at(step);
       optimizer->set_lr(lr);
       // The loss, hits and rows of the step are the global batch's (all ranks').
       const int64_t rows = train_loader.global_batch_rows(batch.index);
       step_options.global_rows = rows;
-      const StepResult taken = train_step(ctx, *graph, *optimizer, batch.images, batch.labels,
-                                          step, dlogits, step_options);
+      const StepResult taken = train_step(ctx, *graph, *optimizer, batch.images, batch.labels, step,
+                                          dlogits, step_options);
       correct += taken.correct;
       const float loss = taken.loss;
       if (!taken.applied) return diverged("training loss", epoch, loss, lr);
+      profiler.after_step(step);
       ++step;
       loss_sum += static_cast<double>(loss) * static_cast<double>(rows);
       seen += rows;

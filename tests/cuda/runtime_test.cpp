@@ -8,6 +8,7 @@
 #include "engine/runtime/cuda/device_context.hpp"
 #include "engine/runtime/cuda/event.hpp"
 #include "engine/runtime/cuda/pinned_buffer.hpp"
+#include "engine/runtime/profiler.hpp"
 #include "kernels/cuda/check.hpp"
 #include "tests/support/gpu.hpp"
 #include "tests/support/random.hpp"
@@ -23,6 +24,30 @@ TEST(CudaRuntime, NoGpuMeansAClearErrorForCudaDevices) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("cuda:0 is not available"), std::string::npos) << e.what();
   }
+}
+
+// `--profile-steps`: the bracket starts and stops the CUDA profiler around steps 1..2 of a
+// loop with GPU work queued, and a bracket still capturing when it is destroyed (a run that
+// ended early) stops cleanly. Outside nsys both calls are accepted no-ops, so this checks that
+// the calls are made in a valid order (cudaProfilerStop before Start is no error either; a
+// failing call would throw).
+TEST(CudaRuntime, ProfilerBracketAroundSteps) {
+  KESTREL_SKIP_WITHOUT_GPU();
+  Context ctx(Device::cuda(0));
+  Tensor t = Tensor::empty(Shape{1 << 20}, DType::F32, ctx.device());
+  {
+    ProfilerBracket bracket(ctx, 1, 2);
+    for (int64_t step = 0; step < 4; ++step) {
+      bracket.before_step(step);
+      t.fill(static_cast<float>(step));
+      bracket.after_step(step);
+    }
+  }
+  {
+    ProfilerBracket unfinished(ctx, 0, 10);
+    unfinished.before_step(0);
+  }
+  EXPECT_EQ(t.to_vector()[12345], 3.0f);
 }
 
 TEST(CudaRuntime, EnvironmentListsEveryGpu) {
