@@ -145,14 +145,14 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
   result.forward_multiply_adds = graph->summary().multiply_adds;
   result.flops_per_step = flops_per_step(result.forward_multiply_adds, mode);
 
-  // The profiler bracket is for Nsight on a GPU; a CUDA build on a CPU context skips it.
-  const bool profile = ctx.is_cuda() && o.profile_first >= 0;
+  // The profiler bracket is for Nsight on a GPU; on a CPU context it does nothing.
+  ProfilerBracket profiler(ctx, o.profile_first, o.profile_last);
   int64_t epoch = 0, step = 0;
   loader.start_epoch(epoch);
   data::Batch batch;
   const auto one_step = [&] {
     NvtxRange range(mode == BenchMode::Train ? "bench train step" : "bench forward step");
-    if (profile && step == o.profile_first) cuda_profiler_start();
+    profiler.before_step(step);
     if (!loader.next(batch)) {
       loader.start_epoch(++epoch);
       loader.next(batch);
@@ -165,10 +165,7 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
     } else {
       (void)graph->forward(ctx, batch.images, /*training=*/false, step);
     }
-    if (profile && step == o.profile_last) {
-      ctx.synchronize();
-      cuda_profiler_stop();
-    }
+    profiler.after_step(step);
     ++step;
   };
 
