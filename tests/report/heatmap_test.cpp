@@ -8,15 +8,12 @@
 #include <vector>
 
 #include "kernels/common/error.hpp"
+#include "tests/support/text.hpp"
 
 namespace kestrel::report {
 namespace {
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using test::count_occurrences;
 
 TEST(ReportHeatmap, ContrastFormulaMatchesWcag) {
   EXPECT_NEAR(relative_luminance({0, 0, 0}), 0.0, 1e-12);
@@ -75,11 +72,11 @@ TEST(ReportHeatmap, CellsHoldCountsAndNames) {
   const std::vector<std::string> names = {"T-shirt/top", "<script>", "Bag"};
   const std::string svg = render_confusion_heatmap(counts, names, "run-1-confusion", "Confusion");
   EXPECT_NE(svg.find("<svg id=\"run-1-confusion\""), std::string::npos);
-  EXPECT_EQ(count(svg, "<rect x="), 9u + 1u + 10u);  // cells, frame, legend swatches
-  for (const char* cell : {">50</text>", ">3</text>", ">7</text>", ">40</text>", ">1</text>",
-                           ">61</text>"})
+  EXPECT_EQ(count_occurrences(svg, "<rect x="), 9u + 1u + 10u);  // cells, frame, legend swatches
+  for (const char* cell :
+       {">50</text>", ">3</text>", ">7</text>", ">40</text>", ">1</text>", ">61</text>"})
     EXPECT_NE(svg.find(cell), std::string::npos) << cell;
-  EXPECT_EQ(count(svg, ">0</text>"), 3u);
+  EXPECT_EQ(count_occurrences(svg, ">0</text>"), 3u);
   EXPECT_EQ(svg.find("<script>"), std::string::npos);
   EXPECT_NE(svg.find("&lt;script&gt;"), std::string::npos);
   EXPECT_NE(svg.find(">T-shirt/top</text>"), std::string::npos);

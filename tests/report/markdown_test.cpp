@@ -13,15 +13,12 @@
 #include "apps/commands/model_summarizer.hpp"
 #include "kernels/common/error.hpp"
 #include "tests/support/scratch_dir.hpp"
+#include "tests/support/text.hpp"
 
 namespace kestrel::report {
 namespace {
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using test::count_occurrences;
 
 // The table row of `text` that starts with "| first |".
 std::string row_of(const std::string& text, const std::string& first) {
@@ -116,7 +113,7 @@ TEST(ReportMarkdown, HardestClassesAreOrderedByRecallAndCount) {
   EXPECT_LT(first, second);
   EXPECT_LT(second, third);
   EXPECT_LT(third, fourth);
-  EXPECT_EQ(count(md, "| c | b |"), 0u);  // a zero cell is no confusion
+  EXPECT_EQ(count_occurrences(md, "| c | b |"), 0u);  // a zero cell is no confusion
   EXPECT_NE(md.find("54 test images misclassified in all."), std::string::npos);
 }
 
@@ -138,7 +135,7 @@ TEST(ReportMarkdown, ArchitecturesComeFromTheModels) {
             std::string::npos)
       << lenet;
   // The same model and data set twice is described once.
-  EXPECT_EQ(count(md, "| lenet5 (mnist) |"), 1u);
+  EXPECT_EQ(count_occurrences(md, "| lenet5 (mnist) |"), 1u);
   // AlexNet (lab): 3x3, 5x5, then three 3x3 convolutions; 3x3/2 max pools; two dropouts.
   const std::string alexnet = row_of(md, "alexnet (cifar10)");
   EXPECT_NE(alexnet.find("| 8 (5 conv + 3 linear) | 3x3 ×4, 5x5 | max 3x3 stride 2 ×3; adaptive "

@@ -19,17 +19,14 @@
 #include "engine/report/svg_chart.hpp"
 #include "kernels/common/error.hpp"
 #include "tests/support/scratch_dir.hpp"
+#include "tests/support/text.hpp"
 
 namespace kestrel::report {
 namespace {
 
 namespace fs = std::filesystem;
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using test::count_occurrences;
 
 struct FakeEpoch {
   double lr, train_loss, train_accuracy, images_per_second, eval_loss, top1, top5, macro_f1;
@@ -136,14 +133,14 @@ TEST(Report, SingleRunHasEverySection) {
                          "id=\"run-1\"", "id=\"run-1-evaluation\"", "id=\"run-1-confusion\"",
                          "id=\"run-1-per-class\"", "id=\"run-1-epochs\"", "id=\"run-1-model\"",
                          "id=\"run-1-misclassified\"", "id=\"run-1-config\"", "id=\"environment\""})
-    EXPECT_EQ(count(html, id), 1u) << id;
+    EXPECT_EQ(count_occurrences(html, id), 1u) << id;
 
   // The model summary, rebuilt by name for the synthetic images at the run's batch.
   EXPECT_NE(html.find("lenet5 on synthetic (1x28x28, 10 classes), batch 64"), std::string::npos);
   EXPECT_NE(html.find("44,426"), std::string::npos);
   EXPECT_NE(html.find(">conv1<"), std::string::npos);
   // Four misclassified images, embedded, with their labels.
-  EXPECT_EQ(count(html, "<img src=\"data:image/png;base64,"), 4u);
+  EXPECT_EQ(count_occurrences(html, "<img src=\"data:image/png;base64,"), 4u);
   EXPECT_NE(html.find("#999<br><span class=\"true\">true 9</span><br><span class=\"pred\">"
                       "pred. 0</span><br>75.0% sure"),
             std::string::npos);
@@ -178,7 +175,7 @@ TEST(Report, EveryEpochValueIsInTheCharts) {
   size_t lines = 0;
   for (auto it = std::sregex_iterator(html.begin(), html.end(), points);
        it != std::sregex_iterator(); ++it, ++lines)
-    EXPECT_EQ(count((*it)[1], ","), 3u);
+    EXPECT_EQ(count_occurrences((*it)[1], ","), 3u);
   EXPECT_EQ(lines, 2u + 3u + 1u + 2u);  // loss, accuracy, lr, throughput
 }
 
@@ -211,7 +208,7 @@ TEST(Report, MissingDataIsSaidInItsSection) {
   ReportOptions o = options_with_models();
   o.data_dir = scratch.file("no-such-data");
   const std::string html = render({dir}, o);
-  EXPECT_EQ(count(html, "<img "), 0u);
+  EXPECT_EQ(count_occurrences(html, "<img "), 0u);
   EXPECT_NE(html.find("4 test images were misclassified, but the images cannot be shown: MNIST "
                       "not found in"),
             std::string::npos);
@@ -228,7 +225,7 @@ TEST(Report, WithoutAModelRegistryTheSummarySaysSo) {
   EXPECT_NE(html.find("No model summary: this report was written without access to the model "
                       "registry."),
             std::string::npos);
-  EXPECT_EQ(count(html, "<img src=\"data:image/png;base64,"), 4u);
+  EXPECT_EQ(count_occurrences(html, "<img src=\"data:image/png;base64,"), 4u);
 }
 
 TEST(Report, SeveralRunsAreCompared) {
@@ -252,7 +249,7 @@ TEST(Report, SeveralRunsAreCompared) {
             std::string::npos);
   for (const char* id :
        {"id=\"run-1\"", "id=\"run-2\"", "id=\"run-1-confusion\"", "id=\"run-2-confusion\""})
-    EXPECT_EQ(count(html, id), 1u) << id;
+    EXPECT_EQ(count_occurrences(html, id), 1u) << id;
 }
 
 TEST(Report, DivergedRunIsReported) {

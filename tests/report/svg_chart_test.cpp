@@ -10,15 +10,12 @@
 #include <vector>
 
 #include "engine/report/html.hpp"
+#include "tests/support/text.hpp"
 
 namespace kestrel::report {
 namespace {
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using test::count_occurrences;
 
 std::vector<double> values(std::initializer_list<double> v) { return v; }
 
@@ -54,8 +51,7 @@ TEST(ReportChart, TicksCoverTheDataAtNiceSteps) {
   // Negative values.
   expect_ticks(nice_ticks(-3.2, 1.1, 5), {-4, -3, -2, -1, 0, 1, 2}, 1.0);
   // Throughput from zero.
-  expect_ticks(nice_ticks(11800, 12400, 6, false, true),
-               {0, 2500, 5000, 7500, 10000, 12500}, 2500);
+  expect_ticks(nice_ticks(11800, 12400, 6, false, true), {0, 2500, 5000, 7500, 10000, 12500}, 2500);
 }
 
 TEST(ReportChart, EpochAxisUsesWholeSteps) {
@@ -113,14 +109,14 @@ LineChart two_series_chart() {
 TEST(ReportChart, DrawsEveryPointWithItsValue) {
   const std::string svg = render_line_chart(two_series_chart());
   EXPECT_NE(svg.find("<svg id=\"chart-test\""), std::string::npos);
-  EXPECT_EQ(count(svg, "<polyline"), 2u);
+  EXPECT_EQ(count_occurrences(svg, "<polyline"), 2u);
   // Three points per polyline.
   const std::regex points("points=\"([^\"]*)\"");
   size_t lines = 0;
   for (auto it = std::sregex_iterator(svg.begin(), svg.end(), points); it != std::sregex_iterator();
        ++it, ++lines) {
     const std::string p = (*it)[1];
-    EXPECT_EQ(count(p, ","), 3u) << p;
+    EXPECT_EQ(count_occurrences(p, ","), 3u) << p;
   }
   EXPECT_EQ(lines, 2u);
   // Every value in a tooltip.
@@ -201,7 +197,7 @@ TEST(ReportChart, LongLegendsWrapIntoRows) {
   std::smatch a, b;
   ASSERT_TRUE(std::regex_search(short_legend, a, height));
   ASSERT_TRUE(std::regex_search(long_legend, b, height));
-  EXPECT_EQ(a[1], b[1]);                                   // same width
+  EXPECT_EQ(a[1], b[1]);                                 // same width
   EXPECT_GE(std::stoi(b[2]) - std::stoi(a[2]), 3 * 20);  // at least three more legend rows
 }
 
@@ -213,7 +209,7 @@ TEST(ReportChart, LegendKeysReplaceSeriesNames) {
   c.legend = {{"run-a", "#0072b2", ""}, {"train", "#5b6475", "6 4"}, {"<test>", "#5b6475", ""}};
   const std::string svg = render_line_chart(c);
   const std::string legend = svg.substr(svg.find("<g class=\"legend\">"));
-  EXPECT_EQ(count(legend, "<text"), 3u);
+  EXPECT_EQ(count_occurrences(legend, "<text"), 3u);
   EXPECT_NE(legend.find(">run-a</text>"), std::string::npos);
   EXPECT_NE(legend.find(">&lt;test&gt;</text>"), std::string::npos);
   EXPECT_EQ(legend.find("run-a \u00b7 train"), std::string::npos);
