@@ -7,12 +7,14 @@
 #   scripts/lab.sh --tables-only            # only regenerate the tables from runs/lab/
 #   scripts/lab.sh -- --threads 1           # flags after -- go to every `kestrel train`
 #
-# The four runs (each `kestrel train` with its default recipe for that model and data set,
+# The five runs (each `kestrel train` with its default recipe for that model and data set,
 # seed 0, into runs/lab/<name>/):
-#   lenet5-mnist      LeNet-5 on MNIST          (the lab's first task)
-#   alexnet-cifar10   AlexNet on CIFAR-10       (the lab's second task)
-#   lenet5-cifar10    LeNet-5 on CIFAR-10       ("could LeNet-5 solve AlexNet's problem?")
-#   alexnet-mnist     AlexNet on MNIST          ("... and the reverse?")
+#   lenet5-mnist          LeNet-5 on MNIST      (the lab's first task)
+#   alexnet-cifar10       AlexNet on CIFAR-10   (the lab's second task)
+#   lenet5-cifar10        LeNet-5 on CIFAR-10   ("could LeNet-5 solve AlexNet's problem?")
+#   alexnet-mnist         AlexNet on MNIST      ("... and the reverse?")
+#   lenet5-classic-mnist  LeCun's tanh and average-pooling LeNet-5 on MNIST (what ReLU and
+#                         max pooling changed)
 # A run whose metrics.jsonl already holds its epochs is kept; one that stopped part-way is
 # resumed from its last checkpoint; --fresh deletes them first.
 #
@@ -113,10 +115,11 @@ if [ "$tables_only" -eq 0 ]; then
   train lenet5-cifar10 lenet5 cifar10 "$lenet_epochs"
   train alexnet-cifar10 alexnet cifar10 "$alexnet_epochs"
   train alexnet-mnist alexnet mnist "$alexnet_epochs"
+  train lenet5-classic-mnist lenet5-classic mnist "$lenet_epochs"
 fi
 
 runs=()
-for name in lenet5-mnist alexnet-cifar10 lenet5-cifar10 alexnet-mnist; do
+for name in lenet5-mnist alexnet-cifar10 lenet5-cifar10 alexnet-mnist lenet5-classic-mnist; do
   [ -f "$lab_dir/$name/metrics.jsonl" ] || die "$lab_dir/$name has no metrics.jsonl: run scripts/lab.sh without --tables-only"
   runs+=("$lab_dir/$name")
 done
