@@ -12,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/data/png_error.hpp"
 #include "kernels/common/error.hpp"
 
 namespace kestrel::data {
@@ -19,35 +20,26 @@ namespace kestrel::data {
 namespace {
 
 constexpr int64_t kPngWidth = kCifar10PixelsPerImage;  // one image per PNG row
-constexpr int64_t kPngRowBytes = 3 * kPngWidth;         // R,G,B interleaved
+constexpr int64_t kPngRowBytes = 3 * kPngWidth;        // R,G,B interleaved
 
 std::string errno_text() { return std::strerror(errno); }
 
 const char* colour_type_name(int colour_type) {
   switch (colour_type) {
-    case PNG_COLOR_TYPE_GRAY: return "grayscale";
-    case PNG_COLOR_TYPE_RGB: return "RGB";
-    case PNG_COLOR_TYPE_PALETTE: return "palette";
-    case PNG_COLOR_TYPE_GRAY_ALPHA: return "grayscale+alpha";
-    case PNG_COLOR_TYPE_RGB_ALPHA: return "RGBA";
-    default: return "unknown";
+    case PNG_COLOR_TYPE_GRAY:
+      return "grayscale";
+    case PNG_COLOR_TYPE_RGB:
+      return "RGB";
+    case PNG_COLOR_TYPE_PALETTE:
+      return "palette";
+    case PNG_COLOR_TYPE_GRAY_ALPHA:
+      return "grayscale+alpha";
+    case PNG_COLOR_TYPE_RGB_ALPHA:
+      return "RGBA";
+    default:
+      return "unknown";
   }
 }
-
-// libpng reports errors by longjmp. The handler records the message and jumps back to the
-// setjmp in PngReader's methods, which hold no C++ objects that need destroying; the C++ side
-// then throws kestrel::Error. Warnings (e.g. unknown ancillary chunks) are ignored.
-struct PngFailure {
-  char message[256] = {};
-};
-
-void on_png_error(png_structp png, png_const_charp message) {
-  auto* failure = static_cast<PngFailure*>(png_get_error_ptr(png));
-  std::snprintf(failure->message, sizeof failure->message, "%s", message);
-  png_longjmp(png, 1);
-}
-
-void on_png_warning(png_structp, png_const_charp) {}
 
 struct PngHeader {
   png_uint_32 width = 0;
@@ -108,7 +100,8 @@ class PngReader {
   }
 
   void close() {
-    if (png_ != nullptr) png_destroy_read_struct(&png_, info_ != nullptr ? &info_ : nullptr, nullptr);
+    if (png_ != nullptr)
+      png_destroy_read_struct(&png_, info_ != nullptr ? &info_ : nullptr, nullptr);
     if (file_ != nullptr) std::fclose(file_);
     png_ = nullptr;
     info_ = nullptr;
@@ -189,9 +182,8 @@ std::string join(const std::string& folder, const std::string& name) {
 }  // namespace
 
 const std::vector<std::string>& cifar10_class_names() {
-  static const std::vector<std::string> names = {"airplane", "automobile", "bird",  "cat",
-                                                 "deer",     "dog",        "frog",  "horse",
-                                                 "ship",     "truck"};
+  static const std::vector<std::string> names = {
+      "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
   return names;
 }
 
@@ -204,8 +196,8 @@ std::vector<int32_t> read_cifar10_labels_json(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     KESTREL_FAIL("cifar10: {} is not valid JSON: {}", path, e.what());
   }
-  KESTREL_CHECK(doc.is_array(), "cifar10: {} must hold a JSON array of labels, not a JSON {}",
-                path, doc.type_name());
+  KESTREL_CHECK(doc.is_array(), "cifar10: {} must hold a JSON array of labels, not a JSON {}", path,
+                doc.type_name());
   std::vector<int32_t> labels;
   labels.reserve(doc.size());
   for (size_t i = 0; i < doc.size(); ++i) {
@@ -224,8 +216,8 @@ void convert_cifar10_png_batch(const std::string& png_path, std::span<const int3
                                const std::string& out_bin_path) {
   for (size_t i = 0; i < labels.size(); ++i) {
     KESTREL_CHECK(labels[i] >= 0 && labels[i] < kCifar10Classes,
-                  "cifar10: label {} at index {} for {} is outside [0, {})", labels[i], i,
-                  png_path, kCifar10Classes);
+                  "cifar10: label {} at index {} for {} is outside [0, {})", labels[i], i, png_path,
+                  kCifar10Classes);
   }
   PngReader reader(png_path);
   const PngHeader header = reader.read_header();

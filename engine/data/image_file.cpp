@@ -18,6 +18,7 @@
 #include <memory>
 #include <utility>
 
+#include "engine/data/png_error.hpp"
 #include "kernels/common/error.hpp"
 
 namespace kestrel::data {
@@ -70,22 +71,9 @@ Image composite_over_black(int64_t width, int64_t height, int64_t colour_channel
 
 // ---- PNG --------------------------------------------------------------------------------------
 //
-// libpng reports errors by longjmp. Its handler copies the message and jumps back to the setjmp
-// in one of PngDecoder's *_or_fail methods; those hold no C++ object that needs destroying and
-// touch only memory allocated before they were called. The C++ side then throws. Warnings
-// (unknown ancillary chunks, bad ancillary CRCs) are ignored, as by most viewers.
-
-struct PngFailure {
-  char message[256] = {};
-};
-
-void on_png_error(png_structp png, png_const_charp message) {
-  auto* failure = static_cast<PngFailure*>(png_get_error_ptr(png));
-  std::snprintf(failure->message, sizeof failure->message, "%s", message);
-  png_longjmp(png, 1);
-}
-
-void on_png_warning(png_structp, png_const_charp) {}
+// libpng errors longjmp back to the setjmp in one of PngDecoder's *_or_fail methods
+// (png_error.hpp); those hold no C++ object that needs destroying and touch only memory
+// allocated before they were called.
 
 class PngDecoder {
  public:

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "engine/nn/summary.hpp"
+#include "engine/report/html.hpp"
 #include "engine/train/run_directory.hpp"
 #include "kernels/common/error.hpp"
 
@@ -39,15 +40,6 @@ std::string table_head(const std::vector<std::string>& titles) {
   return table_row(titles) + rule + "\n";
 }
 
-std::string percent(double fraction) { return fmt::format("{:.2f}%", 100.0 * fraction); }
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0.0;
-  std::sort(v.begin(), v.end());
-  const size_t m = v.size() / 2;
-  return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2.0;
-}
-
 std::string seconds_text(double s) {
   if (s >= 600.0) return fmt::format("{:.1f} min", s / 60.0);
   return fmt::format("{:.1f} s", s);
@@ -65,14 +57,12 @@ std::string runs_table(const std::vector<RunRecord>& runs) {
                      "train time / epoch (median)", "train images/s (median)", "test top-1 (last)",
                      "best top-1 (epoch)", "top-5 (last)", "macro-F1 (last)", "commit"});
   for (const RunRecord& run : runs) {
-    std::vector<double> seconds;
-    for (const EpochRecord& e : run.epochs) seconds.push_back(e.train_seconds);
     const EpochRecord* last = run.epochs.empty() ? nullptr : &run.epochs.back();
     const EpochRecord* best = run.best_epoch();
     out +=
         table_row({run.name, run.model(), run.dataset(), last ? std::to_string(last->epoch) : "0",
                    std::to_string(run.config.value("batch", int64_t{0})), run.device(),
-                   seconds_text(median(seconds)),
+                   seconds_text(run.median_train_seconds()),
                    nn::with_thousands(static_cast<int64_t>(run.median_images_per_second() + 0.5)),
                    last ? percent(last->top1) : "-",
                    best ? fmt::format("{} ({})", percent(best->top1), best->epoch) : "-",

@@ -56,8 +56,8 @@ void parse_final_evaluation(const nlohmann::json& eval, RunRecord& run) {
   for (const auto& row : run.confusion)
     KESTREL_CHECK(row.size() == n, "the confusion matrix is not square ({} rows, a row of {})", n,
                   row.size());
-  KESTREL_CHECK(run.per_class.size() == n,
-                "per_class has {} classes but the confusion matrix {}", run.per_class.size(), n);
+  KESTREL_CHECK(run.per_class.size() == n, "per_class has {} classes but the confusion matrix {}",
+                run.per_class.size(), n);
 }
 
 }  // namespace
@@ -202,13 +202,26 @@ const EpochRecord* RunRecord::best_epoch() const {
   return best;
 }
 
-double RunRecord::median_images_per_second() const {
+namespace {
+
+// The median of an epoch field (0 without epochs).
+double median_over_epochs(const std::vector<EpochRecord>& epochs, double EpochRecord::*field) {
   if (epochs.empty()) return 0.0;
   std::vector<double> v;
-  for (const auto& e : epochs) v.push_back(e.images_per_second);
+  for (const auto& e : epochs) v.push_back(e.*field);
   std::sort(v.begin(), v.end());
   const size_t m = v.size() / 2;
   return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2.0;
+}
+
+}  // namespace
+
+double RunRecord::median_images_per_second() const {
+  return median_over_epochs(epochs, &EpochRecord::images_per_second);
+}
+
+double RunRecord::median_train_seconds() const {
+  return median_over_epochs(epochs, &EpochRecord::train_seconds);
 }
 
 double RunRecord::total_seconds() const {

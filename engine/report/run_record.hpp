@@ -42,8 +42,8 @@ struct Divergence {
 
 struct RunRecord {
   std::filesystem::path dir;
-  std::string name;            // config.json's name, else the folder's
-  nlohmann::json config;       // an empty object when config.json is missing
+  std::string name;       // config.json's name, else the folder's
+  nlohmann::json config;  // an empty object when config.json is missing
   bool has_config = false;
   std::vector<EpochRecord> epochs;
   std::optional<Divergence> divergence;
@@ -60,7 +60,8 @@ struct RunRecord {
   std::vector<std::string> class_names() const;
   const EpochRecord* best_epoch() const;  // highest top-1 (first on ties); null without epochs
   double median_images_per_second() const;
-  double total_seconds() const;  // training and evaluation, summed over epochs
+  double median_train_seconds() const;  // per epoch
+  double total_seconds() const;         // training and evaluation, summed over epochs
 };
 
 // Reads `dir`. A missing, unreadable or malformed metrics.jsonl (or one without any record),
