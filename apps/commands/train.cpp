@@ -38,7 +38,7 @@ struct TrainFlags {
   std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
   std::string out = "runs", name, resume, gpus, profile_steps;
   double dist_timeout = 300.0, dist_bucket_mb = 25.0;
-  int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0;
+  int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0, sync_every = 0;
   float lr = 0, momentum = 0, weight_decay = 0, label_smoothing = 0, clip_norm = 0;
   int crop_padding = 0, threads = 0;
   uint64_t seed = 0;
@@ -143,6 +143,7 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (given("--train-limit")) c.train_limit = f.train_limit;
   if (given("--seed")) c.seed = f.seed;
   if (given("--dist-bucket-mb")) c.dist_bucket_mb = f.dist_bucket_mb;
+  c.sync_every = f.sync_every;
   if (f.threads > 0) cpu::set_num_threads(f.threads);
   if (given("--profile-steps")) {
     std::tie(c.profile_first, c.profile_last) = parse_step_range(f.profile_steps);
@@ -322,6 +323,11 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--profile-steps", f->profile_steps,
                   "Bracket optimizer steps A:B (0-based) with cudaProfilerStart/Stop for "
                   "nsys --capture-range=cudaProfilerApi");
+  cmd->add_option("--sync-every", f->sync_every,
+                  "Read the loss back from the device every N steps (0: every step on the CPU, "
+                  "every 50 on a GPU)")
+      ->check(integer())
+      ->check(non_negative());
   cmd->add_option("--threads", f->threads, "CPU threads (default: all cores)")
       ->check(integer())
       ->check(CLI::Range(1, 1024));

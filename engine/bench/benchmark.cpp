@@ -15,6 +15,7 @@
 #include "engine/runtime/gpu_info.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "engine/runtime/profiler.hpp"
+#include "engine/train/step_ledger.hpp"
 #include "engine/train/train_step.hpp"
 #include "kernels/common/error.hpp"
 
@@ -139,6 +140,7 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
   graph->initialize(ctx, init::InitScheme::PyTorchDefault, o.seed);
   optim::Adam optimizer(optim::AdamOptions::adamw(o.lr, o.weight_decay));
   Tensor dlogits = Tensor::empty(Shape{o.batch, data.classes}, DType::F32, ctx.device());
+  train::StepLedger ledger(ctx);
 
   BenchResult result;
   result.mode = mode;
@@ -158,10 +160,8 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
       loader.next(batch);
     }
     if (mode == BenchMode::Train) {
-      const train::StepResult r =
-          train::train_step(ctx, *graph, optimizer, batch.images, batch.labels, step, dlogits);
-      KESTREL_CHECK(r.applied, "bench: the training loss became {} at step {}", r.loss, step);
-      result.last_loss = r.loss;
+      train::train_step(ctx, *graph, optimizer, batch.images, batch.labels, step, dlogits,
+                        ledger);
     } else {
       (void)graph->forward(ctx, batch.images, /*training=*/false, step);
     }
@@ -169,12 +169,23 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
     ++step;
   };
 
+  // Training: the loss stays on the device, as in the trainer; it is checked after the warm-up
+  // and after each window, outside the timed span.
+  const auto check_loss = [&] {
+    if (mode != BenchMode::Train) return;
+    const train::LedgerSnapshot tally = ledger.read();
+    KESTREL_CHECK(!tally.halted, "bench: the training loss became {} at step {}",
+                  tally.halted_loss, tally.halted_step);
+    result.last_loss = tally.last_loss;
+  };
   for (int64_t i = 0; i < o.warmup; ++i) one_step();
+  check_loss();
   WindowTimer timer(ctx);
   for (int64_t r = 0; r < o.repeats; ++r) {
     timer.start();
     for (int64_t i = 0; i < o.steps; ++i) one_step();
     result.window_ms.push_back(timer.stop_ms());
+    check_loss();
   }
 
   result.median_window_ms = median(result.window_ms);

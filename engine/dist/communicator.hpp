@@ -51,6 +51,9 @@ class Communicator {
   virtual void finish_all_reduces() = 0;
   // Copies root's data[0, n) to every rank.
   virtual void broadcast(float* data, int64_t n, int root) = 0;
+  // Sums a few doubles of device memory over the ranks, in place, complete in stream order
+  // like all_reduce_sum (the training step's loss and hits: no host synchronisation on a GPU).
+  virtual void all_reduce_sum_doubles(double* data, int64_t n) = 0;
 
   // Host values, summed over the ranks in place.
   virtual void all_reduce_sum_host(std::span<double> values) = 0;

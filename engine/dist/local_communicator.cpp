@@ -15,6 +15,11 @@ void LocalCommunicator::start_all_reduce_sum(float* data, int64_t n) {
                 static_cast<void*>(data));
 }
 
+void LocalCommunicator::all_reduce_sum_doubles(double* data, int64_t n) {
+  KESTREL_CHECK(n >= 0 && (data != nullptr || n == 0), "all_reduce_sum_doubles: {} values at {}",
+                n, static_cast<void*>(data));
+}
+
 void LocalCommunicator::broadcast(float* /*data*/, int64_t n, int root) {
   KESTREL_CHECK(n >= 0, "broadcast: {} values", n);
   check_root(root);

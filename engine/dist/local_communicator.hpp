@@ -17,6 +17,7 @@ class LocalCommunicator final : public Communicator {
   void start_all_reduce_sum(float* data, int64_t n) override;
   void finish_all_reduces() override {}
   void broadcast(float* data, int64_t n, int root) override;
+  void all_reduce_sum_doubles(double* data, int64_t n) override;
   void all_reduce_sum_host(std::span<double> values) override;
   void all_reduce_sum_host(std::span<int64_t> values) override;
   void broadcast_host(std::span<std::byte> bytes, int root) override;

@@ -128,6 +128,14 @@ class MpiCommunicator final : public Communicator {
     wait(requests, fmt::format("broadcast of {} floats from rank {}", n, root));
   }
 
+  // CPU ranks: device memory is host memory.
+  void all_reduce_sum_doubles(double* data, int64_t n) override {
+    NvtxRange range("all_reduce_sum (doubles)");
+    KESTREL_CHECK(n >= 0 && (data != nullptr || n == 0), "all_reduce_sum_doubles: {} values at {}",
+                  n, static_cast<void*>(data));
+    reduce_host(data, static_cast<size_t>(n), MPI_DOUBLE, "doubles");
+  }
+
   void all_reduce_sum_host(std::span<double> values) override {
     NvtxRange range("all_reduce_sum (host)");
     reduce_host(values.data(), values.size(), MPI_DOUBLE, "doubles");

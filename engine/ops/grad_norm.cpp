@@ -1,6 +1,7 @@
 #include "engine/ops/grad_norm.hpp"
 
 #include <cmath>
+#include <string_view>
 #include <vector>
 
 #include "engine/ops/checks.hpp"
@@ -21,22 +22,22 @@ namespace {
 constexpr int64_t kChunk = 1 << 14;
 }  // namespace
 
-double l2_norm(const Context& ctx, const Tensor& x) {
-  NvtxRange range("l2_norm");
-  detail::check_tensor("l2_norm", "input", x, ctx, -1);
+namespace {
+
+// Sum of x[i]^2 into *out, memory of ctx's device: a fixed two-pass tree on a GPU; on the CPU
+// partial sums of fixed chunks in double, added in chunk order (the same bits at any thread
+// count). `scratch` holds the GPU's partials.
+void sum_squares(const Context& ctx, const Tensor& x, double* out, Tensor& scratch) {
   const int64_t n = x.numel();
 #if defined(KESTREL_HAVE_CUDA)
   if (ctx.is_cuda()) {
-    Tensor scratch = ctx.scratch(Shape{cuda::kReduceScratchDoubles + 1}, DType::F64);
-    double* partials = scratch.data<double>();
-    cuda::sum_squares_deterministic(x.data<float>(), n, partials + cuda::kReduceScratchDoubles,
-                                    partials, ctx.stream());
-    double sum = 0.0;
-    copy_bytes(&sum, Device::cpu(), partials + cuda::kReduceScratchDoubles, ctx.device(),
-               sizeof(sum));
-    return std::sqrt(sum);
+    scratch = ctx.scratch(Shape{cuda::kReduceScratchDoubles}, DType::F64);
+    cuda::sum_squares_deterministic(x.data<float>(), n, out, scratch.data<double>(), ctx.stream());
+    return;
   }
 #endif
+  (void)ctx;
+  (void)scratch;
   const float* p = x.data<float>();
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
@@ -47,13 +48,39 @@ double l2_norm(const Context& ctx, const Tensor& x) {
   });
   double total = 0.0;
   for (double s : partial) total += s;
-  return std::sqrt(total);
+  *out = total;
+}
+
+void check_max_norm(std::string_view op, double max_norm) {
+  KESTREL_CHECK(max_norm > 0.0 && std::isfinite(max_norm),
+                "{}: max_norm must be positive and finite, got {}", op, max_norm);
+}
+
+}  // namespace
+
+double l2_norm(const Context& ctx, const Tensor& x) {
+  NvtxRange range("l2_norm");
+  detail::check_tensor("l2_norm", "input", x, ctx, -1);
+  Tensor sum = ctx.scratch(Shape{1}, DType::F64), scratch;
+  sum_squares(ctx, x, sum.data<double>(), scratch);
+  double host = 0.0;
+  copy_bytes(&host, Device::cpu(), sum.raw_data(), ctx.device(), sizeof(host));
+  return std::sqrt(host);
+}
+
+void clip_grad_norm_on_device(const Context& ctx, Tensor& grads, double max_norm) {
+  NvtxRange range("clip_grad_norm_on_device");
+  check_max_norm("clip_grad_norm_on_device", max_norm);
+  detail::check_tensor("clip_grad_norm_on_device", "gradients", grads, ctx, -1);
+  Tensor sum = ctx.scratch(Shape{1}, DType::F64), scratch;
+  sum_squares(ctx, grads, sum.data<double>(), scratch);
+  detail::launch_elementwise(
+      ctx, grads.numel(), kernels::ClipByNorm{grads.data<float>(), sum.data<double>(), max_norm});
 }
 
 double clip_grad_norm(const Context& ctx, Tensor& grads, double max_norm) {
   NvtxRange range("clip_grad_norm");
-  KESTREL_CHECK(max_norm > 0.0 && std::isfinite(max_norm),
-                "clip_grad_norm: max_norm must be positive and finite, got {}", max_norm);
+  check_max_norm("clip_grad_norm", max_norm);
   const double total = l2_norm(ctx, grads);
   const double coef = max_norm / (total + 1e-6);
   if (coef < 1.0)

@@ -13,4 +13,8 @@ double l2_norm(const Context& ctx, const Tensor& x);
 // Clips in place and returns the norm before clipping. max_norm must be positive.
 double clip_grad_norm(const Context& ctx, Tensor& grads, double max_norm);
 
+// The same clipping, bit for bit, without the norm coming back to the host: the squared norm
+// stays in device memory and every element reads it (the training step; no synchronisation).
+void clip_grad_norm_on_device(const Context& ctx, Tensor& grads, double max_norm);
+
 }  // namespace kestrel::ops

@@ -63,7 +63,8 @@ void Adam::step(const Context& ctx, Tensor& params, const Tensor& grads) {
                                   options_.weight_decay,
                                   static_cast<float>(1.0 - lr_d * wd),
                                   options_.decoupled,
-                                  scalars};
+                                  scalars,
+                                  skip_flag()};
   ops::detail::launch_elementwise(ctx, params.numel(), functor);
 }
 

@@ -40,6 +40,14 @@ class Optimizer {
   void set_lr(float lr);
   float lr() const { return lr_; }
 
+  // A flag in device memory (int32, ctx's device) that every later step reads on the device:
+  // while it is non-zero the step changes neither the parameters nor the state buffers. The
+  // trainer passes its step ledger's halt flag, so a step whose loss was NaN or infinite, and
+  // every step after it, is skipped without the host waiting for the loss. The host's step
+  // count still advances: a halted run ends without saving. Null (the default): never skip.
+  void set_skip_flag(const int32_t* flag) { skip_flag_ = flag; }
+  const int32_t* skip_flag() const { return skip_flag_; }
+
   // "sgd", "adam" or "adamw": the prefix of every error message.
   const std::string& name() const { return name_; }
 
@@ -61,6 +69,7 @@ class Optimizer {
  private:
   std::string name_;
   float lr_;
+  const int32_t* skip_flag_ = nullptr;
 };
 
 }  // namespace kestrel::optim

@@ -48,7 +48,8 @@ void Sgd::step(const Context& ctx, Tensor& params, const Tensor& grads) {
                                  static_cast<float>(1.0 - static_cast<double>(options_.dampening)),
                                  options_.weight_decay,
                                  options_.nesterov,
-                                 init_buffer};
+                                 init_buffer,
+                                 skip_flag()};
   ops::detail::launch_elementwise(ctx, params.numel(), functor);
 }
 

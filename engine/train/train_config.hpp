@@ -41,6 +41,10 @@ struct TrainConfig {
   // cudaProfilerStart/Stop on a GPU; -1: no bracket. How this invocation is observed, not part
   // of the recipe, so not saved in config.json.
   int64_t profile_first = -1, profile_last = -1;
+  // Read the step ledger (loss, hits, divergence) back every N steps; 0: automatic (every step
+  // on the CPU, every 50 on a GPU). Observation again: the weights and metrics do not depend
+  // on it, so it is not saved either.
+  int64_t sync_every = 0;
 
   nlohmann::json to_json() const;
   static TrainConfig from_json(const nlohmann::json& j);

@@ -21,6 +21,7 @@
 #include "engine/train/data_parallel.hpp"
 #include "engine/train/gradient_reducer.hpp"
 #include "engine/train/run_directory.hpp"
+#include "engine/train/step_ledger.hpp"
 #include "engine/train/train_step.hpp"
 
 namespace kestrel::train {
@@ -65,6 +66,8 @@ void check_config(const TrainConfig& c) {
   KESTREL_CHECK(c.warmup_epochs >= 0 && c.warmup_epochs < c.epochs,
                 "--warmup-epochs must be in [0, epochs), got {}", c.warmup_epochs);
   KESTREL_CHECK(c.train_limit >= 0, "--train-limit must be >= 0, got {}", c.train_limit);
+  KESTREL_CHECK(c.sync_every >= 0, "--sync-every must be >= 0 (0: automatic), got {}",
+                c.sync_every);
   KESTREL_CHECK(c.dist_bucket_mb > 0.0 && std::isfinite(c.dist_bucket_mb),
                 "--dist-bucket-mb must be positive, got {}", c.dist_bucket_mb);
 }
@@ -88,6 +91,12 @@ checkpoint::NamedTensors named(const nn::Graph& graph) {
 }
 
 }  // namespace
+
+int64_t resolve_sync_every(int64_t requested, Device device) {
+  KESTREL_CHECK(requested >= 0, "--sync-every must be >= 0 (0: automatic), got {}", requested);
+  if (requested > 0) return requested;
+  return device.is_cuda() ? kGpuSyncEvery : 1;
+}
 
 Device resolve_device(const std::string& name, int local_rank) {
   const int gpus = cuda_device_count();
@@ -264,14 +273,19 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   StepOptions step_options{.label_smoothing = config.label_smoothing,
                            .clip_norm = config.clip_norm,
                            .reducer = &reducer};
+  // The steps' loss and hits stay on the device; the host reads them every sync_every steps
+  // and at the end of each epoch, and only then learns of a non-finite loss (the ledger has
+  // kept the weights from before it).
+  StepLedger ledger(ctx);
+  const int64_t sync_every = resolve_sync_every(config.sync_every, device);
   const dist::FaultPlan fault = dist::read_fault_plan();
   ProfilerBracket profiler(ctx, config.profile_first, config.profile_last);
   for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
     NvtxRange epoch_range("epoch");
     const auto epoch_start = Clock::now();
     train_loader.start_epoch(epoch);
-    double loss_sum = 0.0;
-    int64_t seen = 0, correct = 0;
+    ledger.reset_counts();
+    LedgerSnapshot tally;
     data::Batch batch;
     while (train_loader.next(batch)) {
       NvtxRange step_range("step");
@@ -280,22 +294,23 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       const float lr = schedule.lr_at(step);
       optimizer->set_lr(lr);
       // The loss, hits and rows of the step are the global batch's (all ranks').
-      const int64_t rows = train_loader.global_batch_rows(batch.index);
-      step_options.global_rows = rows;
-      const StepResult taken = train_step(ctx, *graph, *optimizer, batch.images, batch.labels, step,
-                                          dlogits, step_options);
-      correct += taken.correct;
-      const float loss = taken.loss;
-      if (!taken.applied) return diverged("training loss", epoch, loss, lr);
+      step_options.global_rows = train_loader.global_batch_rows(batch.index);
+      train_step(ctx, *graph, *optimizer, batch.images, batch.labels, step, dlogits, ledger,
+                 step_options);
       profiler.after_step(step);
       ++step;
-      loss_sum += static_cast<double>(loss) * static_cast<double>(rows);
-      seen += rows;
+      const bool epoch_done = batch.index + 1 == batches;
+      if (!epoch_done && (batch.index + 1) % sync_every != 0) continue;
+      tally = ledger.read();
+      if (tally.halted) {
+        step = tally.halted_step;
+        return diverged("training loss", epoch, tally.halted_loss, schedule.lr_at(step));
+      }
       const double elapsed = seconds_since(epoch_start);
-      observer.on_step({epoch, config.epochs, batch.index + 1, batches, step,
-                        loss_sum / static_cast<double>(seen),
-                        static_cast<double>(seen) / std::max(elapsed, 1e-9), lr});
+      observer.on_step({epoch, config.epochs, batch.index + 1, batches, step, tally.mean_loss(),
+                        tally.rows / std::max(elapsed, 1e-9), lr});
     }
+    const double seen = tally.rows;
     const double train_seconds = seconds_since(epoch_start);
     result.train_seconds += train_seconds;
 
@@ -320,10 +335,10 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
         {"step", step},
         {"lr", last_lr},
         {"train",
-         {{"loss", loss_sum / static_cast<double>(seen)},
-          {"accuracy", static_cast<double>(correct) / static_cast<double>(seen)},
-          {"samples", seen},
-          {"images_per_second", static_cast<double>(seen) / train_seconds},
+         {{"loss", tally.mean_loss()},
+          {"accuracy", tally.accuracy()},
+          {"samples", static_cast<int64_t>(seen)},
+          {"images_per_second", seen / train_seconds},
           {"seconds", train_seconds}}},
         {"eval", eval.to_json(train_set.class_names)},
         {"best", best}};

@@ -57,8 +57,10 @@ struct SgdStep {
   float weight_decay;
   bool nesterov;
   bool init_buffer;  // the buffer is new this step: it takes the gradient itself
+  const int32_t* skip;  // device flag, or null: while *skip != 0 nothing is updated
 
   KESTREL_HD void operator()(int64_t i) const {
+    if (skip != nullptr && *skip != 0) return;
     const float p = param[i];
     float g = grad[i];
     if (weight_decay != 0.0f) g = fp::fma_rn(p, weight_decay, g);
@@ -73,6 +75,10 @@ struct SgdStep {
   }
 };
 
+// Both read an optional skip flag in device memory (the step ledger's halt flag): the host
+// launches every step without knowing its loss, and a step after a non-finite loss changes
+// neither the parameters nor the state.
+//
 // The step-dependent scalars of one Adam step, computed once on the host.
 struct AdamScalars {
   float step_size;              // lr / (1 - beta1^t)
@@ -96,8 +102,10 @@ struct AdamStep {
   float decay_factor;  // 1 - lr * wd (AdamW only)
   bool decoupled;
   AdamScalars s;
+  const int32_t* skip;  // device flag, or null: while *skip != 0 nothing is updated
 
   KESTREL_HD void operator()(int64_t i) const {
+    if (skip != nullptr && *skip != 0) return;
     float p = param[i];
     float g = grad[i];
     if (weight_decay != 0.0f) {

@@ -12,6 +12,7 @@
 #include "kernels/common/pool2d.hpp"
 #include "kernels/common/scale.hpp"
 #include "kernels/common/softmax_cross_entropy.hpp"
+#include "kernels/common/step_ledger.hpp"
 #include "kernels/cuda/launch.cuh"
 
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ReluForward)
@@ -41,3 +42,8 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleInPlace)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::DrawCropFlip)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AssembleBatch)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::GatherLabels)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ClipByNorm)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::TallyRankStep)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::RecordStep)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ResetLedgerCounts)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ClearLedger)

@@ -18,6 +18,7 @@
 #include "engine/dist/local_communicator.hpp"
 #include "engine/optim/adam.hpp"
 #include "engine/optim/sgd.hpp"
+#include "engine/train/step_ledger.hpp"
 #include "engine/train/train_step.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "models/registry.hpp"
@@ -101,6 +102,7 @@ class RecordingCommunicator final : public dist::Communicator {
   void progress() override { ++progress_calls; }
   void finish_all_reduces() override { ++finishes; }
   void broadcast(float*, int64_t, int) override {}
+  void all_reduce_sum_doubles(double*, int64_t) override { ++device_double_sums; }
   void all_reduce_sum_host(std::span<double>) override { ++host_sums; }
   void all_reduce_sum_host(std::span<int64_t>) override { ++host_sums; }
   void broadcast_host(std::span<std::byte>, int) override {}
@@ -113,7 +115,7 @@ class RecordingCommunicator final : public dist::Communicator {
     std::vector<float> values;
   };
   std::vector<Start> started;
-  int progress_calls = 0, finishes = 0, host_sums = 0;
+  int progress_calls = 0, finishes = 0, host_sums = 0, device_double_sums = 0;
 };
 
 struct Lenet {
@@ -144,12 +146,15 @@ TEST(GradientReducer, StartsEveryBucketOnceAfterBackwardFinishedIt) {
   GradientReducer reducer(comm, *net.graph, 8 * 1024);
   ASSERT_GE(reducer.buckets().size(), 3u);
   optim::Sgd sgd({.lr = 0.01f});
-  const StepResult r = train_step(net.ctx, *net.graph, sgd, net.images, net.labels, 0, net.dlogits,
-                                  {.global_rows = 8, .reducer = &reducer});
-  ASSERT_TRUE(r.applied);
+  StepLedger ledger(net.ctx);
+  train_step(net.ctx, *net.graph, sgd, net.images, net.labels, 0, net.dlogits, ledger,
+             {.global_rows = 8, .reducer = &reducer});
+  ASSERT_FALSE(ledger.read().halted);
   ASSERT_EQ(comm.started.size(), reducer.buckets().size());
   EXPECT_EQ(comm.finishes, 1);
-  EXPECT_EQ(comm.host_sums, 1);  // the step's loss and hits
+  // One rank: the step's loss and hits are not summed at all, on the host or the device.
+  EXPECT_EQ(comm.host_sums, 0);
+  EXPECT_EQ(comm.device_double_sums, 0);
   EXPECT_EQ(comm.progress_calls, net.graph->size());
   // In plan order, each over its range, holding the final gradients already.
   const float* grads = net.graph->gradients().data<float>();
@@ -164,9 +169,9 @@ TEST(GradientReducer, StartsEveryBucketOnceAfterBackwardFinishedIt) {
   }
   // A rank without rows contributes zeros to every bucket.
   comm.started.clear();
-  const StepResult empty = train_step(net.ctx, *net.graph, sgd, Tensor(), Tensor(), 1, net.dlogits,
-                                      {.global_rows = 8, .reducer = &reducer});
-  EXPECT_TRUE(empty.applied);
+  train_step(net.ctx, *net.graph, sgd, Tensor(), Tensor(), 1, net.dlogits, ledger,
+             {.global_rows = 8, .reducer = &reducer});
+  EXPECT_FALSE(ledger.read().halted);
   ASSERT_EQ(comm.started.size(), reducer.buckets().size());
   for (const auto& s : comm.started)
     EXPECT_TRUE(std::all_of(s.values.begin(), s.values.end(), [](float v) { return v == 0.0f; }));
@@ -178,16 +183,19 @@ TEST(GradientReducer, OneRankStepIsBitForBitTheSingleProcessStep) {
   optim::Adam adam_b(optim::AdamOptions::adamw(1e-3f, 5e-4f));
   dist::LocalCommunicator local;
   GradientReducer reducer(local, *b.graph, 4 * 1024);
+  StepLedger ledger_a(a.ctx), ledger_b(b.ctx);
   for (int64_t step = 0; step < 3; ++step) {
     // The last step on a short batch, as at the end of an epoch.
     const int64_t rows = step == 2 ? 7 : 12;
     const Tensor images = a.images.slice(0, rows), labels = a.labels.slice(0, rows);
-    const StepResult ra =
-        train_step(a.ctx, *a.graph, adam_a, images, labels, step, a.dlogits, {.clip_norm = 1.0f});
-    const StepResult rb = train_step(b.ctx, *b.graph, adam_b, images, labels, step, b.dlogits,
-                                     {.clip_norm = 1.0f, .global_rows = rows, .reducer = &reducer});
-    EXPECT_EQ(std::memcmp(&ra.loss, &rb.loss, sizeof(float)), 0) << "step " << step;
+    train_step(a.ctx, *a.graph, adam_a, images, labels, step, a.dlogits, ledger_a,
+               {.clip_norm = 1.0f});
+    train_step(b.ctx, *b.graph, adam_b, images, labels, step, b.dlogits, ledger_b,
+               {.clip_norm = 1.0f, .global_rows = rows, .reducer = &reducer});
+    const LedgerSnapshot ra = ledger_a.read(), rb = ledger_b.read();
+    EXPECT_EQ(std::memcmp(&ra.last_loss, &rb.last_loss, sizeof(float)), 0) << "step " << step;
     EXPECT_EQ(ra.correct, rb.correct);
+    EXPECT_EQ(ra.loss_sum, rb.loss_sum);
   }
   const auto pa = a.parameters(), pb = b.parameters();
   EXPECT_EQ(std::memcmp(pa.data(), pb.data(), pa.size() * sizeof(float)), 0);
@@ -204,18 +212,21 @@ TEST(GradientReducer, RanksOnShardsMatchOneProcessOnTheGlobalBatch) {
                                        4};  // 4 rows over 3 ranks: 2, 1, 1; over 5: one empty
   Lenet one(kGlobal, 3);
   optim::Sgd sgd_one({.lr = 0.05f, .momentum = 0.9f});
+  StepLedger ledger_one(one.ctx);
   for (size_t s = 0; s < step_rows.size(); ++s) {
     const int64_t rows = step_rows[s];
     train_step(one.ctx, *one.graph, sgd_one, one.images.slice(0, rows), one.labels.slice(0, rows),
-               static_cast<int64_t>(s), one.dlogits);
+               static_cast<int64_t>(s), one.dlogits, ledger_one);
   }
   const std::vector<float> expected = one.parameters();
+  const LedgerSnapshot expected_tally = ledger_one.read();
 
   cpu::set_num_threads(1);  // threads of their own: keep OpenMP out of the way
   for (int ranks : {2, 3, 5}) {
     SCOPED_TRACE(testing::Message() << ranks << " ranks");
     test::ThreadGroup group(ranks);
     std::vector<std::vector<float>> results(static_cast<size_t>(ranks));
+    std::vector<LedgerSnapshot> tallies(static_cast<size_t>(ranks));
     std::vector<std::thread> threads;
     for (int rank = 0; rank < ranks; ++rank) {
       threads.emplace_back([&, rank] {
@@ -224,6 +235,7 @@ TEST(GradientReducer, RanksOnShardsMatchOneProcessOnTheGlobalBatch) {
         Lenet mine(per_rank, 3);  // the same initial parameters on every rank
         optim::Sgd sgd({.lr = 0.05f, .momentum = 0.9f});
         GradientReducer reducer(comm, *mine.graph, 16 * 1024);
+        StepLedger ledger(mine.ctx);
         for (size_t s = 0; s < step_rows.size(); ++s) {
           // This rank's rows of the global batch: r, r + R, ...
           std::vector<float> image_rows;
@@ -240,18 +252,26 @@ TEST(GradientReducer, RanksOnShardsMatchOneProcessOnTheGlobalBatch) {
           const Tensor images =
               n > 0 ? Tensor::from_vector(Shape{n, 1, 28, 28}, image_rows) : Tensor();
           const Tensor labels = n > 0 ? Tensor::from_vector(Shape{n}, label_rows) : Tensor();
-          const StepResult r =
-              train_step(mine.ctx, *mine.graph, sgd, images, labels, static_cast<int64_t>(s),
-                         mine.dlogits, {.global_rows = step_rows[s], .reducer = &reducer});
-          EXPECT_TRUE(r.applied);
+          train_step(mine.ctx, *mine.graph, sgd, images, labels, static_cast<int64_t>(s),
+                     mine.dlogits, ledger, {.global_rows = step_rows[s], .reducer = &reducer});
         }
         results[static_cast<size_t>(rank)] = mine.parameters();
+        tallies[static_cast<size_t>(rank)] = ledger.read();
       });
     }
     for (auto& t : threads) t.join();
-    for (int rank = 1; rank < ranks; ++rank)
+    for (int rank = 1; rank < ranks; ++rank) {
       EXPECT_EQ(results[static_cast<size_t>(rank)], results[0])
           << "rank " << rank << " differs from rank 0";
+      // The ranks' ledgers hold the global batches' numbers, the same on every rank.
+      EXPECT_EQ(tallies[static_cast<size_t>(rank)].loss_sum, tallies[0].loss_sum);
+      EXPECT_EQ(tallies[static_cast<size_t>(rank)].correct, tallies[0].correct);
+    }
+    EXPECT_FALSE(tallies[0].halted);
+    EXPECT_EQ(tallies[0].rows, expected_tally.rows);
+    EXPECT_EQ(tallies[0].correct, expected_tally.correct);
+    EXPECT_EQ(tallies[0].steps, 3);
+    EXPECT_NEAR(tallies[0].loss_sum, expected_tally.loss_sum, 1e-5 * expected_tally.loss_sum);
     double worst = 0.0;
     for (size_t i = 0; i < expected.size(); ++i)
       worst = std::max(worst, std::abs(static_cast<double>(results[0][i]) - expected[i]) /

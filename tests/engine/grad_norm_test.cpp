@@ -48,6 +48,23 @@ TEST(GradNorm, ClipsOnlyAboveTheThreshold) {
   EXPECT_NEAR(reference_norm(g), 1.0, 1e-5);
 }
 
+TEST(GradNorm, OnDeviceClippingIsTheHostClippingBitForBit) {
+  // Above the threshold, below it, and a NaN gradient (left as it is by both).
+  std::mt19937_64 gen(test::test_seed() + 3);
+  Context ctx;
+  for (double max_norm : {0.5, 1e6}) {
+    for (bool nan : {false, true}) {
+      SCOPED_TRACE(testing::Message() << "max_norm " << max_norm << (nan ? " with a NaN" : ""));
+      Tensor host = test::random_tensor(Shape{40001}, gen);
+      if (nan) host.data<float>()[17] = std::nanf("");
+      Tensor device = host.to(Device::cpu());
+      ops::clip_grad_norm(ctx, host, max_norm);
+      ops::clip_grad_norm_on_device(ctx, device, max_norm);
+      EXPECT_EQ(std::memcmp(host.data<float>(), device.data<float>(), host.nbytes()), 0);
+    }
+  }
+}
+
 TEST(GradNorm, SameBitsWithOneAndTwoThreads) {
   std::mt19937_64 gen(test::test_seed() + 2);
   Context ctx;

@@ -1,7 +1,7 @@
 // MpiCommunicator under mpirun (ctest runs this binary on 3 ranks): ranks and sizes, sums of
 // floats (one buffer, several in flight, empty, large), broadcasts from every root, host sums
-// of doubles and integers, byte broadcasts and barriers, all with exactly known answers (small
-// integers, whose float sums are exact in any order).
+// of doubles and integers, device doubles, byte broadcasts and barriers, all with exactly
+// known answers (small integers, whose float sums are exact in any order).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -90,6 +90,17 @@ TEST(MpiCommunicator, SumsHostDoublesAndIntegers) {
   comm.all_reduce_sum_host(i);
   EXPECT_EQ(i[0], (int64_t{1} << 40) * r);
   EXPECT_EQ(i[1], r * (r - 1) / 2);
+}
+
+TEST(MpiCommunicator, SumsDeviceDoublesOfAStepTally) {
+  // A training step's tally: loss x rows and hits, two doubles of (CPU) device memory.
+  Communicator& comm = mpi_world();
+  const int r = comm.size();
+  std::vector<double> tally{0.25 * (comm.rank() + 1), static_cast<double>(comm.rank())};
+  comm.all_reduce_sum_doubles(tally.data(), 2);
+  EXPECT_EQ(tally[0], 0.25 * r * (r + 1) / 2);
+  EXPECT_EQ(tally[1], static_cast<double>(r * (r - 1) / 2));
+  comm.all_reduce_sum_doubles(nullptr, 0);  // nothing to sum is fine
 }
 
 TEST(MpiCommunicator, BroadcastsHostBytesAndMeetsAtBarriers) {

@@ -72,6 +72,9 @@ class ThreadCommunicator final : public dist::Communicator {
   void broadcast(float* data, int64_t n, int root) override {
     group_.broadcast(rank_, data, static_cast<size_t>(n) * sizeof(float), root);
   }
+  void all_reduce_sum_doubles(double* data, int64_t n) override {
+    group_.all_reduce_sum(rank_, data, static_cast<size_t>(n));
+  }
   void all_reduce_sum_host(std::span<double> values) override {
     group_.all_reduce_sum(rank_, values.data(), values.size());
   }

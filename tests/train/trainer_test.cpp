@@ -314,6 +314,67 @@ TEST(Trainer, DivergenceInTheFirstEpochSaysThereIsNoCheckpoint) {
   EXPECT_EQ(records[0]["event"], "diverged");
 }
 
+// Counts the progress reports (one per ledger read).
+class CountSteps final : public TrainObserver {
+ public:
+  void on_step(const StepProgress& p) override { batches.push_back(p.batch); }
+  std::vector<int64_t> batches;
+};
+
+TEST(Trainer, ReadingTheLossBackRarelyChangesNothingButTheReports) {
+  // 256 images at batch 16: 16 steps an epoch. The ledger read every step, every 7 steps and
+  // never before an epoch's end must give the same run, bit for bit.
+  test::ScratchDir root;
+  std::vector<TrainConfig> runs;
+  std::vector<std::vector<int64_t>> reports;
+  for (int64_t every : {1, 7, 1000}) {
+    TrainConfig c = small_run(root, "sync" + std::to_string(every), 256, 2);
+    c.batch = 16;
+    c.sync_every = every;
+    CountSteps counter;
+    ASSERT_EQ(run_training(c, apps::model_builder(), counter).status, RunStatus::Completed);
+    runs.push_back(c);
+    reports.push_back(counter.batches);
+  }
+  EXPECT_EQ(reports[0].size(), 32u);
+  EXPECT_EQ(reports[1], (std::vector<int64_t>{7, 14, 16, 7, 14, 16}));
+  EXPECT_EQ(reports[2], (std::vector<int64_t>{16, 16}));
+  for (size_t i = 1; i < runs.size(); ++i) {
+    SCOPED_TRACE(runs[i].name);
+    expect_bitwise_equal_checkpoints(run_file(runs[0], "last.safetensors"),
+                                     run_file(runs[i], "last.safetensors"));
+    const auto a = epoch_records(runs[0]), b = epoch_records(runs[i]);
+    ASSERT_EQ(a.size(), 2u);
+    ASSERT_EQ(b.size(), 2u);
+    for (size_t e = 0; e < a.size(); ++e) EXPECT_EQ(without_timings(a[e]), without_timings(b[e]));
+  }
+}
+
+TEST(Trainer, ADivergenceReadLateNamesTheFirstBadStep) {
+  // The loss turns non-finite early in the first epoch at lr 1e6 (at step 7 on x86-64); read
+  // back only every 5 steps, the run must still name that step and its rate.
+  test::ScratchDir root;
+  std::vector<RunResult> results;
+  std::vector<json> events;
+  for (int64_t every : {1, 5}) {
+    TrainConfig c = small_run(root, "late" + std::to_string(every), 256, 2);
+    c.batch = 16;
+    c.optimizer = "sgd";
+    c.lr = 1e6f;
+    c.schedule = ScheduleKind::Constant;
+    c.sync_every = every;
+    results.push_back(train(c));
+    const auto records = read_metrics(run_file(c, "metrics.jsonl"));
+    ASSERT_EQ(records.size(), 1u);
+    events.push_back(records[0]);
+  }
+  ASSERT_EQ(results[0].status, RunStatus::Diverged);
+  ASSERT_EQ(results[1].status, RunStatus::Diverged);
+  EXPECT_EQ(results[0].message, results[1].message);
+  EXPECT_EQ(events[0], events[1]);
+  EXPECT_EQ(events[0]["event"], "diverged");
+}
+
 TEST(Trainer, BestCheckpointHoldsTheBestEpoch) {
   // SGD at a high constant rate, where accuracy moves around between epochs: here (seed 0,
   // x86-64 OpenBLAS) epoch 3 is the best and epoch 4 a little worse. Other floating-point
@@ -477,6 +538,9 @@ TEST(Trainer, RejectsConfigurationsThatCannotRun) {
   bad.dataset = "mnist";
   bad.data_dir = root.file("no-such-dir");
   expect_error(bad, "run scripts/fetch-data.sh mnist");
+  bad = c;
+  bad.sync_every = -1;
+  expect_error(bad, "--sync-every must be >= 0");
   bad = c;
   bad.device = "cuda:7";
   expect_error(bad, "cuda:7");

@@ -106,6 +106,18 @@ class NcclCommunicator final : public Communicator {
     compute_waits_for_comm();
   }
 
+  void all_reduce_sum_doubles(double* data, int64_t n) override {
+    NvtxRange range("all_reduce_sum (doubles)");
+    KESTREL_CHECK(n >= 0 && (data != nullptr || n == 0), "all_reduce_sum_doubles: {} values at {}",
+                  n, static_cast<void*>(data));
+    context_.make_current();
+    comm_waits_for_compute();
+    KESTREL_NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(n), ncclDouble, ncclSum,
+                                     comm_, context_.comm_stream()));
+    watch_comm_stream(fmt::format("all_reduce_sum of {} doubles", n));
+    compute_waits_for_comm();
+  }
+
   void all_reduce_sum_host(std::span<double> values) override {
     NvtxRange range("all_reduce_sum (host)");
     host_collective(values.data(), values.size_bytes(), [&](void* device_values) {
