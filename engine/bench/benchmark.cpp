@@ -140,7 +140,9 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
   graph->initialize(ctx, init::InitScheme::PyTorchDefault, o.seed);
   optim::Adam optimizer(optim::AdamOptions::adamw(o.lr, o.weight_decay));
   Tensor dlogits = Tensor::empty(Shape{o.batch, data.classes}, DType::F32, ctx.device());
-  train::StepLedger ledger(ctx);
+  // Training only: the forward benchmark allocates exactly what it did without one.
+  std::optional<train::StepLedger> ledger;
+  if (mode == BenchMode::Train) ledger.emplace(ctx);
 
   BenchResult result;
   result.mode = mode;
@@ -161,7 +163,7 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
     }
     if (mode == BenchMode::Train) {
       train::train_step(ctx, *graph, optimizer, batch.images, batch.labels, step, dlogits,
-                        ledger);
+                        *ledger);
     } else {
       (void)graph->forward(ctx, batch.images, /*training=*/false, step);
     }
@@ -173,7 +175,7 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
   // and after each window, outside the timed span.
   const auto check_loss = [&] {
     if (mode != BenchMode::Train) return;
-    const train::LedgerSnapshot tally = ledger.read();
+    const train::LedgerSnapshot tally = ledger->read();
     KESTREL_CHECK(!tally.halted, "bench: the training loss became {} at step {}",
                   tally.halted_loss, tally.halted_step);
     result.last_loss = tally.last_loss;

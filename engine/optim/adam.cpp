@@ -41,6 +41,8 @@ void Adam::step(const Context& ctx, Tensor& params, const Tensor& grads) {
     exp_avg_sq_ = Tensor::zeros(Shape{params.numel()}, DType::F32, ctx.device());
   }
   ++step_count_;
+  const int32_t* skip = nullptr;
+  if (skipped_on_host(ctx, skip)) return;
 
   // Python's arithmetic on the hyperparameters, in double, rounded to f32 where ATen takes
   // the scalar into a float kernel.
@@ -64,7 +66,7 @@ void Adam::step(const Context& ctx, Tensor& params, const Tensor& grads) {
                                   static_cast<float>(1.0 - lr_d * wd),
                                   options_.decoupled,
                                   scalars,
-                                  skip_flag()};
+                                  skip};
   ops::detail::launch_elementwise(ctx, params.numel(), functor);
 }
 

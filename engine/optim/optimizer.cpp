@@ -11,6 +11,13 @@ Optimizer::Optimizer(std::string name, float lr) : name_(std::move(name)), lr_(0
   set_lr(lr);
 }
 
+bool Optimizer::skipped_on_host(const Context& ctx, const int32_t*& functor_flag) const {
+  functor_flag = skip_flag_;
+  if (ctx.is_cuda() || skip_flag_ == nullptr) return false;
+  functor_flag = nullptr;
+  return *skip_flag_ != 0;
+}
+
 void Optimizer::set_lr(float lr) {
   // !(lr >= 0) also rejects NaN.
   KESTREL_CHECK(lr >= 0.0f && std::isfinite(lr), "{}: invalid learning rate {} (must be >= 0)",

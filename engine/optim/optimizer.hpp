@@ -54,6 +54,11 @@ class Optimizer {
  protected:
   Optimizer(std::string name, float lr);
 
+  // The skip flag as a step's functor should see it. On the CPU the flag is host memory, so
+  // the host reads it here: a set flag returns true (launch nothing) and the functor gets no
+  // flag to test per element. On a GPU the functor gets the flag and tests it on the device.
+  bool skipped_on_host(const Context& ctx, const int32_t*& functor_flag) const;
+
   // Checks the step's tensors and, once state exists, that its size still matches.
   void check_step_args(const Context& ctx, const Tensor& params, const Tensor& grads,
                        int64_t state_numel) const;

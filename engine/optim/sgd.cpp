@@ -40,6 +40,8 @@ void Sgd::step(const Context& ctx, Tensor& params, const Tensor& grads) {
   if (init_buffer)
     momentum_buffer_ = Tensor::empty(Shape{params.numel()}, DType::F32, ctx.device());
   ++step_count_;
+  const int32_t* skip = nullptr;
+  if (skipped_on_host(ctx, skip)) return;
   const kernels::SgdStep functor{params.data<float>(),
                                  grads.data<float>(),
                                  use_momentum ? momentum_buffer_.data<float>() : nullptr,
@@ -49,7 +51,7 @@ void Sgd::step(const Context& ctx, Tensor& params, const Tensor& grads) {
                                  options_.weight_decay,
                                  options_.nesterov,
                                  init_buffer,
-                                 skip_flag()};
+                                 skip};
   ops::detail::launch_elementwise(ctx, params.numel(), functor);
 }
 
