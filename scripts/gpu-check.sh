@@ -1,31 +1,62 @@
 #!/usr/bin/env bash
 # The prepared GPU check, for a GPU machine with a fresh copy of the repository and no network.
 #   scripts/gpu-check.sh OUT_DIR
-# Builds Release with CUDA for sm_90, runs the whole suite with KESTREL_REQUIRE_GPU=1 (GPU tests
-# fail instead of skipping), runs compute-sanitizer memcheck over the CUDA suites, and prints a
-# summary table last. Full logs go to OUT_DIR. Build dependencies the machine lacks come from
-# third_party/debs (made by scripts/gpu-prepare.sh on a networked machine; carry it along).
-# cuDNN and NCCL are looked for in the CUDA toolkit and in Python wheels (nvidia/cudnn, nccl).
+# A GPU task has about 15 minutes of device time, machine start included, so the stages run
+# most informative first, each under its own time limit, and the later ones are skipped once
+# GPU_CHECK_BUDGET seconds (default 480) have passed (GPU_CHECK_BUILD_DIR, default build-gpu,
+# GPU_CHECK_CUDA_ARCH, default 90, and GPU_CHECK_BUILD_TIMEOUT, default 420 s, for a dry run on
+# a slower machine):
+#   1. build kestrel and its test binary, Release, sm_90
+#   2. the CUDA and NCCL test suites with KESTREL_REQUIRE_GPU=1 (fail instead of skip)
+#   3. kestrel bench on the GPU: LeNet-5 batch 64 and AlexNet batch 128, fp32 and TF32
+#   4. bench/compare.sh --device cuda --alexnet: kestrel against PyTorch side by side
+#   5. LeNet-5 trained on MNIST (carried as gzip files): the recipe with the ledger read every
+#      50 steps (the default) and every step, and at batch 64; epoch times and accuracy
+#   6. compute-sanitizer memcheck over the CUDA suites (SKIP where the sandbox refuses it)
+#   7. the rest of the test suite
+# A summary table comes last (OUT_DIR/summary.txt); every log goes into
+# OUT_DIR/gpu-check-logs.tar.gz. Build dependencies the machine lacks
+# come from third_party/debs and MNIST from third_party/gpu-data (both made by
+# scripts/gpu-prepare.sh on a networked machine; carry both). cuDNN and NCCL are looked for in
+# the CUDA toolkit and in the Python wheels PyTorch brought (nvidia/cudnn, nvidia/nccl).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out="${1:?usage: scripts/gpu-check.sh OUT_DIR}"
+dest="${1:?usage: scripts/gpu-check.sh OUT_DIR}"
+# The logs are packed into one archive at the end (the device tool brings back 8 files at
+# most): OUT_DIR/summary.txt and OUT_DIR/gpu-check-logs.tar.gz.
+out="$dest/logs"
 mkdir -p "$out"
-build=build-gpu
+build="${GPU_CHECK_BUILD_DIR:-build-gpu}"
+arch="${GPU_CHECK_CUDA_ARCH:-90}"
+build_timeout="${GPU_CHECK_BUILD_TIMEOUT:-420}"
 jobs=$(nproc)
+budget="${GPU_CHECK_BUDGET:-480}"
 start=$(date +%s)
+status=0
 declare -a rows=()
-row() { rows+=("$(printf '%-28s %-6s %s' "$1" "$2" "$3")"); }
-elapsed() { echo "$(( $(date +%s) - start ))s"; }
+row() { rows+=("$(printf '%-34s %-5s %s' "$1" "$2" "$3")"); }
+elapsed_s() { echo $(( $(date +%s) - start )); }
+elapsed() { echo "$(elapsed_s)s"; }
+in_budget() {  # name: false (and a SKIP row) once the budget is spent
+  if [ "$(elapsed_s)" -ge "$budget" ]; then row "$1" SKIP "budget of ${budget}s spent"; return 1; fi
+}
+summary() {
+  { echo; echo "kestrel GPU check ($(elapsed) total), logs in $dest/gpu-check-logs.tar.gz"
+    printf '%s\n' "${rows[@]}"; } | tee "$out/summary.txt"
+  cp "$out/summary.txt" "$dest/summary.txt"
+  tar -czf "$dest/gpu-check-logs.tar.gz" -C "$dest" logs && rm -rf "$out"
+}
 
 {
   echo "date: $(date -u +%FT%TZ)"
   echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1
   nvcc --version | tail -n 2
   cmake --version | head -n 1
+  echo "cores: $jobs; python3: $(command -v python3) $(python3 -c 'import torch; print("torch", torch.__version__)' 2>&1 | tail -n 1)"
 } | tee "$out/environment.txt"
 
-# 1. Build dependencies: unpack the carried Debian packages into a private prefix.
+# Build dependencies: unpack the carried Debian packages into a private prefix.
 deps=/tmp/kestrel-deps
 prefix_args=()
 if compgen -G "third_party/debs/*.deb" >/dev/null; then
@@ -38,7 +69,7 @@ if compgen -G "third_party/debs/*.deb" >/dev/null; then
   export LD_LIBRARY_PATH="$multi:$multi/openblas-pthread${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 
-# 2. cuDNN and NCCL: the toolkit's own, or the Python wheels PyTorch brought.
+# cuDNN and NCCL: the toolkit's own, or the Python wheels PyTorch brought.
 for lib in cudnn nccl; do
   dir=$(python3 - "$lib" <<'PY' 2>/dev/null
 import glob, os, site, sys
@@ -58,49 +89,138 @@ PY
   fi
 done
 
-# 3. Configure and build.
-if cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 \
-     "${prefix_args[@]}" >"$out/configure.log" 2>&1 &&
-   cmake --build "$build" -j "$jobs" >"$out/build.log" 2>&1; then
-  row "build (sm_90, Release)" PASS "$(elapsed)"
+# 1. Configure and build what the stages below run (the whole tree only for stage 7).
+if timeout "$build_timeout" cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+     -DCMAKE_CUDA_ARCHITECTURES="$arch" "${prefix_args[@]}" >"$out/configure.log" 2>&1 &&
+   timeout "$build_timeout" cmake --build "$build" -j "$jobs" --target kestrel kestrel_tests \
+     >"$out/build.log" 2>&1; then
+  row "build (sm_$arch, Release)" PASS "$(elapsed)"
 else
-  row "build (sm_90, Release)" FAIL "see configure.log / build.log"
+  row "build (sm_$arch, Release)" FAIL "see configure.log / build.log"
   tail -n 40 "$out/configure.log" "$out/build.log"
-  printf '\n%s\n' "${rows[@]}"
+  summary
   exit 1
 fi
 grep -A16 'kestrel .* configuration' "$out/configure.log"
-
-status=0
-"$build/apps/kestrel" devices >"$out/devices.txt" 2>&1 && row "kestrel devices" PASS "$(head -n 3 "$out/devices.txt" | tail -n 1 | cut -c1-60)" || { row "kestrel devices" FAIL ""; status=1; }
-
-# 4. The whole suite, GPU tests required.
-if KESTREL_REQUIRE_GPU=1 ctest --test-dir "$build" --output-on-failure -j 4 --timeout 600 \
-     >"$out/ctest.log" 2>&1; then
-  row "ctest (KESTREL_REQUIRE_GPU=1)" PASS "$(grep -E 'tests passed' "$out/ctest.log" | tail -n 1)"
+kestrel="$build/apps/kestrel"
+tests="$build/tests/kestrel_tests"
+if "$kestrel" devices >"$out/devices.txt" 2>&1; then
+  row "kestrel devices" PASS "$(grep -m1 -i 'nvidia\|cuda:0' "$out/devices.txt" | cut -c1-60)"
 else
-  row "ctest (KESTREL_REQUIRE_GPU=1)" FAIL "$(grep -E 'tests passed|tests failed' "$out/ctest.log" | tail -n 1)"
-  grep -E '^\s+[0-9]+ - ' "$out/ctest.log" | head -n 30
+  row "kestrel devices" FAIL "see devices.txt"
   status=1
 fi
 
-# 5. compute-sanitizer memcheck over the CUDA suites.
-if command -v compute-sanitizer >/dev/null; then
-  if KESTREL_REQUIRE_GPU=1 compute-sanitizer --tool memcheck --error-exitcode 3 \
-       "$build/tests/kestrel_tests" --gtest_filter='*Cuda*' >"$out/memcheck.log" 2>&1; then
-    row "compute-sanitizer memcheck" PASS "$(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -n 1)"
-  else
-    row "compute-sanitizer memcheck" FAIL "$(grep -E 'ERROR SUMMARY|FAILED' "$out/memcheck.log" | head -n 2 | tr '\n' ' ')"
-    status=1
-  fi
+# 2. The GPU suites, required to run.
+if KESTREL_REQUIRE_GPU=1 timeout 300 "$tests" --gtest_filter='*Cuda*:*Nccl*' --gtest_brief=1 \
+     >"$out/cuda-tests.log" 2>&1; then
+  row "CUDA/NCCL gtests (REQUIRE_GPU)" PASS "$(grep -E 'PASSED' "$out/cuda-tests.log" | tail -n 1)"
 else
-  row "compute-sanitizer memcheck" SKIP "not installed"
+  row "CUDA/NCCL gtests (REQUIRE_GPU)" FAIL "$(grep -cE '^\[  FAILED  \]' "$out/cuda-tests.log") failed lines, see cuda-tests.log"
+  grep -E '^\[  FAILED  \]|Failure|error' "$out/cuda-tests.log" | head -n 30
+  status=1
 fi
 
-# 6. Per-suite results of the CUDA tests, for the record.
-"$build/tests/kestrel_tests" --gtest_filter='*Cuda*' --gtest_brief=1 >"$out/cuda-tests.log" 2>&1 || true
+# 3. kestrel bench on the GPU: one JSON object per line in bench.jsonl.
+if in_budget "kestrel bench (GPU)"; then
+  : >"$out/bench.jsonl"
+  ok=1
+  for spec in "lenet5 64 fp32" "lenet5 64 tf32" "alexnet 128 fp32" "alexnet 128 tf32"; do
+    set -- $spec
+    if ! timeout 120 "$kestrel" bench "$1" --device cuda --batch "$2" --precision "$3" --json \
+         >>"$out/bench.jsonl" 2>>"$out/bench.err"; then ok=0; fi
+  done
+  python3 - "$out/bench.jsonl" >"$out/bench.txt" 2>&1 <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    j = json.loads(line)
+    for r in j["results"]:
+        print(f"{j['model']:8} batch {j['batch']:4} {j['precision']:5} {r['mode']:8} "
+              f"{r['images_per_second']:>12,.0f} img/s {r['ms_per_step']:8.3f} ms/step "
+              f"{r['achieved_gflops'] / 1e3:7.2f} TFLOP/s peak mem {r['peak_memory_bytes'] / 1e6:.0f} MB")
+PY
+  cat "$out/bench.txt"
+  [ $ok = 1 ] && row "kestrel bench (GPU)" PASS "$(grep -m1 'lenet5.*train' "$out/bench.txt" | awk '{print $6, $7, $8, $9}')" \
+              || { row "kestrel bench (GPU)" FAIL "see bench.err"; status=1; }
+fi
 
-echo
-echo "kestrel GPU check ($(elapsed) total), logs in $out"
-printf '%s\n' "${rows[@]}"
+# 4. Side by side with PyTorch (the image's python3 holds it).
+if in_budget "compare.sh --device cuda"; then
+  if PYTHON="$(command -v python3)" KESTREL_BUILD_DIR="$build" timeout 240 \
+       bench/compare.sh --device cuda --alexnet >"$out/compare.txt" 2>&1; then
+    row "compare.sh --device cuda" PASS "$(grep -m1 'PyTorch tuned' "$out/compare.txt" | sed 's/^ *//' | cut -c1-60)"
+  else
+    row "compare.sh --device cuda" FAIL "see compare.txt"
+    status=1
+  fi
+  cat "$out/compare.txt"
+fi
+
+# 5. The main job on the GPU, if MNIST was carried.
+if in_budget "train lenet5 on MNIST (GPU)"; then
+  if compgen -G "third_party/gpu-data/mnist/*" >/dev/null; then
+    # The recipe (batch 128) with the ledger read every 50 steps and every step; then batch 64,
+    # issue 8's LeNet-5 target (an epoch under 30 ms).
+    for spec in "recipe 0" "recipe 1" "batch64 0 --batch 64"; do
+      set -- $spec
+      name="$1-sync$2"
+      rm -rf "/tmp/kestrel-runs/$name"
+      if timeout 180 "$kestrel" train lenet5 --device cuda --data-dir third_party/gpu-data \
+           --out /tmp/kestrel-runs --name "$name" --sync-every "$2" "${@:3}" \
+           >"$out/train-$name.log" 2>&1; then
+        cp "/tmp/kestrel-runs/$name/metrics.jsonl" "$out/train-$name-metrics.jsonl"
+        summary_line=$(python3 - "/tmp/kestrel-runs/$name/metrics.jsonl" <<'PY'
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if '"event"' not in l]
+ms = sorted(x["train"]["seconds"] * 1e3 for x in r)
+print(f"{len(r)} epochs, median {ms[len(ms) // 2]:.1f} ms/epoch (fastest {ms[0]:.1f}), "
+      f"top-1 {100 * r[-1]['eval']['top1']:.2f}%")
+PY
+)
+        row "train lenet5 $name" PASS "$summary_line"
+      else
+        row "train lenet5 $name" FAIL "see train-$name.log"
+        tail -n 5 "$out/train-$name.log"
+        status=1
+      fi
+    done
+  else
+    row "train lenet5 on MNIST (GPU)" SKIP "third_party/gpu-data/mnist not carried"
+  fi
+fi
+
+# 6. compute-sanitizer memcheck: some sandboxes refuse it ("Device not supported").
+if in_budget "compute-sanitizer memcheck"; then
+  if command -v compute-sanitizer >/dev/null; then
+    KESTREL_REQUIRE_GPU=1 timeout 240 compute-sanitizer --tool memcheck --error-exitcode 3 \
+      "$tests" --gtest_filter='*Cuda*' --gtest_brief=1 >"$out/memcheck.log" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then
+      row "compute-sanitizer memcheck" PASS "$(grep -E 'ERROR SUMMARY' "$out/memcheck.log" | tail -n 1)"
+    elif grep -q 'Device not supported\|Target application terminated before first instrumented' "$out/memcheck.log"; then
+      row "compute-sanitizer memcheck" SKIP "the sandbox refuses it (see memcheck.log)"
+    else
+      row "compute-sanitizer memcheck" FAIL "rc $rc: $(grep -E 'ERROR SUMMARY|FAILED' "$out/memcheck.log" | head -n 2 | tr '\n' ' ')"
+      status=1
+    fi
+  else
+    row "compute-sanitizer memcheck" SKIP "not installed"
+  fi
+fi
+
+# 7. Everything else, GPU tests required (the CPU suites also run in CI).
+if in_budget "ctest (all, REQUIRE_GPU)"; then
+  if timeout "$build_timeout" cmake --build "$build" -j "$jobs" >>"$out/build.log" 2>&1 &&
+     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 KESTREL_REQUIRE_GPU=1 \
+       timeout 300 ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 240 \
+       >"$out/ctest.log" 2>&1; then
+    row "ctest (all, REQUIRE_GPU)" PASS "$(grep -E 'tests passed' "$out/ctest.log" | tail -n 1)"
+  else
+    row "ctest (all, REQUIRE_GPU)" FAIL "$(grep -E 'tests passed|tests failed' "$out/ctest.log" | tail -n 1)"
+    grep -E '^\s+[0-9]+ - ' "$out/ctest.log" | head -n 30
+    status=1
+  fi
+fi
+
+summary
 exit $status

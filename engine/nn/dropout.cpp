@@ -10,7 +10,10 @@ Dropout::Dropout(std::string name, float p) : Layer(std::move(name)), p_(p) {
 }
 
 ops::DropoutSpec Dropout::spec(const StepInfo& step) const {
-  return ops::DropoutSpec{p_, step.seed, dropout_stream(step.step, index())};
+  ops::DropoutSpec spec{p_, step.seed, dropout_stream(step.step, index())};
+  spec.step_on_device = step.step_on_device;
+  spec.layer = index();
+  return spec;
 }
 
 void Dropout::forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) {

@@ -8,13 +8,7 @@
 
 namespace kestrel::nn {
 
-// The Philox stream of layer `layer_index`'s mask at `step`: bit 62 set, so that it never
-// meets the small streams (and bit-63 bias streams) that weight initialisation uses under the
-// same seed; the step in bits 16..61 and the layer in bits 0..15.
-constexpr uint64_t dropout_stream(int64_t step, int layer_index) {
-  return (uint64_t{1} << 62) | ((static_cast<uint64_t>(step) & ((uint64_t{1} << 46) - 1)) << 16) |
-         (static_cast<uint64_t>(layer_index) & 0xffffu);
-}
+using kernels::dropout_stream;
 
 class Dropout : public Layer {
  public:

@@ -230,7 +230,7 @@ Tensor SequentialGraph::forward(const Context& ctx, const Tensor& images, bool t
 
   images_ = images;
   current_batch_ = s[0];
-  current_step_ = StepInfo{training, step, seed_};
+  current_step_ = StepInfo{training, step, seed_, step_on_device_};
   for (int i = 0; i < size(); ++i) {
     Node& n = nodes_[static_cast<size_t>(i)];
     NvtxRange layer_range(n.nvtx_forward);

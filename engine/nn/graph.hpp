@@ -95,6 +95,11 @@ class SequentialGraph {
   // The seed dropout masks draw from (restore it when resuming a run).
   void set_seed(uint64_t seed) { seed_ = seed; }
   uint64_t seed() const { return seed_; }
+  // The step index in device memory (train::StepLedger's clock), or null: with it set, layers
+  // that draw random numbers in a training pass (dropout) read the step there when their
+  // kernels run, and the `step` given to forward() no longer matters to them. A training
+  // step's launches are then the same every step, as CUDA Graph replay needs.
+  void set_step_on_device(const int64_t* step) { step_on_device_ = step; }
 
   // Elements of all parameters (padding not counted): PyTorch's sum of numel().
   int64_t parameter_count() const;
@@ -140,6 +145,7 @@ class SequentialGraph {
   int64_t flat_numel_ = 0;
   bool planned_ = false, built_ = false;
   uint64_t seed_ = 0;
+  const int64_t* step_on_device_ = nullptr;
 
   Tensor params_flat_, grads_flat_;
   std::vector<Tensor> activations_, activation_grads_;

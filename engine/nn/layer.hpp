@@ -40,6 +40,9 @@ struct StepInfo {
   bool training = false;
   int64_t step = 0;
   uint64_t seed = 0;
+  // Where the step index is in device memory, when the graph is told (Graph::
+  // set_step_on_device): layers that draw random numbers read it there, not `step`.
+  const int64_t* step_on_device = nullptr;
 };
 
 // How a layer's output may share memory with its input.

@@ -33,16 +33,13 @@ AdamOptions Adam::options() const {
   return o;
 }
 
-void Adam::step(const Context& ctx, Tensor& params, const Tensor& grads) {
-  NvtxRange range("adam_step");
+void Adam::prepare_step(const Context& ctx, const Tensor& params, const Tensor& grads) {
   check_step_args(ctx, params, grads, exp_avg_.defined() ? exp_avg_.numel() : -1);
   if (!exp_avg_.defined()) {
     exp_avg_ = Tensor::zeros(Shape{params.numel()}, DType::F32, ctx.device());
     exp_avg_sq_ = Tensor::zeros(Shape{params.numel()}, DType::F32, ctx.device());
   }
   ++step_count_;
-  const int32_t* skip = nullptr;
-  if (skipped_on_host(ctx, skip)) return;
 
   // Python's arithmetic on the hyperparameters, in double, rounded to f32 where ATen takes
   // the scalar into a float kernel.
@@ -51,22 +48,31 @@ void Adam::step(const Context& ctx, Tensor& params, const Tensor& grads) {
   const double t = static_cast<double>(step_count_);
   const double bias_correction1 = 1.0 - std::pow(beta1, t);
   const double bias_correction2 = 1.0 - std::pow(beta2, t);
-  const kernels::AdamScalars scalars{static_cast<float>(lr_d / bias_correction1),
-                                     static_cast<float>(std::sqrt(bias_correction2))};
+  store_step_scalars(ctx, {static_cast<float>(lr_d / bias_correction1),
+                           static_cast<float>(std::sqrt(bias_correction2)),
+                           static_cast<float>(1.0 - lr_d * wd)});
+}
 
-  const kernels::AdamStep functor{params.data<float>(),
-                                  grads.data<float>(),
-                                  exp_avg_.data<float>(),
-                                  exp_avg_sq_.data<float>(),
-                                  static_cast<float>(1.0 - beta1),
-                                  options_.beta2,
-                                  static_cast<float>(1.0 - beta2),
-                                  options_.eps,
-                                  options_.weight_decay,
-                                  static_cast<float>(1.0 - lr_d * wd),
-                                  options_.decoupled,
-                                  scalars,
-                                  skip};
+void Adam::apply_step(const Context& ctx, Tensor& params, const Tensor& grads) {
+  NvtxRange range("adam_step");
+  check_step_args(ctx, params, grads, exp_avg_.defined() ? exp_avg_.numel() : -1);
+  KESTREL_CHECK(exp_avg_.defined(), "{}: apply_step before prepare_step", name());
+  const int32_t* skip = nullptr;
+  if (skipped_on_host(ctx, skip)) return;
+  const double beta1 = options_.beta1, beta2 = options_.beta2;
+  const kernels::AdamStep functor{
+      params.data<float>(),
+      grads.data<float>(),
+      exp_avg_.data<float>(),
+      exp_avg_sq_.data<float>(),
+      static_cast<float>(1.0 - beta1),
+      options_.beta2,
+      static_cast<float>(1.0 - beta2),
+      options_.eps,
+      options_.weight_decay,
+      options_.decoupled,
+      reinterpret_cast<const kernels::AdamScalars*>(step_scalars()),
+      skip};
   ops::detail::launch_elementwise(ctx, params.numel(), functor);
 }
 

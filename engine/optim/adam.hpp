@@ -29,7 +29,8 @@ class Adam : public Optimizer {
   // Error messages start with "adam:" or, when decoupled, "adamw:".
   explicit Adam(const AdamOptions& options);
 
-  void step(const Context& ctx, Tensor& params, const Tensor& grads) override;
+  void prepare_step(const Context& ctx, const Tensor& params, const Tensor& grads) override;
+  void apply_step(const Context& ctx, Tensor& params, const Tensor& grads) override;
   // {"exp_avg", "exp_avg_sq"} after the first step, else empty.
   NamedState state() const override;
   void load_state(int64_t step_count, const NamedState& state) override;

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "engine/ops/checks.hpp"
+#include "engine/ops/dispatch.hpp"
+#include "kernels/common/optimizers.hpp"
 
 namespace kestrel::optim {
 
@@ -16,6 +18,29 @@ bool Optimizer::skipped_on_host(const Context& ctx, const int32_t*& functor_flag
   if (ctx.is_cuda() || skip_flag_ == nullptr) return false;
   functor_flag = nullptr;
   return *skip_flag_ != 0;
+}
+
+void Optimizer::step(const Context& ctx, Tensor& params, const Tensor& grads) {
+  prepare_step(ctx, params, grads);
+  apply_step(ctx, params, grads);
+}
+
+const float* Optimizer::store_step_scalars(const Context& ctx,
+                                           std::initializer_list<float> values) {
+  KESTREL_CHECK(values.size() <= static_cast<size_t>(kernels::StoreStepScalars::kMax),
+                "{}: {} step scalars", name_, values.size());
+  if (!step_scalars_.defined() || step_scalars_.device() != ctx.device())
+    step_scalars_ =
+        Tensor::empty(Shape{kernels::StoreStepScalars::kMax}, DType::F32, ctx.device());
+  kernels::StoreStepScalars store{step_scalars_.data<float>(), {}, 0};
+  for (float v : values) store.values[store.count++] = v;
+  ops::detail::launch_elementwise(ctx, 1, store);
+  return step_scalars_.data<float>();
+}
+
+const float* Optimizer::step_scalars() const {
+  KESTREL_CHECK(step_scalars_.defined(), "{}: apply_step before prepare_step", name_);
+  return step_scalars_.data<float>();
 }
 
 void Optimizer::set_lr(float lr) {

@@ -4,6 +4,7 @@
 // buffers (Adam's moments, SGD's momentum) are flat too, allocated on the first step with the
 // parameters' size and zero-filled, and exposed by name for checkpoints.
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,7 +25,15 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   // One update of `params` from `grads`: f32 buffers of equal numel on the context's device.
-  virtual void step(const Context& ctx, Tensor& params, const Tensor& grads) = 0;
+  // prepare_step() then apply_step().
+  void step(const Context& ctx, Tensor& params, const Tensor& grads);
+  // The host's half of a step: checks, state buffers on the first step, the step count, and
+  // the step's scalars (rate, bias corrections) stored to device memory by one small launch.
+  virtual void prepare_step(const Context& ctx, const Tensor& params, const Tensor& grads) = 0;
+  // The device's half: one launch over every element, reading the scalars prepare_step
+  // stored. It takes no per-step argument, so a CUDA Graph can capture it once and replay it
+  // after each prepare_step.
+  virtual void apply_step(const Context& ctx, Tensor& params, const Tensor& grads) = 0;
 
   // Steps taken so far (PyTorch's state["step"]); the first step is number 1.
   int64_t step_count() const { return step_count_; }
@@ -59,6 +68,12 @@ class Optimizer {
   // flag to test per element. On a GPU the functor gets the flag and tests it on the device.
   bool skipped_on_host(const Context& ctx, const int32_t*& functor_flag) const;
 
+  // Stores a step's scalars (at most kernels::StoreStepScalars::kMax) in this optimizer's
+  // device buffer, allocated on first use; returns the buffer.
+  const float* store_step_scalars(const Context& ctx, std::initializer_list<float> values);
+  // The buffer store_step_scalars wrote; fails before the first prepare_step.
+  const float* step_scalars() const;
+
   // Checks the step's tensors and, once state exists, that its size still matches.
   void check_step_args(const Context& ctx, const Tensor& params, const Tensor& grads,
                        int64_t state_numel) const;
@@ -75,6 +90,7 @@ class Optimizer {
   std::string name_;
   float lr_;
   const int32_t* skip_flag_ = nullptr;
+  Tensor step_scalars_;  // f32 [StoreStepScalars::kMax] on the step's device
 };
 
 }  // namespace kestrel::optim

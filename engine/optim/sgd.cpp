@@ -30,22 +30,32 @@ SgdOptions Sgd::options() const {
   return o;
 }
 
-void Sgd::step(const Context& ctx, Tensor& params, const Tensor& grads) {
+void Sgd::prepare_step(const Context& ctx, const Tensor& params, const Tensor& grads) {
+  check_step_args(ctx, params, grads, momentum_buffer_.defined() ? momentum_buffer_.numel() : -1);
+  // torch creates the buffer as a copy of the first step's gradient; the functor does that
+  // copy, so fresh memory needs no zero-fill.
+  if (options_.momentum != 0.0f && !momentum_buffer_.defined()) {
+    momentum_buffer_ = Tensor::empty(Shape{params.numel()}, DType::F32, ctx.device());
+    init_buffer_ = true;
+  }
+  ++step_count_;
+  store_step_scalars(ctx, {lr()});
+}
+
+void Sgd::apply_step(const Context& ctx, Tensor& params, const Tensor& grads) {
   NvtxRange range("sgd_step");
   check_step_args(ctx, params, grads, momentum_buffer_.defined() ? momentum_buffer_.numel() : -1);
   const bool use_momentum = options_.momentum != 0.0f;
-  // torch creates the buffer as a copy of the first step's gradient; the functor does that
-  // copy, so fresh memory needs no zero-fill.
-  const bool init_buffer = use_momentum && !momentum_buffer_.defined();
-  if (init_buffer)
-    momentum_buffer_ = Tensor::empty(Shape{params.numel()}, DType::F32, ctx.device());
-  ++step_count_;
+  KESTREL_CHECK(!use_momentum || momentum_buffer_.defined(), "{}: apply_step before prepare_step",
+                name());
+  const bool init_buffer = init_buffer_;
+  init_buffer_ = false;
   const int32_t* skip = nullptr;
   if (skipped_on_host(ctx, skip)) return;
   const kernels::SgdStep functor{params.data<float>(),
                                  grads.data<float>(),
                                  use_momentum ? momentum_buffer_.data<float>() : nullptr,
-                                 lr(),
+                                 step_scalars(),
                                  options_.momentum,
                                  static_cast<float>(1.0 - static_cast<double>(options_.dampening)),
                                  options_.weight_decay,
@@ -70,6 +80,7 @@ void Sgd::load_state(int64_t step_count, const NamedState& state) {
     check_loaded_state(step_count, state, {kMomentumBuffer});
     momentum_buffer_ = copy_of(state, kMomentumBuffer);
   }
+  init_buffer_ = false;
   step_count_ = step_count;
 }
 

@@ -19,7 +19,8 @@ class Sgd : public Optimizer {
   // without momentum > 0 and dampening == 0 (as torch does).
   explicit Sgd(const SgdOptions& options);
 
-  void step(const Context& ctx, Tensor& params, const Tensor& grads) override;
+  void prepare_step(const Context& ctx, const Tensor& params, const Tensor& grads) override;
+  void apply_step(const Context& ctx, Tensor& params, const Tensor& grads) override;
   // {"momentum_buffer"} once a step with momentum != 0 has run, else empty.
   NamedState state() const override;
   void load_state(int64_t step_count, const NamedState& state) override;
@@ -30,6 +31,7 @@ class Sgd : public Optimizer {
  private:
   SgdOptions options_;
   Tensor momentum_buffer_;  // undefined until the first step with momentum
+  bool init_buffer_ = false;  // the buffer was just created: the next update fills it
 };
 
 }  // namespace kestrel::optim

@@ -1,6 +1,7 @@
 #include "engine/train/step_ledger.hpp"
 
 #include "engine/ops/dispatch.hpp"
+#include "engine/runtime/nvtx.hpp"
 #include "engine/tensor/copy.hpp"
 
 namespace kestrel::train {
@@ -30,10 +31,16 @@ kernels::StepTally* StepLedger::tally() {
 
 const int32_t* StepLedger::halt_flag() const { return &state()->halted; }
 
-void StepLedger::record(int64_t global_rows, int64_t step) {
+void StepLedger::begin_step(int64_t step) {
+  KESTREL_CHECK(step >= 0, "StepLedger: step {}", step);
+  ops::detail::launch_elementwise(ctx_, 1, kernels::BeginStep{state(), step});
+}
+
+const int64_t* StepLedger::step_on_device() const { return &state()->step; }
+
+void StepLedger::record(int64_t global_rows) {
   KESTREL_CHECK(global_rows > 0, "StepLedger: a step of {} rows", global_rows);
-  ops::detail::launch_elementwise(
-      ctx_, 1, kernels::RecordStep{state(), tally(), global_rows, step});
+  ops::detail::launch_elementwise(ctx_, 1, kernels::RecordStep{state(), tally(), global_rows});
 }
 
 void StepLedger::reset_counts() {
@@ -41,6 +48,7 @@ void StepLedger::reset_counts() {
 }
 
 LedgerSnapshot StepLedger::read() const {
+  NvtxRange range("step_ledger_read");  // where a GPU timeline shows the host waiting
   kernels::LedgerState s{};
   copy_bytes(&s, Device::cpu(), state(), ctx_.device(), sizeof(s));
   LedgerSnapshot out;

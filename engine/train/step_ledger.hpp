@@ -43,8 +43,12 @@ class StepLedger {
   // The halt flag, for Optimizer::set_skip_flag.
   const int32_t* halt_flag() const;
 
-  // Counts the step whose tally is in tally(): `global_rows` rows, step index `step`.
-  void record(int64_t global_rows, int64_t step);
+  // Sets the index of the step about to be queued, in device memory (step_on_device()).
+  void begin_step(int64_t step);
+  // The step index in device memory, for nn::Graph::set_step_on_device (dropout).
+  const int64_t* step_on_device() const;
+  // Counts the step whose tally is in tally(): `global_rows` rows, the index begin_step set.
+  void record(int64_t global_rows);
   // Zeroes the counts for a new epoch; a halt stays.
   void reset_counts();
   // Copies the ledger to the host; waits for the work queued before it.

@@ -11,6 +11,21 @@ namespace kestrel::train {
 void train_step(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimizer,
                 const Tensor& images, const Tensor& labels, int64_t step, Tensor& dlogits,
                 StepLedger& ledger, const StepOptions& options) {
+  queue_step_inputs(ctx, graph, optimizer, step, ledger);
+  queue_step_body(ctx, graph, optimizer, images, labels, dlogits, ledger, options);
+}
+
+void queue_step_inputs(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimizer,
+                       int64_t step, StepLedger& ledger) {
+  ledger.begin_step(step);
+  graph.set_step_on_device(ledger.step_on_device());
+  optimizer.set_skip_flag(ledger.halt_flag());
+  optimizer.prepare_step(ctx, graph.parameters(), graph.gradients());
+}
+
+void queue_step_body(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimizer,
+                     const Tensor& images, const Tensor& labels, Tensor& dlogits,
+                     StepLedger& ledger, const StepOptions& options) {
   GradientReducer* reducer = options.reducer;
   const int64_t rows = images.defined() ? images.dim(0) : 0;
   KESTREL_CHECK(rows > 0 || reducer != nullptr,
@@ -21,7 +36,8 @@ void train_step(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimize
   const int64_t global_rows = reducer != nullptr ? options.global_rows : rows;
   Tensor dl;
   if (rows > 0) {
-    const Tensor logits = graph.forward(ctx, images, /*training=*/true, step);
+    // The step index is read on the device (Graph::set_step_on_device); 0 here is unused.
+    const Tensor logits = graph.forward(ctx, images, /*training=*/true, 0);
     dl = dlogits.slice(0, rows);
     ops::cross_entropy_tally(ctx, logits, labels, dl,
                              {options.label_smoothing, reducer != nullptr ? global_rows : 0},
@@ -33,7 +49,7 @@ void train_step(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimize
   // and so halts at the same step. One rank has nothing to sum.
   if (reducer != nullptr && reducer->communicator().size() > 1)
     reducer->communicator().all_reduce_sum_doubles(ledger.tally_values(), 2);
-  ledger.record(global_rows, step);
+  ledger.record(global_rows);
 
   // Backward runs whatever the loss was (the host does not know it); the update below is
   // skipped on the device once the ledger has halted.
@@ -49,8 +65,7 @@ void train_step(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimize
   }
   if (options.clip_norm > 0.0f)
     ops::clip_grad_norm_on_device(ctx, graph.gradients(), options.clip_norm);
-  optimizer.set_skip_flag(ledger.halt_flag());
-  optimizer.step(ctx, graph.parameters(), graph.gradients());
+  optimizer.apply_step(ctx, graph.parameters(), graph.gradients());
 }
 
 }  // namespace kestrel::train

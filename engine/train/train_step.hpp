@@ -36,10 +36,22 @@ struct StepOptions {
 // in [0, classes) (not checked here: see ops::cross_entropy_tally); dlogits is the caller's
 // [graph.batch_size(), classes] buffer (its first b rows are used), so the step allocates
 // nothing of its own. `step` is the dropout step index and the index the ledger records. The
-// optimizer is pointed at the ledger's halt flag. With a reducer, images may be undefined
+// graph is pointed at the ledger's step index and the optimizer at its halt flag. With a reducer, images may be undefined
 // (b = 0): a rank whose shard of the epoch has run out still joins the step's collectives.
 void train_step(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimizer,
                 const Tensor& images, const Tensor& labels, int64_t step, Tensor& dlogits,
                 StepLedger& ledger, const StepOptions& options = {});
+
+// train_step in its two halves, for CUDA Graph capture. queue_step_inputs is what changes from
+// step to step: the step index into the ledger (which dropout reads on the device), the
+// optimizer's host work and its scalars (Optimizer::prepare_step). queue_step_body is the rest
+// (forward, loss, backward, clipping, Optimizer::apply_step): its launches are the same at
+// every step of the same batch shape, so they can be captured once and replayed after each
+// queue_step_inputs. The data-parallel collectives are part of the body.
+void queue_step_inputs(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimizer,
+                       int64_t step, StepLedger& ledger);
+void queue_step_body(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimizer,
+                     const Tensor& images, const Tensor& labels, Tensor& dlogits,
+                     StepLedger& ledger, const StepOptions& options = {});
 
 }  // namespace kestrel::train

@@ -10,7 +10,7 @@
 //   - `addcmul_(g, g, value=c)` is self + (c * g) * g and `addcdiv_(m, d, value=-s)` is
 //     self + (-s * m) / d, in that order, each operation rounded on its own.
 // The scalars that depend on the step number (bias corrections, step size) are computed on
-// the host in double, as Python does, and passed in rounded to f32.
+// the host in double, as Python does, rounded to f32 and read from device memory.
 //
 // Products and sums are kept apart through mul_rn/add_rn so that nvcc's default contraction
 // (--fmad=true) cannot fuse them on the GPU: the CUDA launch then gives the same bits as the
@@ -51,7 +51,7 @@ struct SgdStep {
   float* param;
   const float* grad;
   float* momentum_buffer;  // null when momentum == 0
-  float lr;
+  const float* lr;         // device memory: the step's rate (StoreStepScalars)
   float momentum;
   float one_minus_dampening;  // 1 - dampening, computed in double like Python does
   float weight_decay;
@@ -71,7 +71,7 @@ struct SgdStep {
       momentum_buffer[i] = buf;
       g = nesterov ? fp::fma_rn(buf, momentum, g) : buf;
     }
-    param[i] = fp::fma_rn(g, -lr, p);
+    param[i] = fp::fma_rn(g, -*lr, p);
   }
 };
 
@@ -79,10 +79,25 @@ struct SgdStep {
 // launches every step without knowing its loss, and a step after a non-finite loss changes
 // neither the parameters nor the state.
 //
-// The step-dependent scalars of one Adam step, computed once on the host.
+// The step-dependent scalars of one Adam step, computed once on the host and stored in device
+// memory by StoreStepScalars before the step's update reads them.
 struct AdamScalars {
   float step_size;              // lr / (1 - beta1^t)
   float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
+  float decay_factor;           // 1 - lr * wd (AdamW only)
+};
+
+// One call: the values a step's update reads from device memory (its rate, Adam's bias
+// corrections), written before it by a launch of their own. The update's launch is then the
+// same every step: it can be captured once in a CUDA Graph and replayed.
+struct StoreStepScalars {
+  static constexpr int kMax = 4;
+  float* dst;
+  float values[kMax];
+  int count;
+  KESTREL_HD void operator()(int64_t) const {
+    for (int k = 0; k < count; ++k) dst[k] = values[k];
+  }
 };
 
 // torch.optim.Adam (decoupled == false) and torch.optim.AdamW (decoupled == true):
@@ -99,9 +114,8 @@ struct AdamStep {
   float one_minus_beta2;
   float eps;
   float weight_decay;  // L2 term added to the gradient (Adam only)
-  float decay_factor;  // 1 - lr * wd (AdamW only)
   bool decoupled;
-  AdamScalars s;
+  const AdamScalars* s;  // device memory (StoreStepScalars)
   const int32_t* skip;  // device flag, or null: while *skip != 0 nothing is updated
 
   KESTREL_HD void operator()(int64_t i) const {
@@ -110,7 +124,7 @@ struct AdamStep {
     float g = grad[i];
     if (weight_decay != 0.0f) {
       if (decoupled) {
-        p = fp::mul_rn(p, decay_factor);
+        p = fp::mul_rn(p, s->decay_factor);
       } else {
         g = fp::fma_rn(p, weight_decay, g);
       }
@@ -123,8 +137,8 @@ struct AdamStep {
         fp::add_rn(fp::mul_rn(exp_avg_sq[i], beta2), fp::mul_rn(fp::mul_rn(one_minus_beta2, g), g));
     exp_avg[i] = m;
     exp_avg_sq[i] = v;
-    const float denom = fp::add_rn(::sqrtf(v) / s.bias_correction2_sqrt, eps);
-    param[i] = fp::add_rn(p, fp::mul_rn(-s.step_size, m) / denom);
+    const float denom = fp::add_rn(::sqrtf(v) / s->bias_correction2_sqrt, eps);
+    param[i] = fp::add_rn(p, fp::mul_rn(-s->step_size, m) / denom);
   }
 };
 

@@ -20,6 +20,7 @@ struct StepTally {
 };
 
 struct LedgerState {
+  int64_t step;         // the step being taken: its index, set before its kernels run
   double loss_sum;      // sum over the counted steps of loss x global rows
   double rows;          // global rows of the counted steps
   double correct;       // hits of the counted steps
@@ -57,6 +58,14 @@ struct TallyRankStep {
   }
 };
 
+// One call before a step's kernels: its index, which dropout reads as well (the step's
+// launches then carry no per-step value, so a CUDA Graph can replay them).
+struct BeginStep {
+  LedgerState* ledger;
+  int64_t step;
+  KESTREL_HD void operator()(int64_t) const { ledger->step = step; }
+};
+
 // One call, after the tally was summed over the ranks: the step's loss over the global batch.
 // A finite loss is counted; the first non-finite one halts the ledger, and a halted ledger
 // counts nothing more.
@@ -64,7 +73,6 @@ struct RecordStep {
   LedgerState* ledger;
   const StepTally* tally;
   int64_t global_rows;
-  int64_t step;
 
   KESTREL_HD void operator()(int64_t) const {
     if (ledger->halted != 0) return;
@@ -72,7 +80,7 @@ struct RecordStep {
     const float loss = static_cast<float>(tally->loss_times_rows / rows);
     if (!finite_value(loss)) {
       ledger->halted = 1;
-      ledger->halted_step = step;
+      ledger->halted_step = ledger->step;
       ledger->halted_loss = loss;
       return;
     }
@@ -101,6 +109,7 @@ struct ClearLedger {
   LedgerState* ledger;
   KESTREL_HD void operator()(int64_t) const {
     ResetLedgerCounts{ledger}(0);
+    ledger->step = 0;
     ledger->halted = 0;
     ledger->halted_step = -1;
     ledger->halted_loss = 0.0f;

@@ -380,6 +380,31 @@ TEST(Graph, DropoutIsActiveInTrainingReproducibleAndTheIdentityInEvaluation) {
   EXPECT_TRUE(bitwise_equal(resumed->forward(ctx, x, true, 3), train3));
 }
 
+TEST(Graph, DropoutReadsTheStepFromDeviceMemoryWhenToldWhere) {
+  // What CUDA Graph replay relies on: with set_step_on_device, the mask is that of the step
+  // found in memory when the kernels run, whatever step forward() was given.
+  std::mt19937_64 gen(test::test_seed() + 5);
+  Context ctx;
+  auto g = std::make_unique<nn::Graph>();
+  g->add<nn::Linear>("fc1", 8, 64);
+  g->add<nn::Dropout>("dropout", 0.5f);
+  g->add<nn::Linear>("fc2", 64, 3);
+  g->build(ctx, Shape{8}, 16, 3);
+  g->initialize(ctx, init::InitScheme::PyTorchDefault, 9);
+  const Tensor x = test::random_tensor(Shape{16, 8}, gen);
+  const Tensor step3 = g->forward(ctx, x, true, 3).to(Device::cpu());
+  const Tensor step4 = g->forward(ctx, x, true, 4).to(Device::cpu());
+
+  Tensor step = Tensor::empty(Shape{1}, DType::I64);
+  step.data<int64_t>()[0] = 3;
+  g->set_step_on_device(step.data<int64_t>());
+  EXPECT_TRUE(bitwise_equal(g->forward(ctx, x, true, 0), step3));
+  step.data<int64_t>()[0] = 4;
+  EXPECT_TRUE(bitwise_equal(g->forward(ctx, x, true, 0), step4));
+  g->set_step_on_device(nullptr);
+  EXPECT_TRUE(bitwise_equal(g->forward(ctx, x, true, 3), step3));
+}
+
 TEST(Graph, SmallerLastBatchRunsOnTheLeadingRows) {
   std::mt19937_64 gen(test::test_seed() + 5);
   Context ctx;

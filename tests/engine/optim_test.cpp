@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "engine/optim/sgd.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "tests/support/compare.hpp"
+#include "tests/support/errors.hpp"
 #include "tests/support/random.hpp"
 
 namespace kestrel {
@@ -332,6 +334,69 @@ TEST(Adam, SetLrAppliesToTheNextStep) {
   EXPECT_EQ(opt.lr(), 2e-2f);
   EXPECT_EQ(opt.options().lr, 2e-2f);
   EXPECT_TRUE(test::all_close(expected, params, kRtol, kAtol));
+}
+
+// A skip flag (the step ledger's halt flag) that is set leaves parameters and state as they
+// are; cleared, the next steps update again, from where they were.
+TEST(Optimizer, ASetSkipFlagLeavesParametersAndStateUntouched) {
+  std::mt19937_64 gen(test::test_seed() + 12);
+  Context ctx;
+  Adam adam(AdamOptions::adamw(1e-2f, 0.1f));
+  Sgd sgd(SgdOptions{.lr = 0.1f, .momentum = 0.9f, .weight_decay = 1e-3f, .nesterov = true});
+  for (optim::Optimizer* opt : {static_cast<optim::Optimizer*>(&adam),
+                                static_cast<optim::Optimizer*>(&sgd)}) {
+    SCOPED_TRACE(opt->name());
+    int32_t flag = 0;
+    opt->set_skip_flag(&flag);
+    Tensor params = test::random_tensor(Shape{1000}, gen);
+    const Tensor grads = test::random_tensor(Shape{1000}, gen);
+    opt->step(ctx, params, grads);
+    const std::vector<float> p1 = params.to_vector();
+    std::vector<std::vector<float>> s1;
+    for (const auto& [name, t] : opt->state()) s1.push_back(t.to_vector());
+
+    flag = 1;
+    opt->step(ctx, params, grads);
+    EXPECT_EQ(params.to_vector(), p1);
+    size_t i = 0;
+    for (const auto& [name, t] : opt->state()) EXPECT_EQ(t.to_vector(), s1[i++]) << name;
+
+    flag = 0;
+    opt->step(ctx, params, grads);
+    EXPECT_NE(params.to_vector(), p1);
+    opt->set_skip_flag(nullptr);
+  }
+}
+
+// prepare_step stores the step's scalars on the device and apply_step reads them there: the
+// two halves, with the rate changed in between steps, are step() bit for bit.
+TEST(Optimizer, PrepareThenApplyIsStep) {
+  std::mt19937_64 gen(test::test_seed() + 13);
+  Context ctx;
+  for (int kind = 0; kind < 2; ++kind) {
+    std::unique_ptr<optim::Optimizer> a, b;
+    if (kind == 0) {
+      a = std::make_unique<Adam>(AdamOptions::adamw(1e-2f, 0.1f));
+      b = std::make_unique<Adam>(AdamOptions::adamw(1e-2f, 0.1f));
+    } else {
+      a = std::make_unique<Sgd>(SgdOptions{.lr = 0.1f, .momentum = 0.9f});
+      b = std::make_unique<Sgd>(SgdOptions{.lr = 0.1f, .momentum = 0.9f});
+    }
+    SCOPED_TRACE(a->name());
+    Tensor pa = test::random_tensor(Shape{777}, gen);
+    Tensor pb = pa.to(Device::cpu());
+    for (float lr : {1e-2f, 3e-3f, 5e-2f}) {
+      const Tensor g = test::random_tensor(Shape{777}, gen);
+      a->set_lr(lr);
+      b->set_lr(lr);
+      a->step(ctx, pa, g);
+      b->prepare_step(ctx, pb, g);
+      b->apply_step(ctx, pb, g);
+    }
+    EXPECT_EQ(std::memcmp(pa.data<float>(), pb.data<float>(), pa.nbytes()), 0);
+    Sgd fresh(SgdOptions{.lr = 0.1f});
+    test::expect_error([&] { fresh.apply_step(ctx, pa, pa); }, "apply_step before prepare_step");
+  }
 }
 
 // The parameters may be any shape (a model's flat buffer or one layer's view); the gradient
