@@ -105,7 +105,7 @@ grep -A16 'kestrel .* configuration' "$out/configure.log"
 kestrel="$build/apps/kestrel"
 tests="$build/tests/kestrel_tests"
 if "$kestrel" devices >"$out/devices.txt" 2>&1; then
-  row "kestrel devices" PASS "$(grep -m1 -i 'nvidia\|cuda:0' "$out/devices.txt" | cut -c1-60)"
+  row "kestrel devices" PASS "$(grep -m1 '^cuda' "$out/devices.txt" | cut -c1-60)"
 else
   row "kestrel devices" FAIL "see devices.txt"
   status=1

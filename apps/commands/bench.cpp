@@ -20,7 +20,7 @@ namespace kestrel::apps {
 namespace {
 
 struct BenchFlags {
-  std::string model, dataset, device = "auto", precision = "fp32", mode = "both", graph = "off";
+  std::string model, dataset, device = "auto", precision = "fp32", mode = "both", graph = "auto";
   std::string profile_steps;
   int64_t batch = 64, steps = 50, warmup = 10, repeats = 5;
   int threads = 0;
@@ -40,9 +40,6 @@ void run_bench(const BenchFlags& f) {
   if (f.precision == "bf16")
     throw CLI::ValidationError(
         "--precision bf16 is not supported yet: kestrel computes in fp32, or tf32 on a GPU");
-  if (f.graph == "on")
-    throw CLI::ValidationError(
-        "--graph on (CUDA Graph capture and replay) is not supported yet: use --graph off");
 
   const std::string dataset =
       f.dataset.empty() ? std::string(models::default_dataset(f.model)) : f.dataset;
@@ -76,6 +73,9 @@ void run_bench(const BenchFlags& f) {
     throw CLI::ValidationError("--precision tf32 needs a GPU: the CPU computes in fp32");
   ctx.set_math({.tf32 = o.tf32, .deterministic = false});
   if (!f.profile_steps.empty() && !ctx.is_cuda()) fmt::print(stderr, "{}", kProfileStepsOnCpuNote);
+  if (f.graph == "on" && !ctx.is_cuda())
+    throw CLI::ValidationError("--graph on needs a GPU: the CPU runs every step as it comes");
+  o.graph = ctx.is_cuda() && f.graph != "off";
 
   bench::BenchReport report;
   report.model = f.model;
@@ -131,8 +131,10 @@ void register_bench_command(CLI::App& app) {
   cmd->add_option("--precision", f->precision,
                   "fp32 | tf32 (GPU); bf16 is not available yet (fp32)")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
-  cmd->add_option("--graph", f->graph, "CUDA Graph replay: off (on is not available yet)")
-      ->check(CLI::IsMember({"on", "off"}));
+  cmd->add_option("--graph", f->graph,
+                  "auto | on | off: capture the step as a CUDA Graph and replay it (auto: on a "
+                  "GPU)")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   cmd->add_option("--mode", f->mode, "train | forward | both (both)")
       ->check(CLI::IsMember({"train", "forward", "both"}));
   cmd->add_option("--threads", f->threads, "CPU threads (default: all cores)")

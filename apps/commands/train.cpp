@@ -36,7 +36,7 @@ namespace {
 // resuming, the configuration the run was saved with.
 struct TrainFlags {
   std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
-  std::string out = "runs", name, resume, gpus, profile_steps;
+  std::string out = "runs", name, resume, gpus, profile_steps, graph = "auto";
   double dist_timeout = 300.0, dist_bucket_mb = 25.0;
   int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0, sync_every = 0;
   float lr = 0, momentum = 0, weight_decay = 0, label_smoothing = 0, clip_norm = 0;
@@ -144,6 +144,7 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (given("--seed")) c.seed = f.seed;
   if (given("--dist-bucket-mb")) c.dist_bucket_mb = f.dist_bucket_mb;
   c.sync_every = f.sync_every;
+  c.graph = f.graph;
   if (f.threads > 0) cpu::set_num_threads(f.threads);
   if (given("--profile-steps")) {
     std::tie(c.profile_first, c.profile_last) = parse_step_range(f.profile_steps);
@@ -323,6 +324,10 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--profile-steps", f->profile_steps,
                   "Bracket optimizer steps A:B (0-based) with cudaProfilerStart/Stop for "
                   "nsys --capture-range=cudaProfilerApi");
+  cmd->add_option("--graph", f->graph,
+                  "auto | on | off: replay full-batch steps as a CUDA Graph (auto: on a GPU with "
+                  "one process)")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   cmd->add_option("--sync-every", f->sync_every,
                   "Read the loss back from the device every N steps (0: every step on the CPU, "
                   "every 50 on a GPU)")

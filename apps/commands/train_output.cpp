@@ -121,6 +121,7 @@ void print_run_result(const train::RunResult& r) {
   fmt::print(", macro-F1 {:.4f}, loss {:.4f} | best top-1 {:.2f}% at epoch {}\n",
              e.confusion.macro_f1(), e.loss, 100.0 * r.best_top1, r.best_epoch);
   fmt::print("time: {:.1f} s training, {:.1f} s in all\n", r.train_seconds, r.total_seconds);
+  if (!r.cuda_graph.empty()) fmt::print("CUDA Graph: {}\n", r.cuda_graph);
   print_evaluation(e, r.class_names);
   fmt::print(
       "\nrun directory: {} (metrics.jsonl, config.json, best.safetensors, "

@@ -15,6 +15,7 @@
 #include "engine/runtime/gpu_info.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "engine/runtime/profiler.hpp"
+#include "engine/train/step_graph.hpp"
 #include "engine/train/step_ledger.hpp"
 #include "engine/train/train_step.hpp"
 #include "kernels/common/error.hpp"
@@ -149,6 +150,9 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
   result.forward_multiply_adds = graph->summary().multiply_adds;
   result.flops_per_step = flops_per_step(result.forward_multiply_adds, mode);
 
+  // The step's body (forward, or all of train_step after its inputs) is what a CUDA Graph
+  // replays; batches are always full here (drop_last).
+  train::StepGraph step_graph(o.graph ? train::make_step_capturer(ctx) : nullptr, o.batch);
   // The profiler bracket is for Nsight on a GPU; on a CPU context it does nothing.
   ProfilerBracket profiler(ctx, o.profile_first, o.profile_last);
   int64_t epoch = 0, step = 0;
@@ -162,10 +166,14 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
       loader.next(batch);
     }
     if (mode == BenchMode::Train) {
-      train::train_step(ctx, *graph, optimizer, batch.images, batch.labels, step, dlogits,
-                        *ledger);
+      train::queue_step_inputs(ctx, *graph, optimizer, step, *ledger);
+      step_graph.run(batch.size, [&] {
+        train::queue_step_body(ctx, *graph, optimizer, batch.images, batch.labels, dlogits,
+                               *ledger);
+      });
     } else {
-      (void)graph->forward(ctx, batch.images, /*training=*/false, step);
+      step_graph.run(batch.size,
+                     [&] { (void)graph->forward(ctx, batch.images, /*training=*/false, step); });
     }
     profiler.after_step(step);
     ++step;
@@ -196,6 +204,7 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
   result.images_per_second = static_cast<double>(o.batch) / seconds_per_step;
   result.achieved_gflops = result.flops_per_step / seconds_per_step / 1e9;
   result.peak_memory_bytes = ctx.pool().stats().peak_in_use_bytes;
+  result.graph = step_graph.status();
   return result;
 }
 
@@ -232,6 +241,7 @@ nlohmann::json to_json(const BenchReport& r) {
     j["peak_share"] = r.peak.known() ? nlohmann::json(b.achieved_gflops / r.peak.gflops)
                                      : nlohmann::json(nullptr);
     if (b.mode == BenchMode::Train) j["last_loss"] = b.last_loss;
+    j["cuda_graph"] = b.graph;
     results.push_back(std::move(j));
   }
   std::vector<int64_t> input(r.data.input_chw.data(),
@@ -251,6 +261,7 @@ nlohmann::json to_json(const BenchReport& r) {
           {"steps", o.steps},
           {"warmup", o.warmup},
           {"repeats", o.repeats},
+          {"graph", o.graph},
           {"optimizer", {{"name", "adamw"}, {"lr", o.lr}, {"weight_decay", o.weight_decay}}},
           {"flop_convention",
            "2 x multiply-adds of convolutions and linear layers; a training step = 3 x forward"},
@@ -288,6 +299,9 @@ std::string format_report(const BenchReport& r) {
                        nn::with_thousands(std::llround(b.images_per_second)), b.ms_per_step,
                        b.achieved_gflops, share, megabytes(b.peak_memory_bytes));
   }
+  if (r.device != "cpu")
+    for (const BenchResult& b : r.results)
+      out += fmt::format("CUDA Graph ({}): {}\n", mode_name(b.mode), b.graph);
   return out;
 }
 

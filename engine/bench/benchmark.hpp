@@ -53,6 +53,9 @@ struct BenchOptions {
   int64_t warmup = 10;  // untimed steps first
   int64_t repeats = 5;  // timed windows
   bool tf32 = false;    // GPU: TF32 tensor cores
+  // GPU: capture the step once as a CUDA Graph and replay it (train::StepGraph); the first
+  // step runs eagerly, the second is captured. Ignored on the CPU.
+  bool graph = false;
   // Steps [profile_first, profile_last] (0-based over warm-up and timed steps together) run
   // between cudaProfilerStart and cudaProfilerStop on a GPU (nothing on the CPU); -1: none.
   int64_t profile_first = -1, profile_last = -1;
@@ -76,6 +79,7 @@ struct BenchResult {
   double achieved_gflops = 0.0;
   size_t peak_memory_bytes = 0;  // the device pool's high-water mark, data set included
   float last_loss = 0.0f;        // training only: the last step's loss (a sanity check)
+  std::string graph;             // train::StepGraph::status() after the run
 };
 
 // Throws kestrel::Error for options out of range (naming the flag) and when a training loss

@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "kernels/common/error.hpp"
 
@@ -225,12 +226,30 @@ void MemoryPool::deallocate(void* ptr) {
   Impl& im = *impl_;
   const auto it = im.live.find(ptr);
   if (it == im.live.end()) KESTREL_FAIL("{}", im.describe_bad_pointer(ptr, raw_->name()));
+  if (holding_) {
+    KESTREL_CHECK(std::find(held_.begin(), held_.end(), ptr) == held_.end(),
+                  "MemoryPool ({}): block {} freed twice while holding", raw_->name(), ptr);
+    held_.push_back(ptr);
+    return;
+  }
   Block* block = it->second;
   im.live.erase(it);
   block->allocated = false;
   im.stats.in_use_bytes -= block->size;
   im.coalesce(block);
   im.add_free(block);
+}
+
+void MemoryPool::begin_holding() {
+  std::lock_guard lock(mutex_);
+  KESTREL_CHECK(!holding_, "MemoryPool ({}): already holding freed blocks", raw_->name());
+  holding_ = true;
+}
+
+std::vector<void*> MemoryPool::end_holding() {
+  std::lock_guard lock(mutex_);
+  holding_ = false;
+  return std::exchange(held_, {});
 }
 
 void MemoryPool::release_cached() {

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "engine/memory/raw_allocator.hpp"
 
@@ -74,6 +75,14 @@ class MemoryPool {
   // Gives every wholly free segment back to the raw allocator; partly used ones stay.
   void release_cached();
 
+  // While holding, deallocate() checks the pointer but keeps the block allocated and lists it
+  // instead of caching it. A CUDA Graph captured meanwhile keeps writing to the memory its
+  // kernels were captured with every time it is replayed, so that memory must stay the
+  // graph's: its owner takes the list from end_holding() and deallocates the blocks when the
+  // graph is gone. Holding does not nest.
+  void begin_holding();
+  std::vector<void*> end_holding();
+
   PoolStats stats() const;
   void reset_peak();
   RawAllocator& raw() { return *raw_; }
@@ -88,6 +97,8 @@ class MemoryPool {
   std::unique_ptr<RawAllocator> raw_;
   std::unique_ptr<Impl> impl_;
   mutable std::mutex mutex_;
+  bool holding_ = false;
+  std::vector<void*> held_;
 };
 
 // The process-wide pool for host memory (the CPU device).

@@ -45,6 +45,10 @@ struct TrainConfig {
   // on the CPU, every 50 on a GPU). Observation again: the weights and metrics do not depend
   // on it, so it is not saved either.
   int64_t sync_every = 0;
+  // auto | on | off: on a GPU, capture a full-batch step once as a CUDA Graph and replay it
+  // (auto: on a GPU with one rank; on: the same, and an error where that cannot be). The same
+  // kernels run either way, so it is not saved.
+  std::string graph = "auto";
 
   nlohmann::json to_json() const;
   static TrainConfig from_json(const nlohmann::json& j);

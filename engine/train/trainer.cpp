@@ -21,6 +21,7 @@
 #include "engine/train/data_parallel.hpp"
 #include "engine/train/gradient_reducer.hpp"
 #include "engine/train/run_directory.hpp"
+#include "engine/train/step_graph.hpp"
 #include "engine/train/step_ledger.hpp"
 #include "engine/train/train_step.hpp"
 
@@ -66,6 +67,8 @@ void check_config(const TrainConfig& c) {
   KESTREL_CHECK(c.warmup_epochs >= 0 && c.warmup_epochs < c.epochs,
                 "--warmup-epochs must be in [0, epochs), got {}", c.warmup_epochs);
   KESTREL_CHECK(c.train_limit >= 0, "--train-limit must be >= 0, got {}", c.train_limit);
+  KESTREL_CHECK(c.graph == "auto" || c.graph == "on" || c.graph == "off",
+                "--graph must be auto, on or off, got '{}'", c.graph);
   KESTREL_CHECK(c.sync_every >= 0, "--sync-every must be >= 0 (0: automatic), got {}",
                 c.sync_every);
   KESTREL_CHECK(c.dist_bucket_mb > 0.0 && std::isfinite(c.dist_bucket_mb),
@@ -123,6 +126,10 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   const Device device = resolve_device(config.device, comm.local_rank());
   Context ctx(device);
   ctx.set_math({.tf32 = config.tf32, .deterministic = config.deterministic});
+  const bool graph_possible = ctx.is_cuda() && ranks == 1;
+  KESTREL_CHECK(config.graph != "on" || graph_possible,
+                "--graph on needs a GPU and a single process (here: {}, {} rank(s))",
+                device.str(), ranks);
 
   // Data, on the training device once.
   const data::ImageDataset train_set = first_images(
@@ -278,6 +285,10 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   // kept the weights from before it).
   StepLedger ledger(ctx);
   const int64_t sync_every = resolve_sync_every(config.sync_every, device);
+  // Full-batch steps replayed as a CUDA Graph: one process on a GPU (the collectives of a
+  // data-parallel step are not captured).
+  StepGraph step_graph(config.graph != "off" && graph_possible ? make_step_capturer(ctx) : nullptr,
+                       config.batch);
   const dist::FaultPlan fault = dist::read_fault_plan();
   ProfilerBracket profiler(ctx, config.profile_first, config.profile_last);
   for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
@@ -295,8 +306,11 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       optimizer->set_lr(lr);
       // The loss, hits and rows of the step are the global batch's (all ranks').
       step_options.global_rows = train_loader.global_batch_rows(batch.index);
-      train_step(ctx, *graph, *optimizer, batch.images, batch.labels, step, dlogits, ledger,
-                 step_options);
+      queue_step_inputs(ctx, *graph, *optimizer, step, ledger);
+      step_graph.run(batch.size, [&] {
+        queue_step_body(ctx, *graph, *optimizer, batch.images, batch.labels, dlogits, ledger,
+                        step_options);
+      });
       profiler.after_step(step);
       ++step;
       const bool epoch_done = batch.index + 1 == batches;
@@ -352,6 +366,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     if (best) save("best.safetensors", epoch + 1);
     observer.on_epoch(record);
   }
+  if (ctx.is_cuda()) result.cuda_graph = step_graph.status();
   result.total_seconds = seconds_since(run_start);
   return result;
 }

@@ -60,6 +60,7 @@ struct RunResult {
   std::vector<std::string> class_names;
   double train_seconds = 0.0;  // this invocation's time in training steps
   double total_seconds = 0.0;  // this invocation, set-up and evaluation included
+  std::string cuda_graph;      // StepGraph::status() at the end ("" on the CPU)
 };
 
 // Makes the (planned, unbuilt) graph of a model by name for images [C, H, W] and a class

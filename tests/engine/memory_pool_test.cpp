@@ -151,6 +151,34 @@ TEST(MemoryPool, FreedBlockIsReusedWithoutRawAllocation) {
   expect_consistent(st, *f.log);
 }
 
+TEST(MemoryPool, HeldBlocksStayTakenUntilTheirOwnerFreesThem) {
+  // What a captured CUDA Graph needs: memory freed during the capture is not handed out again
+  // while the graph may still write to it.
+  PoolFixture f;
+  void* before = f.pool->allocate(4096);
+  f.pool->begin_holding();
+  void* a = f.pool->allocate(4096);
+  f.pool->deallocate(a);
+  void* b = f.pool->allocate(4096);
+  EXPECT_NE(b, a);  // not cached: a is still held
+  f.pool->deallocate(b);
+  EXPECT_NE(error_text([&] { f.pool->deallocate(b); }).find("freed twice while holding"),
+            std::string::npos);
+  EXPECT_NE(error_text([&] { f.pool->begin_holding(); }).find("already holding"),
+            std::string::npos);
+  std::vector<void*> held = f.pool->end_holding();
+  EXPECT_EQ(held, (std::vector<void*>{a, b}));
+  EXPECT_EQ(f.pool->stats().in_use_bytes, 3 * 4096u);
+  for (void* p : held) f.pool->deallocate(p);
+  f.pool->deallocate(before);
+  // Freed normally again: the next request reuses a block.
+  void* c = f.pool->allocate(4096);
+  EXPECT_TRUE(c == a || c == b || c == before);
+  f.pool->deallocate(c);
+  EXPECT_EQ(f.pool->stats().in_use_bytes, 0u);
+  expect_consistent(f.pool->stats(), *f.log);
+}
+
 TEST(MemoryPool, SmallRequestsShareOneSegment) {
   PoolFixture f;
   const std::vector<size_t> sizes = {1, 512, 513, 1000, 4096, 70000, 300 * KiB, 100, 1 * MiB - 1};

@@ -539,6 +539,12 @@ TEST(Trainer, RejectsConfigurationsThatCannotRun) {
   bad.data_dir = root.file("no-such-dir");
   expect_error(bad, "run scripts/fetch-data.sh mnist");
   bad = c;
+  bad.graph = "on";
+  expect_error(bad, "--graph on needs a GPU and a single process (here: cpu, 1 rank(s))");
+  bad = c;
+  bad.graph = "maybe";
+  expect_error(bad, "--graph must be auto, on or off");
+  bad = c;
   bad.sync_every = -1;
   expect_error(bad, "--sync-every must be >= 0");
   bad = c;

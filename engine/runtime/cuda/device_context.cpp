@@ -17,6 +17,11 @@ DeviceContext::DeviceContext(int index)
   KESTREL_CUDA_CHECK(cudaStreamCreateWithFlags(&comm_, cudaStreamNonBlocking));
   KESTREL_CUBLAS_CHECK(cublasCreate(&cublas_));
   KESTREL_CUBLAS_CHECK(cublasSetStream(cublas_, compute_));
+  // A workspace of cuBLAS's own from the start, so that it never allocates one while a step is
+  // being captured as a CUDA Graph (NVIDIA's recommended size for Hopper). Outside the pool:
+  // it is the library's, not the model's, and would only blur the pool's figures.
+  KESTREL_CUDA_CHECK(cudaMalloc(&cublas_workspace_, kCublasWorkspaceBytes));
+  KESTREL_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_workspace_, kCublasWorkspaceBytes));
   KESTREL_CUBLAS_CHECK(cublasLtCreate(&cublaslt_));
 #if defined(KESTREL_HAVE_CUDNN)
   KESTREL_CUDNN_CHECK(cudnnCreate(&cudnn_));
@@ -29,6 +34,8 @@ DeviceContext::~DeviceContext() {
   // created and destroyed explicitly. Errors are ignored: there is no one left to tell.
   cudaSetDevice(index_);
   if (workspace_) pool_.deallocate(workspace_);
+  for (void* p : outgrown_) pool_.deallocate(p);
+  if (cublas_workspace_) cudaFree(cublas_workspace_);
 #if defined(KESTREL_HAVE_CUDNN)
   if (cudnn_) cudnnDestroy(cudnn_);
 #endif
@@ -40,7 +47,11 @@ DeviceContext::~DeviceContext() {
 
 void* DeviceContext::workspace(size_t bytes) {
   if (bytes <= workspace_bytes_) return workspace_;
-  if (workspace_) pool_.deallocate(workspace_);
+  if (workspace_ && keep_outgrown_) {
+    outgrown_.push_back(workspace_);
+  } else if (workspace_) {
+    pool_.deallocate(workspace_);
+  }
   workspace_ = pool_.allocate(bytes);
   workspace_bytes_ = bytes;
   return workspace_;

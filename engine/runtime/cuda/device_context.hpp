@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <vector>
 #if defined(KESTREL_HAVE_CUDNN)
 #include <cudnn.h>
 #endif
@@ -19,6 +20,8 @@ namespace kestrel::cuda {
 
 class DeviceContext {
  public:
+  static constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
+
   explicit DeviceContext(int index);
   ~DeviceContext();
   DeviceContext(const DeviceContext&) = delete;
@@ -38,6 +41,9 @@ class DeviceContext {
   // goes back to the pool in stream order, so work already queued may still use it.
   void* workspace(size_t bytes);
   size_t workspace_size() const { return workspace_bytes_; }
+  // From now on a workspace outgrown is kept instead of going back to the pool: a captured
+  // CUDA Graph replays with the workspace address it was captured with.
+  void keep_outgrown_workspaces() { keep_outgrown_ = true; }
 
   // Makes this GPU current for the calling thread.
   void make_current() const;
@@ -56,6 +62,9 @@ class DeviceContext {
 #endif
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
+  bool keep_outgrown_ = false;
+  std::vector<void*> outgrown_;  // kept for captured graphs (keep_outgrown_workspaces)
+  void* cublas_workspace_ = nullptr;
 };
 
 // The context of GPU `index`; throws kestrel::Error when that GPU does not exist.
