@@ -8,7 +8,8 @@
 # a slower machine):
 #   1. build kestrel and its test binary, Release, sm_90
 #   2. the CUDA and NCCL test suites with KESTREL_REQUIRE_GPU=1 (fail instead of skip)
-#   3. kestrel bench on the GPU: LeNet-5 batch 64 and AlexNet batch 128, fp32 and TF32
+#   3. kestrel bench on the GPU: LeNet-5 batch 64 and AlexNet batch 128, fp32 and TF32, with
+#      CUDA Graph replay and (fp32) without
 #   4. bench/compare.sh --device cuda --alexnet: kestrel against PyTorch side by side
 #   5. LeNet-5 trained on MNIST (carried as gzip files): the recipe with the ledger read every
 #      50 steps (the default) and every step, and at batch 64; epoch times and accuracy
@@ -125,9 +126,12 @@ fi
 if in_budget "kestrel bench (GPU)"; then
   : >"$out/bench.jsonl"
   ok=1
-  for spec in "lenet5 64 fp32" "lenet5 64 tf32" "alexnet 128 fp32" "alexnet 128 tf32"; do
+  # CUDA Graph replay (the default) and, for the same model, eager steps: what the graph buys.
+  for spec in "lenet5 64 fp32 auto" "lenet5 64 fp32 off" "lenet5 64 tf32 auto" \
+              "alexnet 128 fp32 auto" "alexnet 128 fp32 off" "alexnet 128 tf32 auto"; do
     set -- $spec
-    if ! timeout 120 "$kestrel" bench "$1" --device cuda --batch "$2" --precision "$3" --json \
+    if ! timeout 120 "$kestrel" bench "$1" --device cuda --batch "$2" --precision "$3" \
+         --graph "$4" --json \
          >>"$out/bench.jsonl" 2>>"$out/bench.err"; then ok=0; fi
   done
   python3 - "$out/bench.jsonl" >"$out/bench.txt" 2>&1 <<'PY'
@@ -135,9 +139,11 @@ import json, sys
 for line in open(sys.argv[1]):
     j = json.loads(line)
     for r in j["results"]:
-        print(f"{j['model']:8} batch {j['batch']:4} {j['precision']:5} {r['mode']:8} "
+        print(f"{j['model']:8} batch {j['batch']:4} {j['precision']:5} "
+              f"graph {'on ' if j['graph'] else 'off'} {r['mode']:8} "
               f"{r['images_per_second']:>12,.0f} img/s {r['ms_per_step']:8.3f} ms/step "
-              f"{r['achieved_gflops'] / 1e3:7.2f} TFLOP/s peak mem {r['peak_memory_bytes'] / 1e6:.0f} MB")
+              f"{r['achieved_gflops'] / 1e3:7.2f} TFLOP/s peak mem {r['peak_memory_bytes'] / 1e6:.0f} MB"
+              f" | {r['cuda_graph']}")
 PY
   cat "$out/bench.txt"
   [ $ok = 1 ] && row "kestrel bench (GPU)" PASS "$(grep -m1 'lenet5.*train' "$out/bench.txt" | awk '{print $6, $7, $8, $9}')" \
