@@ -19,6 +19,22 @@ void check_shape(std::string_view op, std::string_view name, const Tensor& t,
                 t.shape().str(), expected.str());
 }
 
+void check_cross_entropy(std::string_view op, const Context& ctx, const Tensor& logits,
+                         const Tensor& labels, const kernels::CrossEntropySpec& spec) {
+  check_tensor(op, "logits", logits, ctx, 2);
+  check_tensor(op, "labels", labels, ctx, 1, DType::I32);
+  const int64_t n = logits.dim(0), classes = logits.dim(1);
+  KESTREL_CHECK(n > 0 && classes > 0, "{}: logits {} must have at least one row and one class", op,
+                logits.shape().str());
+  KESTREL_CHECK(labels.dim(0) == n, "{}: {} labels for {} rows of logits (labels {}, logits {})",
+                op, labels.dim(0), n, labels.shape().str(), logits.shape().str());
+  KESTREL_CHECK(spec.label_smoothing >= 0.0f && spec.label_smoothing <= 1.0f,
+                "{}: label_smoothing must be in [0, 1], got {}", op, spec.label_smoothing);
+  KESTREL_CHECK(spec.gradient_divisor == 0 || spec.gradient_divisor >= n,
+                "{}: gradient_divisor {} must be 0 or at least the {} rows of the logits", op,
+                spec.gradient_divisor, n);
+}
+
 void check_labels_in_range(std::string_view op, const Tensor& labels, int64_t classes) {
   const std::vector<int32_t> host = labels.to_int_vector();
   for (size_t r = 0; r < host.size(); ++r)

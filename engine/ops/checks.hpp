@@ -4,6 +4,7 @@
 
 #include "engine/runtime/context.hpp"
 #include "engine/tensor/tensor.hpp"
+#include "kernels/common/softmax_cross_entropy.hpp"
 
 namespace kestrel::ops::detail {
 
@@ -13,6 +14,11 @@ void check_tensor(std::string_view op, std::string_view name, const Tensor& t, c
 // `t` has exactly `expected` shape.
 void check_shape(std::string_view op, std::string_view name, const Tensor& t,
                  const Shape& expected);
+
+// The arguments of a softmax-cross-entropy: logits [N, C] f32 with N, C > 0, labels [N] i32,
+// label_smoothing in [0, 1], gradient_divisor 0 or >= N. The labels' values are not read.
+void check_cross_entropy(std::string_view op, const Context& ctx, const Tensor& logits,
+                         const Tensor& labels, const kernels::CrossEntropySpec& spec);
 
 // Every label in [0, classes); names the first bad row. Labels on a GPU are copied to the host
 // for the check (N int32s: cheap next to the op that reads them).

@@ -15,18 +15,8 @@ float cross_entropy_forward_backward(const Context& ctx, const Tensor& logits, c
                                      Tensor* dlogits, const CrossEntropySpec& spec) {
   NvtxRange range("cross_entropy_forward_backward");
   constexpr const char* op = "cross_entropy";
-  detail::check_tensor(op, "logits", logits, ctx, 2);
-  detail::check_tensor(op, "labels", labels, ctx, 1, DType::I32);
+  detail::check_cross_entropy(op, ctx, logits, labels, spec);
   const int64_t n = logits.dim(0), classes = logits.dim(1);
-  KESTREL_CHECK(n > 0 && classes > 0, "{}: logits {} must have at least one row and one class", op,
-                logits.shape().str());
-  KESTREL_CHECK(labels.dim(0) == n, "{}: {} labels for {} rows of logits (labels {}, logits {})",
-                op, labels.dim(0), n, labels.shape().str(), logits.shape().str());
-  KESTREL_CHECK(spec.label_smoothing >= 0.0f && spec.label_smoothing <= 1.0f,
-                "{}: label_smoothing must be in [0, 1], got {}", op, spec.label_smoothing);
-  KESTREL_CHECK(spec.gradient_divisor == 0 || spec.gradient_divisor >= n,
-                "{}: gradient_divisor {} must be 0 or at least the {} rows of the logits", op,
-                spec.gradient_divisor, n);
   const int64_t divisor = spec.gradient_divisor > 0 ? spec.gradient_divisor : n;
   if (dlogits != nullptr) {
     detail::check_tensor(op, "dlogits", *dlogits, ctx, 2);

@@ -16,20 +16,10 @@ void cross_entropy_tally(const Context& ctx, const Tensor& logits, const Tensor&
                          kernels::StepTally* tally) {
   NvtxRange range("cross_entropy_tally");
   constexpr const char* op = "cross_entropy_tally";
-  detail::check_tensor(op, "logits", logits, ctx, 2);
-  detail::check_tensor(op, "labels", labels, ctx, 1, DType::I32);
+  detail::check_cross_entropy(op, ctx, logits, labels, spec);
   detail::check_tensor(op, "dlogits", dlogits, ctx, 2);
   detail::check_shape(op, "dlogits", dlogits, logits.shape());
   const int64_t n = logits.dim(0), classes = logits.dim(1);
-  KESTREL_CHECK(n > 0 && classes > 0, "{}: logits {} must have at least one row and one class", op,
-                logits.shape().str());
-  KESTREL_CHECK(labels.dim(0) == n, "{}: {} labels for {} rows of logits (labels {}, logits {})",
-                op, labels.dim(0), n, labels.shape().str(), logits.shape().str());
-  KESTREL_CHECK(spec.label_smoothing >= 0.0f && spec.label_smoothing <= 1.0f,
-                "{}: label_smoothing must be in [0, 1], got {}", op, spec.label_smoothing);
-  KESTREL_CHECK(spec.gradient_divisor == 0 || spec.gradient_divisor >= n,
-                "{}: gradient_divisor {} must be 0 or at least the {} rows of the logits", op,
-                spec.gradient_divisor, n);
   KESTREL_CHECK(tally != nullptr, "{}: no tally to write", op);
   const int64_t divisor = spec.gradient_divisor > 0 ? spec.gradient_divisor : n;
 
