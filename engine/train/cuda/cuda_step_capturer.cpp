@@ -23,10 +23,14 @@ class CudaStepCapturer final : public StepCapturer {
   ~CudaStepCapturer() override {
     if (held_.empty()) return;
     // Replays still queued may use the held blocks: let them finish before the pool may
-    // hand the blocks out again.
-    ctx_.synchronize();
-    graph_.reset();
-    for (void* p : held_) ctx_.pool().deallocate(p);
+    // hand the blocks out again. A destructor must not throw: after a CUDA error (which is
+    // what unwinds through here) the blocks simply stay taken.
+    try {
+      ctx_.synchronize();
+      graph_.reset();
+      for (void* p : held_) ctx_.pool().deallocate(p);
+    } catch (...) {
+    }
   }
 
   void capture(const std::function<void()>& body) override {
