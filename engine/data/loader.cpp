@@ -117,6 +117,16 @@ BatchLoader::BatchLoader(const ImageDataset& dataset, const Context& ctx, Loader
                 "BatchLoader: dataset '{}' labels must be i32 [{}], got {}", dataset.name,
                 samples_, labels.str());
   check_options(options_, images.dim(1));
+  // Checked once here, so that no op has to read a batch's labels back from the device.
+  KESTREL_CHECK(dataset.classes >= 1, "BatchLoader: dataset '{}' has {} classes", dataset.name,
+                dataset.classes);
+  {
+    const std::vector<int32_t> host = labels.to_int_vector();
+    for (size_t i = 0; i < host.size(); ++i)
+      KESTREL_CHECK(host[i] >= 0 && host[i] < dataset.classes,
+                    "BatchLoader: dataset '{}' label {} of sample {} is outside [0, {})",
+                    dataset.name, host[i], i, dataset.classes);
+  }
   shard_samples_ = shard_size(samples_, options_.shard_rank, options_.shard_count);
 
   images_ = on_device(images, ctx_.device());

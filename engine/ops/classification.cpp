@@ -69,6 +69,22 @@ int64_t count_correct(const Context& ctx, const Tensor& logits, const Tensor& la
   return sum_hits(ctx, hits);
 }
 
+void topk_hits(const Context& ctx, const Tensor& logits, const Tensor& labels, int k,
+               Tensor& hits) {
+  NvtxRange range("topk_hits");
+  check_logits("topk_hits", ctx, logits);
+  detail::check_tensor("topk_hits", "labels", labels, ctx, 1, DType::I32);
+  detail::check_shape("topk_hits", "labels", labels, Shape{logits.dim(0)});
+  detail::check_tensor("topk_hits", "hits", hits, ctx, 1, DType::I32);
+  detail::check_shape("topk_hits", "hits", hits, Shape{logits.dim(0)});
+  KESTREL_CHECK(k >= 1 && k <= logits.dim(1), "topk_hits: k = {} must be in [1, {}] for logits {}",
+                k, logits.dim(1), logits.shape().str());
+  detail::launch_elementwise(ctx, logits.dim(0),
+                             kernels::TopkHits{logits.data<float>(), labels.data<int32_t>(),
+                                               hits.data<int32_t>(), logits.dim(1), k},
+                             logits.dim(1) * k);
+}
+
 int64_t count_correct_topk(const Context& ctx, const Tensor& logits, const Tensor& labels, int k) {
   NvtxRange range("count_correct_topk");
   check_logits("count_correct_topk", ctx, logits);

@@ -19,4 +19,9 @@ int64_t count_correct(const Context& ctx, const Tensor& logits, const Tensor& la
 // (k = 1 counts a label tied with an earlier maximum as correct).
 int64_t count_correct_topk(const Context& ctx, const Tensor& logits, const Tensor& labels, int k);
 
+// The same per row, left on the device: hits[r] = 1 when row r's label is among its k largest
+// logits (as count_correct_topk decides), else 0; hits is [N] i32. Labels are not read on the
+// host: a row whose label is outside [0, C) gets 0.
+void topk_hits(const Context& ctx, const Tensor& logits, const Tensor& labels, int k, Tensor& hits);
+
 }  // namespace kestrel::ops

@@ -12,13 +12,15 @@
 namespace kestrel::ops {
 
 void cross_entropy_tally(const Context& ctx, const Tensor& logits, const Tensor& labels,
-                         Tensor& dlogits, const kernels::CrossEntropySpec& spec,
+                         Tensor* dlogits, const kernels::CrossEntropySpec& spec,
                          kernels::StepTally* tally) {
   NvtxRange range("cross_entropy_tally");
   constexpr const char* op = "cross_entropy_tally";
   detail::check_cross_entropy(op, ctx, logits, labels, spec);
-  detail::check_tensor(op, "dlogits", dlogits, ctx, 2);
-  detail::check_shape(op, "dlogits", dlogits, logits.shape());
+  if (dlogits != nullptr) {
+    detail::check_tensor(op, "dlogits", *dlogits, ctx, 2);
+    detail::check_shape(op, "dlogits", *dlogits, logits.shape());
+  }
   const int64_t n = logits.dim(0), classes = logits.dim(1);
   KESTREL_CHECK(tally != nullptr, "{}: no tally to write", op);
   const int64_t divisor = spec.gradient_divisor > 0 ? spec.gradient_divisor : n;
@@ -34,7 +36,8 @@ void cross_entropy_tally(const Context& ctx, const Tensor& logits, const Tensor&
   detail::launch_elementwise(
       ctx, n,
       kernels::SoftmaxCrossEntropyRow{logits.data<float>(), labels.data<int32_t>(),
-                                      row_loss.data<float>(), dlogits.data<float>(), divisor,
+                                      row_loss.data<float>(),
+                                      dlogits != nullptr ? dlogits->data<float>() : nullptr, divisor,
                                       classes, spec.label_smoothing},
       classes);
 

@@ -14,11 +14,11 @@
 
 namespace kestrel::ops {
 
-// logits [N, C] f32, labels [N] i32, dlogits [N, C] f32 (overwritten with d(mean loss)/d
-// logits, N or spec.gradient_divisor the mean's divisor); `tally` points into device memory of
-// ctx's device.
+// logits [N, C] f32, labels [N] i32, dlogits [N, C] f32 or null (overwritten with d(mean
+// loss)/d logits, N or spec.gradient_divisor the mean's divisor; null for evaluation); `tally`
+// points into device memory of ctx's device.
 void cross_entropy_tally(const Context& ctx, const Tensor& logits, const Tensor& labels,
-                         Tensor& dlogits, const kernels::CrossEntropySpec& spec,
+                         Tensor* dlogits, const kernels::CrossEntropySpec& spec,
                          kernels::StepTally* tally);
 
 // The tally of a data-parallel rank with no rows this step: zero loss, zero hits.

@@ -8,7 +8,10 @@
 #include <vector>
 
 #include "engine/ops/classification.hpp"
-#include "engine/ops/cross_entropy.hpp"
+#include "engine/ops/dispatch.hpp"
+#include "engine/ops/step_tally.hpp"
+#include "engine/train/step_ledger.hpp"
+#include "kernels/common/eval_tally.hpp"
 #include "engine/runtime/nvtx.hpp"
 
 namespace kestrel::train {
@@ -65,6 +68,23 @@ void reduce_over_ranks(dist::Communicator& comm, EvalResult& r, double& loss_sum
 
 }  // namespace
 
+namespace {
+
+// Device memory of `count` elements of T (a plain struct), zero-filled.
+template <class T>
+Tensor zeroed_structs(const Context& ctx, int64_t count) {
+  static_assert(sizeof(T) % sizeof(int64_t) == 0, "whole 8-byte words");
+  return Tensor::zeros(Shape{count * static_cast<int64_t>(sizeof(T) / sizeof(int64_t))},
+                       DType::I64, ctx.device());
+}
+
+template <class T>
+T* as_structs(Tensor& t) {
+  return reinterpret_cast<T*>(t.data<int64_t>());
+}
+
+}  // namespace
+
 EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loader, int classes,
                     dist::Communicator* comm) {
   NvtxRange range("evaluate");
@@ -72,40 +92,55 @@ EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loa
                 "evaluate: the loader augments or shuffles; use an evaluation loader");
   const auto start = std::chrono::steady_clock::now();
   EvalResult r;
-  r.confusion = metrics::ConfusionMatrix(classes);
   const bool with_top5 = classes >= 10;
+  const int64_t capacity = static_cast<int64_t>(EvalResult::kMaxMisclassified);
+  // Everything accumulates on the device; the host reads it once, after the last batch. The
+  // loss and top-1 hits go through a step ledger, as in training, so they are summed alike.
+  StepLedger ledger(ctx);
+  Tensor confusion = Tensor::zeros(Shape{int64_t{classes} * classes}, DType::I64, ctx.device());
+  Tensor totals = zeroed_structs<kernels::EvalTotals>(ctx, 1);
+  Tensor records = zeroed_structs<kernels::EvalRecord>(ctx, capacity);
   Tensor predicted = Tensor::empty(Shape{graph.batch_size()}, DType::I32, ctx.device());
-  double loss_sum = 0.0;
-  int64_t top5_hits = 0;
+  Tensor top5 = Tensor::empty(Shape{graph.batch_size()}, DType::I32, ctx.device());
   data::Batch batch;
   loader.start_epoch(0);
   while (loader.next(batch)) {
     const Tensor logits = graph.forward(ctx, batch.images, /*training=*/false, /*step=*/0);
-    loss_sum += static_cast<double>(
-                    ops::cross_entropy_forward_backward(ctx, logits, batch.labels, nullptr, {})) *
-                static_cast<double>(batch.size);
+    ops::cross_entropy_tally(ctx, logits, batch.labels, nullptr, {}, ledger.tally());
+    ledger.record(batch.size);
     Tensor pred = predicted.slice(0, batch.size);
     ops::argmax_rows(ctx, logits, pred);
-    if (with_top5) top5_hits += ops::count_correct_topk(ctx, logits, batch.labels, 5);
-    const std::vector<int32_t> labels = batch.labels.to_int_vector();
-    const std::vector<int32_t> preds = pred.to_int_vector();
-    r.confusion.add(labels.data(), preds.data(), batch.size);
-    if (r.misclassified.size() < EvalResult::kMaxMisclassified) {
-      const std::vector<float> z = logits.to_vector();
-      const std::vector<int32_t> index = batch.indices.to_int_vector();
-      for (int64_t i = 0; i < batch.size && r.misclassified.size() < EvalResult::kMaxMisclassified;
-           ++i) {
-        const size_t row = static_cast<size_t>(i);
-        if (labels[row] == preds[row]) continue;
-        // Softmax probability of the prediction, from the row's logits (stable form).
-        const float* zr = z.data() + row * static_cast<size_t>(classes);
-        double denom = 0.0;
-        for (int k = 0; k < classes; ++k) denom += std::exp(double(zr[k]) - double(zr[preds[row]]));
-        r.misclassified.push_back({index[row], labels[row], preds[row], 1.0 / denom});
-      }
-    }
+    Tensor hits5 = top5.slice(0, batch.size);
+    if (with_top5) ops::topk_hits(ctx, logits, batch.labels, 5, hits5);
+    ops::detail::launch_elementwise(
+        ctx, 1,
+        kernels::AccumulateEvalBatch{logits.data<float>(), batch.labels.data<int32_t>(),
+                                     pred.data<int32_t>(),
+                                     with_top5 ? hits5.data<int32_t>() : nullptr,
+                                     batch.indices.data<int32_t>(), batch.size, classes,
+                                     confusion.data<int64_t>(),
+                                     as_structs<kernels::EvalTotals>(totals),
+                                     as_structs<kernels::EvalRecord>(records), capacity},
+        batch.size * classes);
     r.samples += batch.size;
   }
+
+  // The one wait: the ledger, the counts and the records come back.
+  const LedgerSnapshot tally = ledger.read();
+  const Tensor host_totals = totals.to(Device::cpu()), host_records = records.to(Device::cpu());
+  const Tensor host_confusion = confusion.to(Device::cpu());
+  const kernels::EvalTotals t = *reinterpret_cast<const kernels::EvalTotals*>(
+      host_totals.data<int64_t>());
+  const auto* rec = reinterpret_cast<const kernels::EvalRecord*>(host_records.data<int64_t>());
+  for (int64_t k = 0; k < t.recorded; ++k)
+    r.misclassified.push_back({rec[k].index, rec[k].label, rec[k].predicted, rec[k].confidence});
+  const int64_t* counts = host_confusion.data<int64_t>();
+  r.confusion = metrics::ConfusionMatrix::from_counts(
+      classes, std::vector<int64_t>(counts, counts + host_confusion.numel()));
+  // A non-finite batch loss halts the ledger: the split's loss is then that value.
+  double loss_sum = tally.halted ? static_cast<double>(tally.halted_loss) : tally.loss_sum;
+  int64_t top5_hits = t.top5_hits;
+
   if (comm != nullptr && comm->size() > 1) reduce_over_ranks(*comm, r, loss_sum, top5_hits);
   KESTREL_CHECK(r.samples > 0, "evaluate: the evaluation set is empty");
   r.loss = loss_sum / static_cast<double>(r.samples);

@@ -39,7 +39,7 @@ void queue_step_body(const Context& ctx, nn::Graph& graph, optim::Optimizer& opt
     // The step index is read on the device (Graph::set_step_on_device); 0 here is unused.
     const Tensor logits = graph.forward(ctx, images, /*training=*/true, 0);
     dl = dlogits.slice(0, rows);
-    ops::cross_entropy_tally(ctx, logits, labels, dl,
+    ops::cross_entropy_tally(ctx, logits, labels, &dl,
                              {options.label_smoothing, reducer != nullptr ? global_rows : 0},
                              ledger.tally());
   } else {

@@ -4,6 +4,7 @@
 #include "kernels/common/batch_assembly.hpp"
 #include "kernels/common/classification.hpp"
 #include "kernels/common/dropout.hpp"
+#include "kernels/common/eval_tally.hpp"
 #include "kernels/common/fill.hpp"
 #include "kernels/common/init.hpp"
 #include "kernels/common/linear.hpp"
@@ -49,3 +50,4 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BeginStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::RecordStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ResetLedgerCounts)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ClearLedger)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AccumulateEvalBatch)

@@ -37,9 +37,9 @@ TEST(CudaStepTally, MatchesCpu) {
     Tensor d_gpu = test::poisoned(logits.shape(), gpu0());
     Tensor t_cpu = Tensor::empty(Shape{2}, DType::F64);
     Tensor t_gpu = Tensor::empty(Shape{2}, DType::F64, gpu0());
-    ops::cross_entropy_tally(cpu, logits, labels, d_cpu, {0.1f, 0},
+    ops::cross_entropy_tally(cpu, logits, labels, &d_cpu, {0.1f, 0},
                              reinterpret_cast<kernels::StepTally*>(t_cpu.data<double>()));
-    ops::cross_entropy_tally(gpu, logits.to(gpu0()), labels.to(gpu0()), d_gpu, {0.1f, 0},
+    ops::cross_entropy_tally(gpu, logits.to(gpu0()), labels.to(gpu0()), &d_gpu, {0.1f, 0},
                              reinterpret_cast<kernels::StepTally*>(t_gpu.data<double>()));
     const kernels::StepTally want = read_tally(t_cpu), got = read_tally(t_gpu);
     EXPECT_NEAR(got.loss_times_rows, want.loss_times_rows, 1e-6 * want.loss_times_rows);

@@ -328,6 +328,11 @@ TEST(BatchLoader, RejectsBadDatasetsAndOptions) {
   short_labels.labels = Tensor::empty(Shape{5}, DType::I32);
   expect_error(short_labels, LoaderOptions::for_training(2, {}),
                "BatchLoader: dataset 'synthetic' labels must be i32 [6], got i32[5]");
+  data::ImageDataset bad_label = d;
+  bad_label.labels = Tensor::from_vector(Shape{6}, std::vector<int32_t>{0, 1, 2, 3, 1, 0});
+  bad_label.classes = 3;
+  expect_error(bad_label, LoaderOptions::for_training(2, {}),
+               "BatchLoader: dataset 'synthetic' label 3 of sample 3 is outside [0, 3)");
   data::ImageDataset float_images = d;
   float_images.images = Tensor::empty(Shape{6, 3, 4, 4});
   expect_error(float_images, LoaderOptions::for_training(2, {}),

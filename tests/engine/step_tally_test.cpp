@@ -61,7 +61,7 @@ TEST(StepTally, MatchesTheReferenceAndTheHostOpsBitForBit) {
     Tensor d_tally = Tensor::empty(logits.shape()), d_host = Tensor::empty(logits.shape());
     Tensor tally = Tensor::empty(Shape{2}, DType::F64);
     auto* t = reinterpret_cast<kernels::StepTally*>(tally.data<double>());
-    ops::cross_entropy_tally(ctx, logits, labels, d_tally, {k.smoothing, k.divisor}, t);
+    ops::cross_entropy_tally(ctx, logits, labels, &d_tally, {k.smoothing, k.divisor}, t);
 
     const float loss = ops::cross_entropy_forward_backward(ctx, logits, labels, &d_host,
                                                            {k.smoothing, k.divisor});
@@ -94,13 +94,13 @@ TEST(StepTally, BadArgumentsAreErrors) {
   Tensor d = Tensor::empty(Shape{4, 10}), wrong = Tensor::empty(Shape{4, 9});
   Tensor tally = Tensor::empty(Shape{2}, DType::F64);
   auto* t = reinterpret_cast<kernels::StepTally*>(tally.data<double>());
-  test::expect_error([&] { ops::cross_entropy_tally(ctx, logits, labels, wrong, {}, t); },
+  test::expect_error([&] { ops::cross_entropy_tally(ctx, logits, labels, &wrong, {}, t); },
                      "dlogits");
-  test::expect_error([&] { ops::cross_entropy_tally(ctx, logits, labels, d, {0.0f, 3}, t); },
+  test::expect_error([&] { ops::cross_entropy_tally(ctx, logits, labels, &d, {0.0f, 3}, t); },
                      "gradient_divisor 3");
   test::expect_error(
-      [&] { ops::cross_entropy_tally(ctx, logits, labels.slice(0, 3), d, {}, t); }, "3 labels");
-  test::expect_error([&] { ops::cross_entropy_tally(ctx, logits, labels, d, {}, nullptr); },
+      [&] { ops::cross_entropy_tally(ctx, logits, labels.slice(0, 3), &d, {}, t); }, "3 labels");
+  test::expect_error([&] { ops::cross_entropy_tally(ctx, logits, labels, &d, {}, nullptr); },
                      "no tally");
 }
 
