@@ -29,6 +29,8 @@ gpu_data=third_party/gpu-data/mnist
 if [ -f data/mnist/train-images-idx3-ubyte ] && [ ! -f "$gpu_data/train-images-idx3-ubyte.gz" ]; then
   mkdir -p "$gpu_data"
   for f in data/mnist/*-ubyte; do gzip -c -6 "$f" >"$gpu_data/$(basename "$f").gz"; done
+  # fetch-data.sh's marker: scripts/gpu-lab.sh restores the raw files beside it.
+  cp data/mnist/.verified "$gpu_data/.verified"
   echo "gpu-prepare: MNIST in $gpu_data ($(du -sh "$gpu_data" | cut -f1))"
 fi
 [ -f "$gpu_data/train-images-idx3-ubyte.gz" ] ||
