@@ -16,7 +16,8 @@
 #   lenet5-classic-mnist  LeCun's tanh and average-pooling LeNet-5 on MNIST (what ReLU and
 #                         max pooling changed)
 # A run whose metrics.jsonl already holds its epochs is kept; one that stopped part-way is
-# resumed from its last checkpoint; --fresh deletes them first.
+# resumed from its last checkpoint; one that was planned for fewer epochs than asked (its
+# schedule spans those) is trained again from the start; --fresh deletes them first.
 #
 # Then `kestrel report runs/lab/* --markdown` writes runs/lab/tables.md (and the HTML comparison
 # runs/lab/report.html), and the block between the "lab.sh: begin/end results" markers of
@@ -94,7 +95,14 @@ train() {
     echo "lab.sh: $name: $done_ epochs already in $dir, kept"
     return
   fi
-  local resume=()
+  local resume=() planned
+  # A run planned for another number of epochs is not extended: its learning-rate schedule
+  # (one-cycle, cosine, step) was laid over the epochs it was started with.
+  planned=$(sed -n 's/.*"epochs": *\([0-9][0-9]*\).*/\1/p' "$dir/config.json" 2>/dev/null | head -n 1)
+  if [ -n "$planned" ] && [ "$planned" != "$epochs" ]; then
+    echo "lab.sh: $name: planned for $planned epochs, not $epochs: training it again from the start"
+    rm -rf "$dir"
+  fi
   if [ -f "$dir/last.safetensors" ]; then
     echo "lab.sh: $name: resuming after epoch $done_"
     resume=(--resume)
