@@ -71,6 +71,16 @@ TEST(NcclCuda, OneRankCollectivesAreTheIdentityInStreamOrder) {
   std::vector<int64_t> i{int64_t{1} << 40, 7};
   comm->all_reduce_sum_host(i);
   EXPECT_EQ(i, (std::vector<int64_t>{int64_t{1} << 40, 7}));
+  // A step's tally: two doubles of device memory, written just before on the compute stream.
+  Tensor tally = Tensor::empty(Shape{2}, DType::F64, ctx.device());
+  Tensor tally_host = Tensor::empty(Shape{2}, DType::F64);
+  tally_host.data<double>()[0] = 0.3125;
+  tally_host.data<double>()[1] = 17.0;
+  tally.copy_from(tally_host);
+  comm->all_reduce_sum_doubles(tally.data<double>(), 2);
+  const Tensor back = tally.to(Device::cpu());
+  EXPECT_EQ(back.data<double>()[0], 0.3125);
+  EXPECT_EQ(back.data<double>()[1], 17.0);
   comm->barrier();
 #endif
 }
