@@ -93,10 +93,7 @@ int64_t count_correct_topk(const Context& ctx, const Tensor& logits, const Tenso
                 "count_correct_topk: k = {} must be in [1, {}] for logits {}", k, logits.dim(1),
                 logits.shape().str());
   Tensor hits = ctx.scratch(Shape{logits.dim(0)}, DType::I32);
-  detail::launch_elementwise(ctx, logits.dim(0),
-                             kernels::TopkHits{logits.data<float>(), labels.data<int32_t>(),
-                                               hits.data<int32_t>(), logits.dim(1), k},
-                             logits.dim(1) * k);
+  topk_hits(ctx, logits, labels, k, hits);
   return sum_hits(ctx, hits);
 }
 

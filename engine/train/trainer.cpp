@@ -96,7 +96,6 @@ checkpoint::NamedTensors named(const nn::Graph& graph) {
 }  // namespace
 
 int64_t resolve_sync_every(int64_t requested, Device device) {
-  KESTREL_CHECK(requested >= 0, "--sync-every must be >= 0 (0: automatic), got {}", requested);
   if (requested > 0) return requested;
   return device.is_cuda() ? kGpuSyncEvery : 1;
 }

@@ -91,7 +91,8 @@ Device resolve_device(const std::string& name, int local_rank = 0);
 // How often the training loop reads its step ledger back (the running loss, hits and the
 // divergence check): `requested` steps, or for 0 every step on the CPU (host memory: reading
 // costs nothing) and every kGpuSyncEvery steps on a GPU, where each read waits for the device.
-// Every epoch's last step is read as well. Throws for a negative count.
+// Every epoch's last step is read as well. A negative count is refused earlier, with the
+// rest of the configuration.
 inline constexpr int64_t kGpuSyncEvery = 50;
 int64_t resolve_sync_every(int64_t requested, Device device);
 

@@ -108,6 +108,17 @@ std::vector<int32_t> random_indices(int64_t count, int64_t n, std::mt19937_64& g
   return v;
 }
 
+// Per-channel mean in [0.2, 0.6) and std in [0.15, 0.4), drawn channel by channel.
+kernels::ChannelNormalization random_normalization(int64_t channels, std::mt19937_64& gen) {
+  kernels::ChannelNormalization norm;
+  std::uniform_real_distribution<float> m(0.2f, 0.6f), s(0.15f, 0.4f);
+  for (int64_t c = 0; c < channels; ++c) {
+    norm.mean[c] = m(gen);
+    norm.std[c] = s(gen);
+  }
+  return norm;
+}
+
 // Runs DrawCropFlip (when augmenting) then AssembleBatch on the CPU; the output starts as NaN
 // so an element the functor skips fails the comparison.
 std::vector<float> assemble(const AssemblyCase& k, const std::vector<uint8_t>& images,
@@ -138,15 +149,8 @@ TEST_P(BatchAssemblyTest, MatchesPaddedCropFlipReference) {
   std::mt19937_64 gen(test::test_seed());
   const auto images = random_bytes(k.n * k.c * k.h * k.w, gen);
   const auto indices = random_indices(k.b, k.n, gen);  // repeats allowed, as in any gather
-  kernels::ChannelNormalization norm;
-  std::vector<double> mean, stddev;
-  std::uniform_real_distribution<float> m(0.2f, 0.6f), s(0.15f, 0.4f);
-  for (int64_t c = 0; c < k.c; ++c) {
-    norm.mean[c] = m(gen);
-    norm.std[c] = s(gen);
-    mean.push_back(norm.mean[c]);
-    stddev.push_back(norm.std[c]);
-  }
+  const kernels::ChannelNormalization norm = random_normalization(k.c, gen);
+  const std::vector<double> mean(norm.mean, norm.mean + k.c), stddev(norm.std, norm.std + k.c);
   const uint64_t seed = gen(), stream = rng::data_stream(rng::DataPurpose::Augment, 3);
   const auto out = assemble(k, images, indices, norm, seed, stream);
   // Three f32 roundings (byte / 255, - mean, / std) on values up to ~6.7: under 1e-6 absolute.
@@ -164,12 +168,7 @@ TEST_P(BatchAssemblyTest, FollowsTheDocumentedFloatOrderBitForBit) {
   std::mt19937_64 gen(test::test_seed() + 1);
   const auto images = random_bytes(k.n * k.c * k.h * k.w, gen);
   const auto indices = random_indices(k.b, k.n, gen);
-  kernels::ChannelNormalization norm;
-  std::uniform_real_distribution<float> m(0.2f, 0.6f), s(0.15f, 0.4f);
-  for (int64_t c = 0; c < k.c; ++c) {
-    norm.mean[c] = m(gen);
-    norm.std[c] = s(gen);
-  }
+  const kernels::ChannelNormalization norm = random_normalization(k.c, gen);
   const auto out = assemble(k, images, indices, norm, 0, 0);
   const int64_t plane = k.h * k.w;
   for (int64_t b = 0; b < k.b; ++b)
@@ -193,12 +192,7 @@ TEST_P(BatchAssemblyTest, HostLoopsMatchTheFunctorBitForBit) {
   std::mt19937_64 gen(test::test_seed() + 2);
   const auto images = random_bytes(k.n * k.c * k.h * k.w, gen);
   const auto indices = random_indices(k.b, k.n, gen);
-  kernels::ChannelNormalization norm;
-  std::uniform_real_distribution<float> m(0.2f, 0.6f), s(0.15f, 0.4f);
-  for (int64_t c = 0; c < k.c; ++c) {
-    norm.mean[c] = m(gen);
-    norm.std[c] = s(gen);
-  }
+  const kernels::ChannelNormalization norm = random_normalization(k.c, gen);
   const uint64_t seed = gen(), stream = rng::data_stream(rng::DataPurpose::Augment, 5);
   const auto expected = assemble(k, images, indices, norm, seed, stream);
 
