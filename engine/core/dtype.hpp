@@ -42,6 +42,8 @@ template <> struct dtype_of<float> { static constexpr DType value = DType::F32; 
 template <> struct dtype_of<int32_t> { static constexpr DType value = DType::I32; };
 template <> struct dtype_of<int64_t> { static constexpr DType value = DType::I64; };
 template <> struct dtype_of<uint8_t> { static constexpr DType value = DType::U8; };
+// bf16 is held as its 16 bits (kernels/common/bf16.hpp converts).
+template <> struct dtype_of<uint16_t> { static constexpr DType value = DType::BF16; };
 template <> struct dtype_of<double> { static constexpr DType value = DType::F64; };
 
 }  // namespace kestrel

@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "engine/ops/bf16_operands.hpp"
 #include "engine/ops/checks.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "kernels/cpu/conv2d.hpp"
@@ -77,6 +78,8 @@ cuda::ConvOptions cudnn_options(const Context& ctx) {
   o.device = ctx.device().index;
   o.tf32 = ctx.math().tf32;
   o.deterministic = ctx.math().deterministic;
+  o.bf16 = ctx.math().bf16;
+  o.channels_last = o.bf16 && ctx.math().channels_last;
   return o;
 }
 
@@ -87,6 +90,76 @@ cuda::WorkspaceSource cudnn_workspace(const Context& ctx) {
           &ctx.cuda()};
 }
 #endif
+
+// The layouts under which a convolution's three tensors are packed into bf16.
+detail::PlaneLayout activations(const Conv2dGeometry& g) { return {g.c, g.h * g.w}; }
+detail::PlaneLayout filters(const Conv2dGeometry& g) { return {g.channels_per_group(), g.r * g.s}; }
+detail::PlaneLayout outputs(const Conv2dGeometry& g) { return {g.k, g.oh * g.ow}; }
+
+// MathOptions::bf16: the operands rounded to bf16 and the result too (cuDNN's bf16
+// configuration writes bf16), accumulation in f32; the bias is added in f32 afterwards.
+void conv2d_forward_bf16(const Context& ctx, const Conv2dGeometry& g, const Tensor& x,
+                         const Tensor& w, const Tensor* bias, Tensor& y) {
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    const cuda::ConvOptions o = cudnn_options(ctx);
+    const Tensor xb = detail::packed_bf16(ctx, x, activations(g), o.channels_last);
+    const Tensor wb = detail::packed_bf16(ctx, w, filters(g), o.channels_last);
+    Tensor yb = detail::bf16_result(ctx, y);
+    cuda::conv2d_forward(ctx.cuda().cudnn(), cudnn_workspace(ctx), g, xb.raw_data(),
+                         wb.raw_data(), nullptr, yb.raw_data(), o);
+    detail::unpack_bf16(ctx, yb, y, bias, outputs(g), o.channels_last);
+    return;
+  }
+#endif
+  const Tensor xr = detail::rounded_to_bf16(ctx, x), wr = detail::rounded_to_bf16(ctx, w);
+  Tensor scratch;
+  cpu::conv2d_forward(g, xr.data<float>(), wr.data<float>(), nullptr, y.data<float>(),
+                      workspace(ctx, cpu::conv2d_forward_workspace(g), scratch));
+  detail::round_to_bf16_in_place(ctx, y, bias, outputs(g));
+}
+
+void conv2d_backward_data_bf16(const Context& ctx, const Conv2dGeometry& g, const Tensor& dy,
+                               const Tensor& w, Tensor& dx) {
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    const cuda::ConvOptions o = cudnn_options(ctx);
+    const Tensor dyb = detail::packed_bf16(ctx, dy, outputs(g), o.channels_last);
+    const Tensor wb = detail::packed_bf16(ctx, w, filters(g), o.channels_last);
+    Tensor dxb = detail::bf16_result(ctx, dx);
+    cuda::conv2d_backward_data(ctx.cuda().cudnn(), cudnn_workspace(ctx), g, dyb.raw_data(),
+                               wb.raw_data(), dxb.raw_data(), o);
+    detail::unpack_bf16(ctx, dxb, dx, nullptr, activations(g), o.channels_last);
+    return;
+  }
+#endif
+  const Tensor dyr = detail::rounded_to_bf16(ctx, dy), wr = detail::rounded_to_bf16(ctx, w);
+  Tensor scratch;
+  cpu::conv2d_backward_data(g, dyr.data<float>(), wr.data<float>(), dx.data<float>(),
+                            workspace(ctx, cpu::conv2d_backward_data_workspace(g), scratch));
+  detail::round_to_bf16_in_place(ctx, dx, nullptr, activations(g));
+}
+
+void conv2d_backward_weight_bf16(const Context& ctx, const Conv2dGeometry& g, const Tensor& x,
+                                 const Tensor& dy, Tensor& dw) {
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    const cuda::ConvOptions o = cudnn_options(ctx);
+    const Tensor xb = detail::packed_bf16(ctx, x, activations(g), o.channels_last);
+    const Tensor dyb = detail::packed_bf16(ctx, dy, outputs(g), o.channels_last);
+    Tensor dwb = detail::bf16_result(ctx, dw);
+    cuda::conv2d_backward_filter(ctx.cuda().cudnn(), cudnn_workspace(ctx), g, xb.raw_data(),
+                                 dyb.raw_data(), dwb.raw_data(), o);
+    detail::unpack_bf16(ctx, dwb, dw, nullptr, filters(g), o.channels_last);
+    return;
+  }
+#endif
+  const Tensor xr = detail::rounded_to_bf16(ctx, x), dyr = detail::rounded_to_bf16(ctx, dy);
+  Tensor scratch;
+  cpu::conv2d_backward_weight(g, xr.data<float>(), dyr.data<float>(), dw.data<float>(),
+                              workspace(ctx, cpu::conv2d_backward_weight_workspace(g), scratch));
+  detail::round_to_bf16_in_place(ctx, dw, nullptr, filters(g));
+}
 
 }  // namespace
 
@@ -114,6 +187,7 @@ void conv2d_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
                   op, bias->dim(0), g.k, bias->shape().str(), w.shape().str());
   }
   detail::check_shape(op, "output", y, output_shape(g));
+  if (ctx.math().bf16) return conv2d_forward_bf16(ctx, g, x, w, bias, y);
 #if defined(KESTREL_HAVE_CUDA)
   if (ctx.is_cuda()) {
     cuda::conv2d_forward(ctx.cuda().cudnn(), cudnn_workspace(ctx), g, x.data<float>(),
@@ -137,6 +211,7 @@ void conv2d_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w,
   detail::check_tensor(op, "grad_input", dx, ctx, 4);
   const Conv2dGeometry g = checked_geometry(op, dx.shape(), w.shape(), spec);
   detail::check_shape(op, "grad_output", dy, output_shape(g));
+  if (ctx.math().bf16) return conv2d_backward_data_bf16(ctx, g, dy, w, dx);
 #if defined(KESTREL_HAVE_CUDA)
   if (ctx.is_cuda()) {
     cuda::conv2d_backward_data(ctx.cuda().cudnn(), cudnn_workspace(ctx), g, dy.data<float>(),
@@ -158,6 +233,7 @@ void conv2d_backward_weight(const Context& ctx, const Tensor& x, const Tensor& d
   detail::check_tensor(op, "grad_weight", dw, ctx, 4);
   const Conv2dGeometry g = checked_geometry(op, x.shape(), dw.shape(), spec);
   detail::check_shape(op, "grad_output", dy, output_shape(g));
+  if (ctx.math().bf16) return conv2d_backward_weight_bf16(ctx, g, x, dy, dw);
 #if defined(KESTREL_HAVE_CUDA)
   if (ctx.is_cuda()) {
     cuda::conv2d_backward_filter(ctx.cuda().cudnn(), cudnn_workspace(ctx), g, x.data<float>(),

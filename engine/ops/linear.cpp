@@ -1,5 +1,6 @@
 #include "engine/ops/linear.hpp"
 
+#include "engine/ops/bf16_operands.hpp"
 #include "engine/ops/checks.hpp"
 #include "engine/ops/dispatch.hpp"
 #include "engine/runtime/nvtx.hpp"
@@ -23,9 +24,22 @@ std::string describe(const Tensor& t) {
 
 #if defined(KESTREL_HAVE_CUDA)
 cuda::MathMode math_mode(const Context& ctx) {
+  if (ctx.math().bf16) return cuda::MathMode::BF16;
   return ctx.math().tf32 ? cuda::MathMode::TF32 : cuda::MathMode::FP32;
 }
 #endif
+
+// A product's operand as the library is to read it. f32 as it is, or under MathOptions::bf16
+// packed into bf16 bits on a GPU, rounded to bf16 in f32 on the CPU (whose products then
+// accumulate in f32 as the tensor cores do). `holder` keeps the copy alive for the call.
+const void* operand(const Context& ctx, const Tensor& t, Tensor& holder) {
+  if (!ctx.math().bf16) return t.raw_data();
+  holder = ctx.is_cuda() ? detail::packed_bf16(ctx, t, {}, false) : detail::rounded_to_bf16(ctx, t);
+  return holder.raw_data();
+}
+const float* cpu_operand(const Context& ctx, const Tensor& t, Tensor& holder) {
+  return static_cast<const float*>(operand(ctx, t, holder));
+}
 
 }  // namespace
 
@@ -55,13 +69,14 @@ void linear_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
   detail::check_tensor("linear", "output", y, ctx, 2);
   detail::check_shape("linear", "output", y, Shape{n, out});
 
+  Tensor x_holder, w_holder;
 #if defined(KESTREL_HAVE_CUDA)
   if (ctx.is_cuda()) {
     // cuBLASLt adds the bias and applies the ReLU in the product's epilogue.
     auto& dc = ctx.cuda();
     cuda::linear_forward(dc.cublaslt(), ctx.stream(), dc.workspace(cuda::kLinearWorkspaceBytes),
-                         cuda::kLinearWorkspaceBytes, {n, in, out}, x.data<float>(),
-                         w.data<float>(), bias != nullptr ? bias->data<float>() : nullptr,
+                         cuda::kLinearWorkspaceBytes, {n, in, out}, operand(ctx, x, x_holder),
+                         operand(ctx, w, w_holder), bias != nullptr ? bias->data<float>() : nullptr,
                          y.data<float>(), relu, math_mode(ctx));
     return;
   }
@@ -72,8 +87,8 @@ void linear_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
   cpu::GemmArgs g;
   g.trans_b = true;  // y[N, out] = x[N, in] * (w[out, in])^T
   g.m = n, g.n = out, g.k = in;
-  g.a = x.data<float>(), g.lda = in;
-  g.b = w.data<float>(), g.ldb = in;
+  g.a = cpu_operand(ctx, x, x_holder), g.lda = in;
+  g.b = cpu_operand(ctx, w, w_holder), g.ldb = in;
   g.beta = bias != nullptr ? 1.0f : 0.0f;
   g.c = y.data<float>(), g.ldc = out;
   cpu::gemm(g);
@@ -91,18 +106,19 @@ void linear_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w,
   const int64_t n = dy.dim(0), out = w.dim(0), in = w.dim(1);
   detail::check_tensor("linear_backward_data", "grad_input", dx, ctx, 2);
   detail::check_shape("linear_backward_data", "grad_input", dx, Shape{n, in});
+  Tensor dy_holder, w_holder;
 #if defined(KESTREL_HAVE_CUDA)
   if (ctx.is_cuda()) {
-    cuda::linear_backward_data(ctx.cuda().cublas(), {n, in, out}, dy.data<float>(), w.data<float>(),
-                               dx.data<float>(), math_mode(ctx));
+    cuda::linear_backward_data(ctx.cuda().cublas(), {n, in, out}, operand(ctx, dy, dy_holder),
+                               operand(ctx, w, w_holder), dx.data<float>(), math_mode(ctx));
     return;
   }
 #endif
 
   cpu::GemmArgs g;  // dx[N, in] = dy[N, out] * w[out, in]
   g.m = n, g.n = in, g.k = out;
-  g.a = dy.data<float>(), g.lda = out;
-  g.b = w.data<float>(), g.ldb = in;
+  g.a = cpu_operand(ctx, dy, dy_holder), g.lda = out;
+  g.b = cpu_operand(ctx, w, w_holder), g.ldb = in;
   g.c = dx.data<float>(), g.ldc = in;
   cpu::gemm(g);
 }
@@ -118,10 +134,11 @@ void linear_backward_weight(const Context& ctx, const Tensor& x, const Tensor& d
   const int64_t n = x.dim(0), in = x.dim(1), out = dy.dim(1);
   detail::check_tensor("linear_backward_weight", "grad_weight", dw, ctx, 2);
   detail::check_shape("linear_backward_weight", "grad_weight", dw, Shape{out, in});
+  Tensor x_holder, dy_holder;
 #if defined(KESTREL_HAVE_CUDA)
   if (ctx.is_cuda()) {
-    cuda::linear_backward_weight(ctx.cuda().cublas(), {n, in, out}, x.data<float>(),
-                                 dy.data<float>(), dw.data<float>(), math_mode(ctx));
+    cuda::linear_backward_weight(ctx.cuda().cublas(), {n, in, out}, operand(ctx, x, x_holder),
+                                 operand(ctx, dy, dy_holder), dw.data<float>(), math_mode(ctx));
     return;
   }
 #endif
@@ -129,8 +146,8 @@ void linear_backward_weight(const Context& ctx, const Tensor& x, const Tensor& d
   cpu::GemmArgs g;  // dw[out, in] = (dy[N, out])^T * x[N, in]
   g.trans_a = true;
   g.m = out, g.n = in, g.k = n;
-  g.a = dy.data<float>(), g.lda = out;
-  g.b = x.data<float>(), g.ldb = in;
+  g.a = cpu_operand(ctx, dy, dy_holder), g.lda = out;
+  g.b = cpu_operand(ctx, x, x_holder), g.ldb = in;
   g.c = dw.data<float>(), g.ldc = in;
   cpu::gemm(g);
 }

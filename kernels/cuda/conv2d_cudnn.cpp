@@ -13,25 +13,32 @@ int i32(int64_t v) { return static_cast<int>(v); }
 // The four descriptors of one convolution problem, destroyed on every path out.
 class ConvDescriptors {
  public:
-  ConvDescriptors(const kernels::Conv2dGeometry& g, bool tf32) {
+  ConvDescriptors(const kernels::Conv2dGeometry& g, const ConvOptions& o) {
+    KESTREL_CHECK(o.bf16 || !o.channels_last,
+                  "conv2d: channels-last operands are only used with bf16");
+    const cudnnDataType_t type = o.bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+    const cudnnTensorFormat_t format = o.channels_last ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
     KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
     KESTREL_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
     KESTREL_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
-    KESTREL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i32(g.n),
-                                                   i32(g.c), i32(g.h), i32(g.w)));
-    KESTREL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i32(g.n),
-                                                   i32(g.k), i32(g.oh), i32(g.ow)));
-    KESTREL_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, i32(g.k),
+    KESTREL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x, format, type, i32(g.n), i32(g.c), i32(g.h),
+                                                   i32(g.w)));
+    KESTREL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y, format, type, i32(g.n), i32(g.k), i32(g.oh),
+                                                   i32(g.ow)));
+    KESTREL_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, type, format, i32(g.k),
                                                    i32(g.channels_per_group()), i32(g.r),
                                                    i32(g.s)));
-    // PyTorch's conv2d is a cross-correlation.
+    // PyTorch's conv2d is a cross-correlation. bf16 operands accumulate in f32
+    // (cuDNN's BFLOAT16 configuration).
     KESTREL_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, g.pad_h, g.pad_w, g.stride_h,
                                                         g.stride_w, g.dilation_h, g.dilation_w,
                                                         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     KESTREL_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv, g.groups));
-    KESTREL_CUDNN_CHECK(
-        cudnnSetConvolutionMathType(conv, tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
+    const cudnnMathType_t math = o.bf16   ? CUDNN_TENSOR_OP_MATH
+                                 : o.tf32 ? CUDNN_DEFAULT_MATH
+                                          : CUDNN_FMA_MATH;
+    KESTREL_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, math));
   }
   ~ConvDescriptors() {
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
@@ -54,6 +61,8 @@ ConvAlgoKey make_key(ConvDirection d, const kernels::Conv2dGeometry& g, const Co
   k.geometry = g;
   k.tf32 = o.tf32;
   k.deterministic = o.deterministic;
+  k.bf16 = o.bf16;
+  k.channels_last = o.channels_last;
   return k;
 }
 
@@ -76,9 +85,11 @@ constexpr int kMaxAlgos = 16;
 }  // namespace
 
 void conv2d_forward(cudnnHandle_t handle, const WorkspaceSource& workspace,
-                    const kernels::Conv2dGeometry& g, const float* x, const float* w,
-                    const float* bias, float* y, const ConvOptions& o) {
-  ConvDescriptors d(g, o.tf32);
+                    const kernels::Conv2dGeometry& g, const void* x, const void* w,
+                    const float* bias, void* y, const ConvOptions& o) {
+  KESTREL_CHECK(bias == nullptr || !o.bf16,
+                "conv2d: a bf16 convolution takes its bias when its result is unpacked");
+  ConvDescriptors d(g, o);
   const ConvAlgoKey key = make_key(ConvDirection::Forward, g, o);
   auto choice = conv_algo_cache().find(key);
   if (!choice) {
@@ -108,9 +119,9 @@ void conv2d_forward(cudnnHandle_t handle, const WorkspaceSource& workspace,
 }
 
 void conv2d_backward_data(cudnnHandle_t handle, const WorkspaceSource& workspace,
-                          const kernels::Conv2dGeometry& g, const float* dy, const float* w,
-                          float* dx, const ConvOptions& o) {
-  ConvDescriptors d(g, o.tf32);
+                          const kernels::Conv2dGeometry& g, const void* dy, const void* w,
+                          void* dx, const ConvOptions& o) {
+  ConvDescriptors d(g, o);
   const ConvAlgoKey key = make_key(ConvDirection::BackwardData, g, o);
   auto choice = conv_algo_cache().find(key);
   if (!choice) {
@@ -130,9 +141,9 @@ void conv2d_backward_data(cudnnHandle_t handle, const WorkspaceSource& workspace
 }
 
 void conv2d_backward_filter(cudnnHandle_t handle, const WorkspaceSource& workspace,
-                            const kernels::Conv2dGeometry& g, const float* x, const float* dy,
-                            float* dw, const ConvOptions& o) {
-  ConvDescriptors d(g, o.tf32);
+                            const kernels::Conv2dGeometry& g, const void* x, const void* dy,
+                            void* dw, const ConvOptions& o) {
+  ConvDescriptors d(g, o);
   const ConvAlgoKey key = make_key(ConvDirection::BackwardFilter, g, o);
   auto choice = conv_algo_cache().find(key);
   if (!choice) {

@@ -26,7 +26,8 @@ void key_fields(const ConvAlgoKey& k, int64_t (&f)[kKeyFields]) {
                                       g.dilation_h,
                                       g.dilation_w,
                                       g.groups,
-                                      (k.tf32 ? 2 : 0) | (k.deterministic ? 1 : 0)};
+                                      (k.channels_last ? 8 : 0) | (k.bf16 ? 4 : 0) | (k.tf32 ? 2 : 0) |
+                                          (k.deterministic ? 1 : 0)};
   for (int i = 0; i < kKeyFields; ++i) f[i] = values[i];
 }
 

@@ -22,6 +22,8 @@ struct ConvAlgoKey {
   kernels::Conv2dGeometry geometry;
   bool tf32 = false;
   bool deterministic = false;
+  bool bf16 = false;
+  bool channels_last = false;
 
   friend bool operator==(const ConvAlgoKey& a, const ConvAlgoKey& b);
 };

@@ -2,6 +2,7 @@
 #include "kernels/common/activation.hpp"
 #include "kernels/common/adaptive_pool2d.hpp"
 #include "kernels/common/batch_assembly.hpp"
+#include "kernels/common/bf16.hpp"
 #include "kernels/common/classification.hpp"
 #include "kernels/common/dropout.hpp"
 #include "kernels/common/eval_tally.hpp"
@@ -51,3 +52,6 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::RecordStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ResetLedgerCounts)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ClearLedger)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AccumulateEvalBatch)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::RoundToBf16)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::PackBf16)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::UnpackBf16)

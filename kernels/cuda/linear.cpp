@@ -10,10 +10,33 @@ cublasComputeType_t compute_type(MathMode math) {
   return math == MathMode::TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
 }
 
+// The element type of the operands (A and B); results are always f32.
+cudaDataType_t operand_type(MathMode math) {
+  return math == MathMode::BF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
 // cuBLAS's classic API with the handle's math mode set for this call.
 void set_math(cublasHandle_t blas, MathMode math) {
   KESTREL_CUBLAS_CHECK(cublasSetMathMode(
       blas, math == MathMode::TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
+}
+
+// C[m, n] = op(A) op(B), column-major, f32 C; A and B f32 or bf16 as `math` says.
+void gemm(cublasHandle_t blas, cublasOperation_t trans_a, cublasOperation_t trans_b, int64_t m,
+          int64_t n, int64_t k, const void* a, int64_t lda, const void* b, int64_t ldb, float* c,
+          int64_t ldc, MathMode math) {
+  set_math(blas, math);
+  const float one = 1.0f, zero = 0.0f;
+  const auto i = [](int64_t v) { return static_cast<int>(v); };
+  if (math != MathMode::BF16) {
+    KESTREL_CUBLAS_CHECK(cublasSgemm(blas, trans_a, trans_b, i(m), i(n), i(k), &one,
+                                     static_cast<const float*>(a), i(lda),
+                                     static_cast<const float*>(b), i(ldb), &zero, c, i(ldc)));
+    return;
+  }
+  KESTREL_CUBLAS_CHECK(cublasGemmEx(blas, trans_a, trans_b, i(m), i(n), i(k), &one, a, CUDA_R_16BF,
+                                    i(lda), b, CUDA_R_16BF, i(ldb), &zero, c, CUDA_R_32F, i(ldc),
+                                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 // RAII holders so an error thrown half-way through leaks no descriptor.
@@ -39,7 +62,7 @@ struct Preference {
 }  // namespace
 
 void linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
-                    size_t workspace_bytes, const LinearShape& s, const float* x, const float* w,
+                    size_t workspace_bytes, const LinearShape& s, const void* x, const void* w,
                     const float* bias, float* y, bool fuse_relu, MathMode math) {
   if (s.n == 0 || s.out == 0) return;
   // Column-major: Y'[out, n] = W'^T[out, in] * X'[in, n], where W' = w^T (ld in), X' = x^T.
@@ -63,8 +86,9 @@ void linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
   }
   const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
   Layout a, b, c;
-  KESTREL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&a.l, CUDA_R_32F, u(s.in), u(s.out), s.in));
-  KESTREL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&b.l, CUDA_R_32F, u(s.in), u(s.n), s.in));
+  const cudaDataType_t operands = operand_type(math);
+  KESTREL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&a.l, operands, u(s.in), u(s.out), s.in));
+  KESTREL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&b.l, operands, u(s.in), u(s.n), s.in));
   KESTREL_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&c.l, CUDA_R_32F, u(s.out), u(s.n), s.out));
 
   Preference pref;
@@ -82,28 +106,18 @@ void linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
                                       &heuristic.algo, workspace, workspace_bytes, stream));
 }
 
-void linear_backward_data(cublasHandle_t blas, const LinearShape& s, const float* dy,
-                          const float* w, float* dx, MathMode math) {
+void linear_backward_data(cublasHandle_t blas, const LinearShape& s, const void* dy,
+                          const void* w, float* dx, MathMode math) {
   if (s.n == 0 || s.in == 0) return;
-  set_math(blas, math);
   // Column-major: DX'[in, n] = W'[in, out] * DY'[out, n].
-  const float one = 1.0f, zero = 0.0f;
-  KESTREL_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(s.in),
-                                   static_cast<int>(s.n), static_cast<int>(s.out), &one, w,
-                                   static_cast<int>(s.in), dy, static_cast<int>(s.out), &zero, dx,
-                                   static_cast<int>(s.in)));
+  gemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, s.in, s.n, s.out, w, s.in, dy, s.out, dx, s.in, math);
 }
 
-void linear_backward_weight(cublasHandle_t blas, const LinearShape& s, const float* x,
-                            const float* dy, float* dw, MathMode math) {
+void linear_backward_weight(cublasHandle_t blas, const LinearShape& s, const void* x,
+                            const void* dy, float* dw, MathMode math) {
   if (s.in == 0 || s.out == 0) return;
-  set_math(blas, math);
   // Column-major: DW'[in, out] = X'[in, n] * DY'[out, n]^T.
-  const float one = 1.0f, zero = 0.0f;
-  KESTREL_CUBLAS_CHECK(cublasSgemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, static_cast<int>(s.in),
-                                   static_cast<int>(s.out), static_cast<int>(s.n), &one, x,
-                                   static_cast<int>(s.in), dy, static_cast<int>(s.out), &zero, dw,
-                                   static_cast<int>(s.in)));
+  gemm(blas, CUBLAS_OP_N, CUBLAS_OP_T, s.in, s.out, s.n, x, s.in, dy, s.out, dw, s.in, math);
 }
 
 }  // namespace kestrel::cuda

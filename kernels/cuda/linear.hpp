@@ -13,19 +13,22 @@
 
 namespace kestrel::cuda {
 
-enum class MathMode { FP32, TF32 };
+// FP32: plain f32 products; TF32: f32 operands on TF32 tensor cores; BF16: the operand
+// pointers (x, w, dy) hold bf16 bits, products accumulate in f32 on the tensor cores and the
+// results (y, dx, dw) and the bias are f32.
+enum class MathMode { FP32, TF32, BF16 };
 
 struct LinearShape {
   int64_t n = 0, in = 0, out = 0;
 };
 
 void linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
-                    size_t workspace_bytes, const LinearShape& s, const float* x, const float* w,
+                    size_t workspace_bytes, const LinearShape& s, const void* x, const void* w,
                     const float* bias, float* y, bool fuse_relu, MathMode math);
-void linear_backward_data(cublasHandle_t blas, const LinearShape& s, const float* dy,
-                          const float* w, float* dx, MathMode math);
-void linear_backward_weight(cublasHandle_t blas, const LinearShape& s, const float* x,
-                            const float* dy, float* dw, MathMode math);
+void linear_backward_data(cublasHandle_t blas, const LinearShape& s, const void* dy,
+                          const void* w, float* dx, MathMode math);
+void linear_backward_weight(cublasHandle_t blas, const LinearShape& s, const void* x,
+                            const void* dy, float* dw, MathMode math);
 
 // The workspace cuBLASLt may use for the forward product.
 constexpr size_t kLinearWorkspaceBytes = size_t{32} << 20;

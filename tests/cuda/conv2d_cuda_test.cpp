@@ -1,6 +1,9 @@
 // cuDNN convolutions against the CPU backend, forward and all three backward passes, in strict
 // FP32 (tolerance: rtol 1e-4, atol 1e-4; the sums run in another order) and in TF32 (relative
-// L2 error under 3e-3), plus the deterministic mode giving identical bits on a rerun.
+// L2 error under 3e-3), in bf16 (NCHW and NHWC operands) against the CPU's bf16 emulation
+// (both round operands and results to bf16; the f32 sums run in another order, so a result
+// may land on the neighbouring bf16: within 1 bf16 step, rtol 2^-7), plus the deterministic
+// mode giving identical bits on a rerun.
 #include <gtest/gtest.h>
 
 #include "engine/ops/conv2d.hpp"
@@ -70,6 +73,24 @@ TEST_P(CudaConv2d, Tf32IsCloseToCpu) {
   EXPECT_LT(test::relative_l2_error(expected.y, got.y), 3e-3) << "forward";
   EXPECT_LT(test::relative_l2_error(expected.dx, got.dx), 3e-3) << "backward data";
   EXPECT_LT(test::relative_l2_error(expected.dw, got.dw), 3e-3) << "backward weight";
+}
+
+TEST_P(CudaConv2d, Bf16MatchesTheCpuEmulationInBothLayouts) {
+  Context cpu;
+  cpu.set_math({.bf16 = true});
+  const ConvResults emulated = run(cpu, GetParam(), x, w, b, dy);
+  for (bool channels_last : {false, true}) {
+    SCOPED_TRACE(channels_last ? "NHWC" : "NCHW");
+    Context gpu(gpu0());
+    gpu.set_math({.bf16 = true, .channels_last = channels_last});
+    const ConvResults got = run(gpu, GetParam(), x, w, b, dy);
+    EXPECT_TRUE(test::gpu_matches_cpu(emulated.y, got.y, 1.0 / 128, 1e-3)) << "forward";
+    EXPECT_TRUE(test::gpu_matches_cpu(emulated.dx, got.dx, 1.0 / 128, 1e-3)) << "backward data";
+    EXPECT_TRUE(test::gpu_matches_cpu(emulated.dw, got.dw, 1.0 / 128, 1e-2)) << "backward weight";
+    EXPECT_TRUE(test::gpu_matches_cpu(emulated.db, got.db, 1e-4, 1e-3)) << "backward bias";
+    EXPECT_LT(test::relative_l2_error(emulated.y, got.y), 2e-3) << "forward";
+    EXPECT_LT(test::relative_l2_error(emulated.dw, got.dw), 2e-3) << "backward weight";
+  }
 }
 
 TEST_P(CudaConv2d, DeterministicModeRepeatsBitForBit) {

@@ -21,7 +21,7 @@ ConvAlgoKey base_key() {
 
 TEST(ConvAlgoKey, EveryFieldSeparatesKeys) {
   const ConvAlgoKey a = base_key();
-  std::vector<ConvAlgoKey> variants(17, a);
+  std::vector<ConvAlgoKey> variants(19, a);
   variants[0].device = 1;
   variants[1].direction = ConvDirection::BackwardData;
   variants[2].direction = ConvDirection::BackwardFilter;
@@ -39,6 +39,8 @@ TEST(ConvAlgoKey, EveryFieldSeparatesKeys) {
   variants[14].tf32 = true;
   variants[15].deterministic = true;
   variants[16].geometry.oh = 16;
+  variants[17].bf16 = true;
+  variants[18].bf16 = variants[18].channels_last = true;
   std::unordered_set<ConvAlgoKey, ConvAlgoKeyHash> set{a};
   for (size_t i = 0; i < variants.size(); ++i) {
     EXPECT_FALSE(variants[i] == a) << "variant " << i << " compares equal to the base key";

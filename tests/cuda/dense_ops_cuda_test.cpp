@@ -1,8 +1,11 @@
 // Linear (cuBLAS/cuBLASLt), ReLU, dropout, softmax-cross-entropy and the classification counts
 // on the GPU against the CPU backend on the same random inputs, outputs poisoned first.
 // Tolerances: FP32 products rtol 1e-4 / atol 1e-4 (another summation order); TF32 relative L2
-// error under 3e-3; element functors 1e-6 relative; dropout masks bit-equal.
+// error under 3e-3; bf16 against the CPU's bf16 emulation (the same rounded operands, f32
+// sums in another order) rtol 1e-4 / atol 1e-4; element functors 1e-6 relative; dropout masks bit-equal.
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "engine/ops/activation.hpp"
 #include "engine/ops/classification.hpp"
@@ -31,10 +34,12 @@ TEST_P(CudaLinear, ForwardBackwardMatchCpu) {
                w = test::random_tensor(Shape{out, in}, gen, -0.1f, 0.1f);
   const Tensor b = test::random_tensor(Shape{out}, gen),
                dy = test::random_tensor(Shape{n, out}, gen);
-  for (bool tf32 : {false, true}) {
+  for (const char* precision : {"fp32", "tf32", "bf16"}) {
+    const bool tf32 = std::string(precision) == "tf32", bf16 = std::string(precision) == "bf16";
     for (bool relu : {false, true}) {
       Context cpu, gpu(gpu0());
-      gpu.set_math({.tf32 = tf32, .deterministic = false});
+      cpu.set_math({.bf16 = bf16});
+      gpu.set_math({.tf32 = tf32, .bf16 = bf16, .deterministic = false});
       Tensor y = Tensor::empty(Shape{n, out}), dx = Tensor::empty(Shape{n, in});
       Tensor dw = Tensor::empty(Shape{out, in}), db = Tensor::empty(Shape{out});
       ops::linear_forward(cpu, x, w, &b, y, relu);
@@ -49,7 +54,7 @@ TEST_P(CudaLinear, ForwardBackwardMatchCpu) {
       ops::linear_backward_data(gpu, gdy, gw, gdx);
       ops::linear_backward_weight(gpu, gx, gdy, gdw);
       ops::linear_backward_bias(gpu, gdy, gdb);
-      SCOPED_TRACE(::testing::Message() << "tf32 " << tf32 << ", relu " << relu);
+      SCOPED_TRACE(::testing::Message() << precision << ", relu " << relu);
       if (!tf32) {
         EXPECT_TRUE(test::gpu_matches_cpu(y, gy, 1e-4, 1e-4));
         EXPECT_TRUE(test::gpu_matches_cpu(dx, gdx, 1e-4, 1e-4));

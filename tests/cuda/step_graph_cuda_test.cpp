@@ -2,7 +2,8 @@
 // GPU: LeNet-5 (SGD with momentum, clipping) and AlexNet for CIFAR-10 (AdamW, dropout, whose
 // masks follow the step index in device memory) must end with bit-identical parameters and
 // ledgers after steps with changing rates, and the capture must succeed (its status is printed
-// when it does not). Deterministic cuDNN algorithms on both sides.
+// when it does not). Deterministic cuDNN algorithms on both sides. AlexNet once more in bf16
+// with channels-last convolutions: the packing launches and their scratch are captured too.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -28,8 +29,8 @@ struct Run {
   Tensor dlogits;
   train::StepLedger ledger{ctx};
 
-  Run(const char* model, const models::ModelInput& in, int64_t batch, bool adam) {
-    ctx.set_math({.tf32 = false, .deterministic = true});
+  Run(const char* model, const models::ModelInput& in, int64_t batch, bool adam, bool bf16) {
+    ctx.set_math({.tf32 = false, .bf16 = bf16, .channels_last = true, .deterministic = true});
     graph = models::build_model(model, in);
     graph->build(ctx, batch);
     graph->initialize(ctx, init::InitScheme::PyTorchDefault, 21);
@@ -42,10 +43,11 @@ struct Run {
   }
 };
 
-void expect_replay_matches_eager(const char* model, const models::ModelInput& in, bool adam) {
+void expect_replay_matches_eager(const char* model, const models::ModelInput& in, bool adam,
+                                 bool bf16 = false) {
   constexpr int64_t kBatch = 16, kSteps = 6;
   std::mt19937_64 gen(test::test_seed());
-  Run eager(model, in, kBatch, adam), replayed(model, in, kBatch, adam);
+  Run eager(model, in, kBatch, adam, bf16), replayed(model, in, kBatch, adam, bf16);
   train::StepGraph step_graph(train::make_step_capturer(replayed.ctx), kBatch);
   const train::StepOptions options{.clip_norm = 5.0f};
   // The same inputs on both: fixed buffers, as the loader's are, refilled before each step.
@@ -87,6 +89,12 @@ TEST(CudaStepGraph, LenetStepsReplayedMatchEagerBitForBit) {
 TEST(CudaStepGraph, AlexnetStepsWithDropoutReplayedMatchEagerBitForBit) {
   KESTREL_SKIP_WITHOUT_GPU();
   expect_replay_matches_eager("alexnet", models::ModelInput{3, 32, 32, 10}, /*adam=*/true);
+}
+
+TEST(CudaStepGraph, AlexnetBf16StepsReplayedMatchEagerBitForBit) {
+  KESTREL_SKIP_WITHOUT_GPU();
+  expect_replay_matches_eager("alexnet", models::ModelInput{3, 32, 32, 10}, /*adam=*/true,
+                              /*bf16=*/true);
 }
 
 }  // namespace
