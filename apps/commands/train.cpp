@@ -43,7 +43,7 @@ struct TrainFlags {
   int crop_padding = 0, threads = 0;
   uint64_t seed = 0;
   bool hflip = false, no_augment = false, lab_normalization = false, drop_last = false;
-  bool deterministic = false, tf32 = false, no_nesterov = false;
+  bool deterministic = false, tf32 = false, bf16 = false, no_nesterov = false;
 };
 
 // The configuration a resumed run continues with: the one its checkpoint was saved with (a
@@ -123,7 +123,8 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   c.name = name;
   c.resume = resume;
   if (f.deterministic) c.deterministic = true;
-  if (f.tf32) c.tf32 = true;
+  if (f.tf32) c.tf32 = true, c.bf16 = false;
+  if (f.bf16) c.bf16 = true, c.tf32 = false;
   if (given("--epochs")) c.epochs = f.epochs;
   if (given("--batch")) c.batch = f.batch;
   if (given("--optimizer")) c.optimizer = f.optimizer;
@@ -313,6 +314,10 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--device", f->device, "auto | cpu | cuda | cuda:N (auto)");
   cmd->add_flag("--deterministic", f->deterministic, "Deterministic GPU algorithms only");
   cmd->add_flag("--tf32", f->tf32, "Allow TF32 tensor cores on the GPU");
+  cmd->add_flag("--bf16", f->bf16,
+                "bf16 operands for convolutions and matrix products, f32 master weights and "
+                "accumulation (GPU tensor cores; emulated on the CPU, for accuracy studies)")
+      ->excludes("--tf32");
   cmd->add_option("--gpus", f->gpus, "Data parallel in one process over these GPUs (0,1,2,3)");
   cmd->add_option("--dist-timeout", f->dist_timeout,
                   "Data parallel: seconds a collective may wait for the other ranks before the "

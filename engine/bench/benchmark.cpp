@@ -208,12 +208,12 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
   return result;
 }
 
-DevicePeak device_peak(const Context& ctx, bool tf32) {
+DevicePeak device_peak(const Context& ctx, PeakPrecision precision) {
   if (!ctx.is_cuda()) return cpu_peak();
   const GpuEnvironment env = query_gpu_environment();
   for (const GpuInfo& g : env.gpus)
     if (g.index == ctx.device().index)
-      return gpu_peak(g.name, g.compute_major, g.compute_minor, tf32);
+      return gpu_peak(g.name, g.compute_major, g.compute_minor, precision);
   return {0.0, fmt::format("unknown: {} not found", ctx.device().str())};
 }
 
@@ -257,6 +257,7 @@ nlohmann::json to_json(const BenchReport& r) {
           {"device_name", r.device_name},
           {"threads", r.threads},
           {"precision", r.precision},
+          {"conv_layout", r.conv_layout},
           {"batch", o.batch},
           {"steps", o.steps},
           {"warmup", o.warmup},
@@ -280,9 +281,11 @@ std::string format_report(const BenchReport& r) {
       r.model, r.data.dataset, nn::with_thousands(r.data.samples), s[0], s[1], s[2], r.device,
       o.batch);
   out += fmt::format(
-      "device: {}, CPU threads: {}, {}; median of {} windows x {} steps after {} "
+      "device: {}, CPU threads: {}, {}{}; median of {} windows x {} steps after {} "
       "warm-up steps\n",
-      r.device_name, r.threads, r.precision, o.repeats, o.steps, o.warmup);
+      r.device_name, r.threads, r.precision,
+      r.conv_layout == "nchw" ? "" : fmt::format(" (convolutions in {})", r.conv_layout),
+      o.repeats, o.steps, o.warmup);
   out +=
       "FLOPs: 2 x multiply-adds of convolutions and linear layers; a training step (forward, "
       "loss, backward, AdamW) counts as 3 x forward\n";

@@ -53,6 +53,7 @@ struct BenchOptions {
   int64_t warmup = 10;  // untimed steps first
   int64_t repeats = 5;  // timed windows
   bool tf32 = false;    // GPU: TF32 tensor cores
+  bool bf16 = false;    // GPU: bf16 operands on the tensor cores (MathOptions::bf16)
   // GPU: capture the step once as a CUDA Graph and replay it (train::StepGraph); the first
   // step runs eagerly, the second is captured. Ignored on the CPU.
   bool graph = false;
@@ -88,7 +89,7 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
                           BenchMode mode, const BenchOptions& options);
 
 // The peak of ctx's device at the options' precision (unknown on the CPU).
-DevicePeak device_peak(const Context& ctx, bool tf32);
+DevicePeak device_peak(const Context& ctx, PeakPrecision precision);
 // "cpu" or the GPU's name.
 std::string device_description(const Context& ctx);
 
@@ -99,7 +100,8 @@ struct BenchReport {
   std::string device;       // "cpu", "cuda:0"
   std::string device_name;  // "cpu", "NVIDIA H100 80GB HBM3"
   int threads = 0;          // CPU threads (OpenMP)
-  std::string precision;    // "fp32", "tf32"
+  std::string precision;    // "fp32", "tf32", "bf16"
+  std::string conv_layout = "nchw";  // the GPU convolutions' operands: "nchw", or "nhwc" (bf16)
   BenchOptions options;
   DevicePeak peak;
   std::vector<BenchResult> results;

@@ -10,14 +10,15 @@ struct PeakEntry {
   const char* variant;
   double fp32_tflops;
   double tf32_tflops;  // dense: half of the datasheet's "with sparsity" figure
+  double bf16_tflops;  // dense, likewise
 };
 
 // NVIDIA H100 and H200 datasheets.
-constexpr PeakEntry kH100Sxm{"H100 SXM5", 67.0, 494.7};
-constexpr PeakEntry kH100Pcie{"H100 PCIe", 51.0, 378.0};
-constexpr PeakEntry kH100Nvl{"H100 NVL", 60.0, 417.5};
-constexpr PeakEntry kH200Sxm{"H200 SXM", 67.0, 494.7};
-constexpr PeakEntry kH200Nvl{"H200 NVL", 60.0, 417.5};
+constexpr PeakEntry kH100Sxm{"H100 SXM5", 67.0, 494.7, 989.5};
+constexpr PeakEntry kH100Pcie{"H100 PCIe", 51.0, 378.0, 756.5};
+constexpr PeakEntry kH100Nvl{"H100 NVL", 60.0, 417.5, 835.5};
+constexpr PeakEntry kH200Sxm{"H200 SXM", 67.0, 494.7, 989.5};
+constexpr PeakEntry kH200Nvl{"H200 NVL", 60.0, 417.5, 835.5};
 
 bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
 
@@ -34,14 +35,18 @@ const PeakEntry* lookup(const std::string& name, int major, int minor) {
 
 }  // namespace
 
-DevicePeak gpu_peak(const std::string& name, int compute_major, int compute_minor, bool tf32) {
+DevicePeak gpu_peak(const std::string& name, int compute_major, int compute_minor,
+                    PeakPrecision precision) {
   const PeakEntry* e = lookup(name, compute_major, compute_minor);
   if (e == nullptr)
     return {0.0, fmt::format("unknown: no datasheet entry for {} (compute {}.{})", name,
                              compute_major, compute_minor)};
-  if (tf32)
+  if (precision == PeakPrecision::TF32)
     return {e->tf32_tflops * 1e3,
             fmt::format("datasheet: NVIDIA {}, TF32 tensor core, dense", e->variant)};
+  if (precision == PeakPrecision::BF16)
+    return {e->bf16_tflops * 1e3,
+            fmt::format("datasheet: NVIDIA {}, BF16 tensor core, dense", e->variant)};
   return {e->fp32_tflops * 1e3, fmt::format("datasheet: NVIDIA {}, FP32", e->variant)};
 }
 

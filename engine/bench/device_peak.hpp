@@ -13,9 +13,13 @@ struct DevicePeak {
   bool known() const { return gflops > 0.0; }
 };
 
-// The peak of a GPU by its name and compute capability: FP32 on the CUDA cores, or TF32 on
-// the tensor cores when `tf32`. H100 SXM5 / PCIe / NVL and H200 / H200 NVL (compute 9.0).
-DevicePeak gpu_peak(const std::string& name, int compute_major, int compute_minor, bool tf32);
+// What the products run on: the CUDA cores in FP32, or the tensor cores in TF32 or BF16.
+enum class PeakPrecision { FP32, TF32, BF16 };
+
+// The peak of a GPU by its name and compute capability at `precision`.
+// H100 SXM5 / PCIe / NVL and H200 / H200 NVL (compute 9.0).
+DevicePeak gpu_peak(const std::string& name, int compute_major, int compute_minor,
+                    PeakPrecision precision);
 
 // The CPU's peak is not tabulated (it depends on the core count, clock and vector width).
 DevicePeak cpu_peak();

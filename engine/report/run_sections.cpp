@@ -146,6 +146,7 @@ std::string config_tables(const RunRecord& run) {
   env.rows.push_back({"device requested", text("device")});
   env.rows.push_back({"deterministic algorithms", text("deterministic")});
   env.rows.push_back({"TF32 tensor cores", text("tf32")});
+  env.rows.push_back({"bf16 operands, f32 master weights", text("bf16")});
   env.rows.push_back({"seed", text("seed")});
   const auto build = [&](const char* key) {
     auto it = run.build.find(key);

@@ -28,6 +28,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"device", device},
           {"deterministic", deterministic},
           {"tf32", tf32},
+          {"bf16", bf16},
           {"dist_bucket_mb", dist_bucket_mb},
           {"out_dir", out_dir},
           {"name", name}};
@@ -59,6 +60,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     c.device = j.value("device", c.device);
     c.deterministic = j.value("deterministic", c.deterministic);
     c.tf32 = j.value("tf32", c.tf32);
+    c.bf16 = j.value("bf16", c.bf16);
     c.dist_bucket_mb = j.value("dist_bucket_mb", c.dist_bucket_mb);
     c.out_dir = j.value("out_dir", c.out_dir);
     c.name = j.value("name", c.name);

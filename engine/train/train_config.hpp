@@ -33,6 +33,9 @@ struct TrainConfig {
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   bool deterministic = false;
   bool tf32 = false;
+  // bf16 operands for convolutions and products, f32 master weights and accumulation
+  // (MathOptions::bf16). Emulated on the CPU.
+  bool bf16 = false;
   double dist_bucket_mb = 25.0;  // data parallel: gradient bucket size (PyTorch DDP's default)
   std::string out_dir = "runs";
   std::string name;    // run directory name; default <model>-<dataset>-<time>

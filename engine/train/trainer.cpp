@@ -73,6 +73,8 @@ void check_config(const TrainConfig& c) {
                 c.sync_every);
   KESTREL_CHECK(c.dist_bucket_mb > 0.0 && std::isfinite(c.dist_bucket_mb),
                 "--dist-bucket-mb must be positive, got {}", c.dist_bucket_mb);
+  KESTREL_CHECK(!(c.tf32 && c.bf16),
+                "--tf32 and --bf16 are two precisions for the same products: choose one");
 }
 
 // What ranks other than 0 tell: nothing.
@@ -124,7 +126,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   TrainObserver& observer = lead ? lead_observer : silent;
   const Device device = resolve_device(config.device, comm.local_rank());
   Context ctx(device);
-  ctx.set_math({.tf32 = config.tf32, .deterministic = config.deterministic});
+  ctx.set_math(
+      {.tf32 = config.tf32, .bf16 = config.bf16, .deterministic = config.deterministic});
   const bool graph_possible = ctx.is_cuda() && ranks == 1;
   KESTREL_CHECK(config.graph != "on" || graph_possible,
                 "--graph on needs a GPU and a single process (here: {}, {} rank(s))",
@@ -230,7 +233,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   result.epochs_done = first_epoch;
   observer.on_start({run_path.string(), device, ranks, std::string(comm.backend()),
                      config.batch * ranks, graph->parameter_count(), train_set.size(),
-                     test_set.size(), batches, first_epoch});
+                     test_set.size(), batches, first_epoch, config.bf16});
 
   const auto save = [&](const std::string& file, int64_t epochs_done) {
     if (!lead) return;

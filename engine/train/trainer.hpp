@@ -27,6 +27,7 @@ struct RunStart {
   int64_t train_samples = 0, eval_samples = 0;
   int64_t batches_per_epoch = 0;
   int64_t first_epoch = 0;  // > 0 when resuming
+  bool bf16 = false;        // MathOptions::bf16 (emulated when `device` is the CPU)
 };
 
 struct StepProgress {

@@ -136,6 +136,34 @@ TEST(Trainer, OverfitsOneBatch) {
   EXPECT_EQ(records.back()["step"].get<int64_t>(), 100);
 }
 
+TEST(Trainer, Bf16OperandsStillOverfitOneBatchAndChangeTheRun) {
+  // The same 100 steps with bf16 operands (emulated on the CPU): the f32 master weights still
+  // take the loss to (nearly) zero; and the first epoch already differs from an f32 run's.
+  test::ScratchDir root;
+  TrainConfig c = small_run(root, "overfit-bf16", 64, 100);
+  c.optimizer = "adam";
+  c.lr = 2e-3f;
+  c.weight_decay = 0.0f;
+  c.schedule = ScheduleKind::Constant;
+  c.crop_padding = 0;
+  c.bf16 = true;
+  const RunResult r = train(c);
+  ASSERT_EQ(r.status, RunStatus::Completed) << r.message;
+  const auto records = epoch_records(c);
+  ASSERT_EQ(records.size(), 100u);
+  EXPECT_GT(records.front()["train"]["loss"].get<double>(), 2.0);
+  EXPECT_LT(records.back()["train"]["loss"].get<double>(), 0.02);
+  EXPECT_EQ(records.back()["train"]["accuracy"].get<double>(), 1.0);
+
+  TrainConfig f32 = c;
+  f32.name = "overfit-f32";
+  f32.bf16 = false;
+  f32.epochs = 1;
+  ASSERT_EQ(train(f32).status, RunStatus::Completed);
+  EXPECT_NE(epoch_records(f32)[0]["train"]["loss"].get<double>(),
+            records[0]["train"]["loss"].get<double>());
+}
+
 TEST(Trainer, OneEpochOfLenet5OnMnistReaches97Percent) {
   KESTREL_REQUIRE_DATA(dir, "mnist", "mnist");
   test::ScratchDir root;
@@ -495,6 +523,7 @@ TEST(Trainer, ConfigJsonRoundTripsThroughTrainConfig) {
   c.drop_last = true;
   c.seed = 77;
   c.deterministic = true;
+  c.bf16 = true;
   ASSERT_EQ(train(c).status, RunStatus::Completed);
 
   std::ifstream in(run_file(c, "config.json"));
@@ -547,6 +576,9 @@ TEST(Trainer, RejectsConfigurationsThatCannotRun) {
   bad = c;
   bad.sync_every = -1;
   expect_error(bad, "--sync-every must be >= 0");
+  bad = c;
+  bad.tf32 = bad.bf16 = true;
+  expect_error(bad, "--tf32 and --bf16 are two precisions for the same products: choose one");
   bad = c;
   bad.device = "cuda:7";
   expect_error(bad, "cuda:7");
