@@ -8,6 +8,8 @@
 #   bench/compare.sh             LeNet-5 on MNIST-shaped data
 #   bench/compare.sh --alexnet   also the lab's AlexNet at batch 128 (few steps: ~1 s a step)
 #   bench/compare.sh --device cuda   the same on GPU 0 (fp32; never run on this CPU machine)
+#   bench/compare.sh --device cuda --precision bf16   bf16 on both sides (kestrel: bf16
+#                                operands, NHWC convolutions; PyTorch: autocast, channels_last)
 #
 # Environment: KESTREL_BUILD_DIR (build), PYTHON (/usr/bin/python3: Debian's python3-torch
 # installs for that interpreter only), STEPS / WARMUP / REPEATS (50 / 10 / 5),
@@ -22,19 +24,26 @@ warmup="${WARMUP:-10}"
 repeats="${REPEATS:-5}"
 alexnet=0
 device=cpu
+precision=fp32
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --alexnet) alexnet=1 ;;
     --device)
       [[ $# -ge 2 ]] || { echo "compare.sh: --device needs a value (cpu, cuda, cuda:N)" >&2; exit 2; }
       device="$2"; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "compare.sh: unknown argument '$1' (known: --alexnet, --device DEV)" >&2; exit 2 ;;
+    --precision)
+      [[ $# -ge 2 && $2 =~ ^(fp32|tf32|bf16)$ ]] ||
+        { echo "compare.sh: --precision needs fp32, tf32 or bf16" >&2; exit 2; }
+      precision="$2"; shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "compare.sh: unknown argument '$1' (known: --alexnet, --device DEV, --precision P)" >&2; exit 2 ;;
   esac
   shift
 done
 
 fail() { echo "compare.sh: $*" >&2; exit 1; }
+[[ $precision == fp32 || $device != cpu ]] ||
+  { echo "compare.sh: --precision $precision needs --device cuda: the CPU computes in fp32" >&2; exit 2; }
 
 # PyTorch first: without it there is nothing to compare against.
 [[ -x "$python" ]] || fail "$python not found: Debian's PyTorch runs under /usr/bin/python3 (set PYTHON to another interpreter that has torch)"
@@ -56,13 +65,15 @@ trap 'rm -rf "$out"' EXIT
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 common=(--steps "$steps" --warmup "$warmup" --repeats "$repeats")
+torch_precision=(--precision "$precision")
+[[ $precision == bf16 ]] && torch_precision+=(--channels-last)  # PyTorch's fast bf16 set-up
 run_kestrel() {  # name model batch threads
-  "$kestrel" bench "$2" --device "$device" --mode train --batch "$3" --threads "$4" "${common[@]}" \
-    --json > "$out/$1.json"
+  "$kestrel" bench "$2" --device "$device" --precision "$precision" --mode train --batch "$3" \
+    --threads "$4" "${common[@]}" --json > "$out/$1.json"
 }
 run_torch() {  # name script model batch threads
   (cd "$root/bench/pytorch" && "$python" "$2" "$3" --device "$device" --batch "$4" --threads "$5" \
-    "${common[@]}") \
+    "${torch_precision[@]}" "${common[@]}") \
     > "$out/$1.json"
 }
 
@@ -84,9 +95,9 @@ load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The table, from the JSON lines.
 "$python" - "$out" "$alexnet" "$load_before" "$load_after" "$device" \
-  "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" <<'PY'
+  "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" "$precision" <<'PY'
 import json, os, platform, sys, datetime
-out, alexnet, load_before, load_after, device, commit = sys.argv[1:7]
+out, alexnet, load_before, load_after, device, commit, precision = sys.argv[1:8]
 
 def load(name):
     with open(os.path.join(out, name + ".json")) as f:
@@ -108,8 +119,9 @@ try:
         cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
 except (OSError, StopIteration):
     pass
-print(f"kestrel vs PyTorch, training step on {device}: {cpu}, {os.cpu_count()} cores, "
-      f"commit {commit}, {datetime.datetime.now().isoformat(timespec='minutes')}")
+print(f"kestrel vs PyTorch, training step on {device} in {precision}: {cpu}, "
+      f"{os.cpu_count()} cores, commit {commit}, "
+      f"{datetime.datetime.now().isoformat(timespec='minutes')}")
 print(f"load average (1/5/15 min): {load_before} before, {load_after} after")
 busiest = max(float(load_before.split()[0]), float(load_after.split()[0]))
 if busiest >= 0.5 * (os.cpu_count() or 1):

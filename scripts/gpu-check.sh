@@ -8,11 +8,14 @@
 # a slower machine):
 #   1. build kestrel and its test binary, Release, sm_90
 #   2. the CUDA and NCCL test suites with KESTREL_REQUIRE_GPU=1 (fail instead of skip)
-#   3. kestrel bench on the GPU: LeNet-5 batch 64 and AlexNet batch 128, fp32 and TF32, with
-#      CUDA Graph replay and (fp32) without
-#   4. bench/compare.sh --device cuda --alexnet: kestrel against PyTorch side by side
+#   3. kestrel bench on the GPU: LeNet-5 batch 64 and AlexNet batch 128, fp32, TF32 and bf16
+#      (AlexNet's bf16 with NHWC and NCHW convolutions), with CUDA Graph replay and (fp32)
+#      without
+#   4. bench/compare.sh --device cuda --alexnet: kestrel against PyTorch side by side, in fp32
+#      and (4b) in bf16 (PyTorch: autocast and channels_last)
 #   5. LeNet-5 trained on MNIST (carried as gzip files): the recipe with the ledger read every
-#      50 steps (the default) and every step, and at batch 64; epoch times and accuracy
+#      50 steps (the default) and every step, at batch 64, and with --bf16; epoch times and
+#      accuracy
 #   6. compute-sanitizer memcheck over the CUDA suites (SKIP where the sandbox refuses it)
 #   7. the rest of the test suite
 # A summary table comes last (OUT_DIR/summary.txt); every log goes into
@@ -127,11 +130,14 @@ if in_budget "kestrel bench (GPU)"; then
   : >"$out/bench.jsonl"
   ok=1
   # CUDA Graph replay (the default) and, for the same model, eager steps: what the graph buys.
+  # bf16 with NHWC convolutions (the default) and with NCHW ones: what channels-last buys.
   for spec in "lenet5 64 fp32 auto" "lenet5 64 fp32 off" "lenet5 64 tf32 auto" \
-              "alexnet 128 fp32 auto" "alexnet 128 fp32 off" "alexnet 128 tf32 auto"; do
+              "lenet5 64 bf16 auto" \
+              "alexnet 128 fp32 auto" "alexnet 128 fp32 off" "alexnet 128 tf32 auto" \
+              "alexnet 128 bf16 auto" "alexnet 128 bf16 auto nchw"; do
     set -- $spec
     if ! timeout 120 "$kestrel" bench "$1" --device cuda --batch "$2" --precision "$3" \
-         --graph "$4" --json \
+         --graph "$4" --layout "${5:-auto}" --json \
          >>"$out/bench.jsonl" 2>>"$out/bench.err"; then ok=0; fi
   done
   python3 - "$out/bench.jsonl" >"$out/bench.txt" 2>&1 <<'PY'
@@ -139,7 +145,7 @@ import json, sys
 for line in open(sys.argv[1]):
     j = json.loads(line)
     for r in j["results"]:
-        print(f"{j['model']:8} batch {j['batch']:4} {j['precision']:5} "
+        print(f"{j['model']:8} batch {j['batch']:4} {j['precision']:5} {j.get('conv_layout', 'nchw')} "
               f"graph {'on ' if j['graph'] else 'off'} {r['mode']:8} "
               f"{r['images_per_second']:>12,.0f} img/s {r['ms_per_step']:8.3f} ms/step "
               f"{r['achieved_gflops'] / 1e3:7.2f} TFLOP/s peak mem {r['peak_memory_bytes'] / 1e6:.0f} MB"
@@ -162,12 +168,25 @@ if in_budget "compare.sh --device cuda"; then
   cat "$out/compare.txt"
 fi
 
+# 4b. The same in bf16: kestrel's bf16 operands and NHWC convolutions against PyTorch's
+# autocast with channels_last (issue 8's AlexNet target holds for bf16 too).
+if in_budget "compare.sh --device cuda --precision bf16"; then
+  if PYTHON="$(command -v python3)" KESTREL_BUILD_DIR="$build" timeout 200 \
+       bench/compare.sh --device cuda --precision bf16 --alexnet >"$out/compare-bf16.txt" 2>&1; then
+    row "compare.sh bf16" PASS "$(grep -m1 'PyTorch tuned' "$out/compare-bf16.txt" | sed 's/^ *//' | cut -c1-60)"
+  else
+    row "compare.sh bf16" FAIL "see compare-bf16.txt"
+    status=1
+  fi
+  cat "$out/compare-bf16.txt"
+fi
+
 # 5. The main job on the GPU, if MNIST was carried.
 if in_budget "train lenet5 on MNIST (GPU)"; then
   if compgen -G "third_party/gpu-data/mnist/*" >/dev/null; then
     # The recipe (batch 128) with the ledger read every 50 steps and every step; then batch 64,
     # issue 8's LeNet-5 target (an epoch under 30 ms).
-    for spec in "recipe 0" "recipe 1" "batch64 0 --batch 64"; do
+    for spec in "recipe 0" "recipe 1" "batch64 0 --batch 64" "bf16 0 --bf16"; do
       set -- $spec
       name="$1-sync$2"
       rm -rf "/tmp/kestrel-runs/$name"
