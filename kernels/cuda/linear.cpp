@@ -15,10 +15,14 @@ cudaDataType_t operand_type(MathMode math) {
   return math == MathMode::BF16 ? CUDA_R_16BF : CUDA_R_32F;
 }
 
-// cuBLAS's classic API with the handle's math mode set for this call.
+// cuBLAS's classic API with the handle's math mode set for this call: FP32 pedantic (no
+// tensor cores, the CPU oracle's arithmetic), TF32 tensor cores, or for bf16 operands the
+// default mode, which lets GemmEx use the bf16 tensor cores.
 void set_math(cublasHandle_t blas, MathMode math) {
-  KESTREL_CUBLAS_CHECK(cublasSetMathMode(
-      blas, math == MathMode::TF32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
+  const cublasMath_t mode = math == MathMode::TF32   ? CUBLAS_TF32_TENSOR_OP_MATH
+                            : math == MathMode::BF16 ? CUBLAS_DEFAULT_MATH
+                                                     : CUBLAS_PEDANTIC_MATH;
+  KESTREL_CUBLAS_CHECK(cublasSetMathMode(blas, mode));
 }
 
 // C[m, n] = op(A) op(B), column-major, f32 C; A and B f32 or bf16 as `math` says.

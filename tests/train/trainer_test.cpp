@@ -116,16 +116,22 @@ EvalResult evaluate_checkpoint(const TrainConfig& c, const fs::path& file) {
   return evaluate(ctx, *graph, loader, test_set.classes);
 }
 
-TEST(Trainer, OverfitsOneBatch) {
-  // 64 images, one batch of 64 per epoch: 100 steps of plain Adam at a constant rate must
-  // drive the training loss to (nearly) zero, or gradients or updates are wrong somewhere.
-  test::ScratchDir root;
-  TrainConfig c = small_run(root, "overfit", 64, 100);
+// 64 images, one batch of 64 per epoch, 100 epochs of plain Adam at a constant rate.
+TrainConfig overfit_one_batch(const test::ScratchDir& root, const std::string& name) {
+  TrainConfig c = small_run(root, name, 64, 100);
   c.optimizer = "adam";
   c.lr = 2e-3f;
   c.weight_decay = 0.0f;
   c.schedule = ScheduleKind::Constant;
   c.crop_padding = 0;
+  return c;
+}
+
+TEST(Trainer, OverfitsOneBatch) {
+  // 100 steps on one batch must drive the training loss to (nearly) zero, or gradients or
+  // updates are wrong somewhere.
+  test::ScratchDir root;
+  const TrainConfig c = overfit_one_batch(root, "overfit");
   const RunResult r = train(c);
   ASSERT_EQ(r.status, RunStatus::Completed) << r.message;
   const auto records = epoch_records(c);
@@ -140,12 +146,7 @@ TEST(Trainer, Bf16OperandsStillOverfitOneBatchAndChangeTheRun) {
   // The same 100 steps with bf16 operands (emulated on the CPU): the f32 master weights still
   // take the loss to (nearly) zero; and the first epoch already differs from an f32 run's.
   test::ScratchDir root;
-  TrainConfig c = small_run(root, "overfit-bf16", 64, 100);
-  c.optimizer = "adam";
-  c.lr = 2e-3f;
-  c.weight_decay = 0.0f;
-  c.schedule = ScheduleKind::Constant;
-  c.crop_padding = 0;
+  TrainConfig c = overfit_one_batch(root, "overfit-bf16");
   c.bf16 = true;
   const RunResult r = train(c);
   ASSERT_EQ(r.status, RunStatus::Completed) << r.message;
