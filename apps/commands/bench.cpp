@@ -94,11 +94,12 @@ void run_bench(const BenchFlags& f) {
   report.device_name = bench::device_description(ctx);
   report.threads = cpu::num_threads();
   report.precision = f.precision;
-  report.conv_layout = ctx.is_cuda() && ctx.math().bf16 && ctx.math().channels_last ? "nhwc" : "nchw";
+  report.conv_layout =
+      ctx.is_cuda() && ctx.math().bf16 && ctx.math().channels_last ? "nhwc" : "nchw";
   report.options = o;
   report.peak = bench::device_peak(ctx, o.bf16   ? bench::PeakPrecision::BF16
-                                         : o.tf32 ? bench::PeakPrecision::TF32
-                                                  : bench::PeakPrecision::FP32);
+                                        : o.tf32 ? bench::PeakPrecision::TF32
+                                                 : bench::PeakPrecision::FP32);
 
   const bench::GraphFactory make_graph = [&] { return models::build_model(f.model, in); };
   if (f.mode == "forward" || f.mode == "both")

@@ -29,7 +29,8 @@ void TrainProgress::on_start(const train::RunStart& s) {
         stderr, "kestrel: data parallel over {} ranks ({}): global batch {} = {} per rank x {}\n",
         s.world_size, s.dist_backend, s.global_batch, s.global_batch / s.world_size, s.world_size);
   if (s.bf16)
-    fmt::print(stderr, "kestrel: bf16 operands for convolutions and products, f32 master weights{}\n",
+    fmt::print(stderr,
+               "kestrel: bf16 operands for convolutions and products, f32 master weights{}\n",
                s.device.is_cuda() ? "" : " (emulated on the CPU: slower than f32, for accuracy)");
   if (s.first_epoch > 0) fmt::print(stderr, "kestrel: resuming after epoch {}\n", s.first_epoch);
 }

@@ -184,8 +184,8 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
   const auto check_loss = [&] {
     if (mode != BenchMode::Train) return;
     const train::LedgerSnapshot tally = ledger->read();
-    KESTREL_CHECK(!tally.halted, "bench: the training loss became {} at step {}",
-                  tally.halted_loss, tally.halted_step);
+    KESTREL_CHECK(!tally.halted, "bench: the training loss became {} at step {}", tally.halted_loss,
+                  tally.halted_step);
     result.last_loss = tally.last_loss;
   };
   for (int64_t i = 0; i < o.warmup; ++i) one_step();
@@ -284,8 +284,8 @@ std::string format_report(const BenchReport& r) {
       "device: {}, CPU threads: {}, {}{}; median of {} windows x {} steps after {} "
       "warm-up steps\n",
       r.device_name, r.threads, r.precision,
-      r.conv_layout == "nchw" ? "" : fmt::format(" (convolutions in {})", r.conv_layout),
-      o.repeats, o.steps, o.warmup);
+      r.conv_layout == "nchw" ? "" : fmt::format(" (convolutions in {})", r.conv_layout), o.repeats,
+      o.steps, o.warmup);
   out +=
       "FLOPs: 2 x multiply-adds of convolutions and linear layers; a training step (forward, "
       "loss, backward, AdamW) counts as 3 x forward\n";

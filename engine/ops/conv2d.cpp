@@ -106,8 +106,8 @@ void conv2d_forward_bf16(const Context& ctx, const Conv2dGeometry& g, const Tens
     const Tensor xb = detail::packed_bf16(ctx, x, activations(g), o.channels_last);
     const Tensor wb = detail::packed_bf16(ctx, w, filters(g), o.channels_last);
     Tensor yb = detail::bf16_result(ctx, y);
-    cuda::conv2d_forward(ctx.cuda().cudnn(), cudnn_workspace(ctx), g, xb.raw_data(),
-                         wb.raw_data(), nullptr, yb.raw_data(), o);
+    cuda::conv2d_forward(ctx.cuda().cudnn(), cudnn_workspace(ctx), g, xb.raw_data(), wb.raw_data(),
+                         nullptr, yb.raw_data(), o);
     detail::unpack_bf16(ctx, yb, y, bias, outputs(g), o.channels_last);
     return;
   }

@@ -17,7 +17,7 @@ class DeviceContext;
 // How convolutions and matrix products compute. The CPU backend is deterministic and f32,
 // except that it emulates bf16 operands when asked (docs/mixed-precision.md).
 struct MathOptions {
-  bool tf32 = false;           // GPU: TF32 tensor cores for convolutions and matrix products
+  bool tf32 = false;  // GPU: TF32 tensor cores for convolutions and matrix products
   // bf16 operands with f32 accumulation for convolutions and matrix products; weights,
   // activations, gradients and optimizer state stay f32 (the master copy). GPU: bf16 tensor
   // cores; CPU: operands rounded to bf16, then the f32 kernels (for accuracy, not speed).

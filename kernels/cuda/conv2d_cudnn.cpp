@@ -22,13 +22,12 @@ class ConvDescriptors {
     KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
     KESTREL_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
     KESTREL_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
-    KESTREL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x, format, type, i32(g.n), i32(g.c), i32(g.h),
-                                                   i32(g.w)));
-    KESTREL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y, format, type, i32(g.n), i32(g.k), i32(g.oh),
-                                                   i32(g.ow)));
-    KESTREL_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, type, format, i32(g.k),
-                                                   i32(g.channels_per_group()), i32(g.r),
-                                                   i32(g.s)));
+    KESTREL_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(x, format, type, i32(g.n), i32(g.c), i32(g.h), i32(g.w)));
+    KESTREL_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(y, format, type, i32(g.n), i32(g.k), i32(g.oh), i32(g.ow)));
+    KESTREL_CUDNN_CHECK(cudnnSetFilter4dDescriptor(
+        w, type, format, i32(g.k), i32(g.channels_per_group()), i32(g.r), i32(g.s)));
     // PyTorch's conv2d is a cross-correlation. bf16 operands accumulate in f32
     // (cuDNN's BFLOAT16 configuration).
     KESTREL_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, g.pad_h, g.pad_w, g.stride_h,
@@ -119,8 +118,8 @@ void conv2d_forward(cudnnHandle_t handle, const WorkspaceSource& workspace,
 }
 
 void conv2d_backward_data(cudnnHandle_t handle, const WorkspaceSource& workspace,
-                          const kernels::Conv2dGeometry& g, const void* dy, const void* w,
-                          void* dx, const ConvOptions& o) {
+                          const kernels::Conv2dGeometry& g, const void* dy, const void* w, void* dx,
+                          const ConvOptions& o) {
   ConvDescriptors d(g, o);
   const ConvAlgoKey key = make_key(ConvDirection::BackwardData, g, o);
   auto choice = conv_algo_cache().find(key);

@@ -36,8 +36,8 @@ void conv2d_forward(cudnnHandle_t handle, const WorkspaceSource& workspace,
                     const kernels::Conv2dGeometry& g, const void* x, const void* w,
                     const float* bias, void* y, const ConvOptions& options);
 void conv2d_backward_data(cudnnHandle_t handle, const WorkspaceSource& workspace,
-                          const kernels::Conv2dGeometry& g, const void* dy, const void* w,
-                          void* dx, const ConvOptions& options);
+                          const kernels::Conv2dGeometry& g, const void* dy, const void* w, void* dx,
+                          const ConvOptions& options);
 void conv2d_backward_filter(cudnnHandle_t handle, const WorkspaceSource& workspace,
                             const kernels::Conv2dGeometry& g, const void* x, const void* dy,
                             void* dw, const ConvOptions& options);

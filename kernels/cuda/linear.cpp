@@ -110,8 +110,8 @@ void linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
                                       &heuristic.algo, workspace, workspace_bytes, stream));
 }
 
-void linear_backward_data(cublasHandle_t blas, const LinearShape& s, const void* dy,
-                          const void* w, float* dx, MathMode math) {
+void linear_backward_data(cublasHandle_t blas, const LinearShape& s, const void* dy, const void* w,
+                          float* dx, MathMode math) {
   if (s.n == 0 || s.in == 0) return;
   // Column-major: DX'[in, n] = W'[in, out] * DY'[out, n].
   gemm(blas, CUBLAS_OP_N, CUBLAS_OP_N, s.in, s.n, s.out, w, s.in, dy, s.out, dx, s.in, math);

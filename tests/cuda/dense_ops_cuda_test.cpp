@@ -2,7 +2,8 @@
 // on the GPU against the CPU backend on the same random inputs, outputs poisoned first.
 // Tolerances: FP32 products rtol 1e-4 / atol 1e-4 (another summation order); TF32 relative L2
 // error under 3e-3; bf16 against the CPU's bf16 emulation (the same rounded operands, f32
-// sums in another order) rtol 1e-4 / atol 1e-4; element functors 1e-6 relative; dropout masks bit-equal.
+// sums in another order) rtol 1e-4 / atol 1e-4; element functors 1e-6 relative; dropout masks
+// bit-equal.
 #include <gtest/gtest.h>
 
 #include <string>

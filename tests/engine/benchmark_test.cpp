@@ -159,11 +159,16 @@ TEST(BenchPeak, DatasheetValuesForH100AndH200) {
   const auto sxm_tf32 = bench::gpu_peak("NVIDIA H100 80GB HBM3", 9, 0, bench::PeakPrecision::TF32);
   EXPECT_DOUBLE_EQ(sxm_tf32.gflops, 494700.0);
   EXPECT_NE(sxm_tf32.source.find("TF32 tensor core, dense"), std::string::npos);
-  EXPECT_DOUBLE_EQ(bench::gpu_peak("NVIDIA H100 PCIe", 9, 0, bench::PeakPrecision::FP32).gflops, 51000.0);
-  EXPECT_DOUBLE_EQ(bench::gpu_peak("NVIDIA H100 PCIe", 9, 0, bench::PeakPrecision::TF32).gflops, 378000.0);
-  EXPECT_DOUBLE_EQ(bench::gpu_peak("NVIDIA H100 NVL", 9, 0, bench::PeakPrecision::TF32).gflops, 417500.0);
-  EXPECT_DOUBLE_EQ(bench::gpu_peak("NVIDIA H200", 9, 0, bench::PeakPrecision::FP32).gflops, 67000.0);
-  EXPECT_DOUBLE_EQ(bench::gpu_peak("NVIDIA H200 NVL", 9, 0, bench::PeakPrecision::FP32).gflops, 60000.0);
+  EXPECT_DOUBLE_EQ(bench::gpu_peak("NVIDIA H100 PCIe", 9, 0, bench::PeakPrecision::FP32).gflops,
+                   51000.0);
+  EXPECT_DOUBLE_EQ(bench::gpu_peak("NVIDIA H100 PCIe", 9, 0, bench::PeakPrecision::TF32).gflops,
+                   378000.0);
+  EXPECT_DOUBLE_EQ(bench::gpu_peak("NVIDIA H100 NVL", 9, 0, bench::PeakPrecision::TF32).gflops,
+                   417500.0);
+  EXPECT_DOUBLE_EQ(bench::gpu_peak("NVIDIA H200", 9, 0, bench::PeakPrecision::FP32).gflops,
+                   67000.0);
+  EXPECT_DOUBLE_EQ(bench::gpu_peak("NVIDIA H200 NVL", 9, 0, bench::PeakPrecision::FP32).gflops,
+                   60000.0);
   const auto h200_bf16 = bench::gpu_peak("NVIDIA H200", 9, 0, bench::PeakPrecision::BF16);
   EXPECT_DOUBLE_EQ(h200_bf16.gflops, 989500.0);
   EXPECT_NE(h200_bf16.source.find("H200 SXM, BF16 tensor core, dense"), std::string::npos);
@@ -225,12 +230,13 @@ TEST(BenchJson, PeakShareIsAchievedOverPeakWhenThePeakIsKnown) {
   bench::BenchResult fake;
   fake.mode = BenchMode::Forward;
   fake.achieved_gflops = 670.0;
-  const auto j = bench::to_json(report_of(fake, bench::gpu_peak("NVIDIA H200", 9, 0, bench::PeakPrecision::FP32)));
+  const auto j = bench::to_json(
+      report_of(fake, bench::gpu_peak("NVIDIA H200", 9, 0, bench::PeakPrecision::FP32)));
   EXPECT_DOUBLE_EQ(j["device_peak_gflops"].get<double>(), 67000.0);
   EXPECT_DOUBLE_EQ(j["results"][0]["peak_share"].get<double>(), 0.01);
   EXPECT_FALSE(j["results"][0].contains("last_loss"));
-  const std::string text =
-      bench::format_report(report_of(fake, bench::gpu_peak("NVIDIA H200", 9, 0, bench::PeakPrecision::FP32)));
+  const std::string text = bench::format_report(
+      report_of(fake, bench::gpu_peak("NVIDIA H200", 9, 0, bench::PeakPrecision::FP32)));
   EXPECT_NE(text.find("1.0%"), std::string::npos) << text;
   EXPECT_NE(text.find("67.0 TFLOP/s (datasheet: NVIDIA H200 SXM, FP32)"), std::string::npos)
       << text;

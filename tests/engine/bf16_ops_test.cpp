@@ -151,19 +151,22 @@ TEST_P(Bf16Conv, ForwardAndBothBackwardPassesAreTheBf16Results) {
   EXPECT_GT(relative_l2(plain, y_f32.to_vector()), 1e-4) << "bf16 made no difference";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, Bf16Conv,
-    ::testing::Values(ConvCase{"lenet_conv1", Shape{4, 1, 12, 12}, Shape{6, 1, 5, 5}, spec_of(1, 2)},
-                      ConvCase{"strided_padded", Shape{2, 3, 15, 15}, Shape{8, 3, 3, 3},
-                               spec_of(2, 1)},
-                      ConvCase{"grouped", Shape{2, 4, 9, 9}, Shape{6, 2, 3, 3}, spec_of(1, 1, 2)}),
-    [](const auto& param_info) { return param_info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Shapes, Bf16Conv,
+                         ::testing::Values(ConvCase{"lenet_conv1", Shape{4, 1, 12, 12},
+                                                    Shape{6, 1, 5, 5}, spec_of(1, 2)},
+                                           ConvCase{"strided_padded", Shape{2, 3, 15, 15},
+                                                    Shape{8, 3, 3, 3}, spec_of(2, 1)},
+                                           ConvCase{"grouped", Shape{2, 4, 9, 9}, Shape{6, 2, 3, 3},
+                                                    spec_of(1, 1, 2)}),
+                         [](const auto& param_info) { return param_info.param.name; });
 
 TEST(Bf16Linear, ProductsTakeBf16OperandsAndStayF32) {
   std::mt19937_64 gen(test::test_seed() + 1);
   const int64_t n = 9, in = 70, out = 13;
-  const Tensor x = test::random_tensor(Shape{n, in}, gen), w = test::random_tensor(Shape{out, in}, gen);
-  const Tensor b = test::random_tensor(Shape{out}, gen), dy = test::random_tensor(Shape{n, out}, gen);
+  const Tensor x = test::random_tensor(Shape{n, in}, gen),
+               w = test::random_tensor(Shape{out, in}, gen);
+  const Tensor b = test::random_tensor(Shape{out}, gen),
+               dy = test::random_tensor(Shape{n, out}, gen);
   const std::vector<double> xr = rounded(x), wr = rounded(w), dyr = rounded(dy);
   const std::vector<float> bias = b.to_vector();
   std::vector<double> y_ref(static_cast<size_t>(n * out)), relu_ref(y_ref.size());
@@ -200,7 +203,8 @@ TEST(Bf16Linear, ProductsTakeBf16OperandsAndStayF32) {
 
 TEST(Bf16Linear, TheInputsAreNotChanged) {
   std::mt19937_64 gen(test::test_seed() + 2);
-  const Tensor x = test::random_tensor(Shape{5, 11}, gen), w = test::random_tensor(Shape{3, 11}, gen);
+  const Tensor x = test::random_tensor(Shape{5, 11}, gen),
+               w = test::random_tensor(Shape{3, 11}, gen);
   const std::vector<float> x_before = x.to_vector(), w_before = w.to_vector();
   Tensor y = Tensor::empty(Shape{5, 3});
   ops::linear_forward(bf16_context(), x, w, nullptr, y, false);

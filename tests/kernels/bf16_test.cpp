@@ -1,6 +1,8 @@
 // bf16 rounding and packing (kernels/common/bf16.hpp) against oracles written here: the
 // nearest of a float's two bf16 neighbours worked out in double, ties to the even one; the
 // channels-last index written as nested loops over n, p, c.
+#include "kernels/common/bf16.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include <random>
 #include <vector>
 
-#include "kernels/common/bf16.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "tests/support/random.hpp"
 
@@ -31,7 +32,8 @@ float float_of(uint32_t u) {
 // The value of a bf16 bit pattern in double; the pattern one past the largest finite bf16
 // (infinity) stands for 2^128, where the next bf16 would be without the exponent limit.
 double bf16_value(uint32_t b16) {
-  if ((b16 & 0x7fffu) == 0x7f80u) return std::copysign(std::ldexp(1.0, 128), b16 & 0x8000u ? -1 : 1);
+  if ((b16 & 0x7fffu) == 0x7f80u)
+    return std::copysign(std::ldexp(1.0, 128), b16 & 0x8000u ? -1 : 1);
   return static_cast<double>(float_of(b16 << 16));
 }
 
@@ -67,8 +69,8 @@ TEST(Bf16, SpecialValues) {
   using kernels::bf16_from_float;
   EXPECT_EQ(bf16_from_float(1.0f), 0x3f80);
   EXPECT_EQ(bf16_from_float(-0.0f), 0x8000);
-  EXPECT_EQ(bf16_from_float(1.0f + 0x1p-8f), 0x3f80);         // tie: stays on even 1.0
-  EXPECT_EQ(bf16_from_float(1.0f + 3 * 0x1p-8f), 0x3f82);     // tie: up to the even one
+  EXPECT_EQ(bf16_from_float(1.0f + 0x1p-8f), 0x3f80);      // tie: stays on even 1.0
+  EXPECT_EQ(bf16_from_float(1.0f + 3 * 0x1p-8f), 0x3f82);  // tie: up to the even one
   EXPECT_EQ(bf16_from_float(std::numeric_limits<float>::infinity()), 0x7f80);
   EXPECT_EQ(bf16_from_float(-std::numeric_limits<float>::infinity()), 0xff80);
   EXPECT_EQ(bf16_from_float(std::numeric_limits<float>::max()), 0x7f80);  // overflows
@@ -120,9 +122,10 @@ TEST(Bf16, PackAndUnpackInBothLayouts) {
       ASSERT_EQ(packed[i], nearest_bf16(order[i])) << "element " << i;
 
     std::vector<float> back(static_cast<size_t>(count), NAN), with_bias(back);
-    cpu::launch(count, kernels::UnpackBf16{packed.data(), back.data(), nullptr, c, p, channels_last});
     cpu::launch(count,
-                kernels::UnpackBf16{packed.data(), with_bias.data(), bias.data(), c, p, channels_last});
+                kernels::UnpackBf16{packed.data(), back.data(), nullptr, c, p, channels_last});
+    cpu::launch(count, kernels::UnpackBf16{packed.data(), with_bias.data(), bias.data(), c, p,
+                                           channels_last});
     for (int64_t i = 0; i < count; ++i) {
       const auto s = static_cast<size_t>(i);
       const float rounded = float_of(static_cast<uint32_t>(nearest_bf16(x[s])) << 16);
