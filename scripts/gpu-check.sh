@@ -185,8 +185,10 @@ fi
 if in_budget "train lenet5 on MNIST (GPU)"; then
   if compgen -G "third_party/gpu-data/mnist/*" >/dev/null; then
     # The recipe (batch 128) with the ledger read every 50 steps and every step; then batch 64,
-    # issue 8's LeNet-5 target (an epoch under 30 ms).
-    for spec in "recipe 0" "recipe 1" "batch64 0 --batch 64" "bf16 0 --bf16"; do
+    # issue 8's LeNet-5 target (an epoch under 30 ms); then the recipe shortened to 4 epochs and
+    # stopped at 99% (issue 8's time to 99%: under 1 s of training).
+    for spec in "recipe 0" "recipe 1" "batch64 0 --batch 64" "bf16 0 --bf16" \
+                "to99 0 --epochs 4 --target-accuracy 99"; do
       set -- $spec
       name="$1-sync$2"
       rm -rf "/tmp/kestrel-runs/$name"
@@ -198,8 +200,15 @@ if in_budget "train lenet5 on MNIST (GPU)"; then
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1]) if '"event"' not in l]
 ms = sorted(x["train"]["seconds"] * 1e3 for x in r)
+# Time to 99%: the training seconds of the epochs up to the first one at 99% test top-1.
+elapsed, to99 = 0.0, "99% not reached"
+for x in r:
+    elapsed += x["train"]["seconds"]
+    if x["eval"]["top1"] >= 0.99:
+        to99 = f"99% after {elapsed:.3f} s (epoch {x['epoch']})"
+        break
 print(f"{len(r)} epochs, median {ms[len(ms) // 2]:.1f} ms/epoch (fastest {ms[0]:.1f}), "
-      f"top-1 {100 * r[-1]['eval']['top1']:.2f}%")
+      f"top-1 {100 * r[-1]['eval']['top1']:.2f}%, {to99}")
 PY
 )
         row "train lenet5 $name" PASS "$summary_line"

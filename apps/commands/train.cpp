@@ -37,7 +37,7 @@ namespace {
 struct TrainFlags {
   std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
   std::string out = "runs", name, resume, gpus, profile_steps, graph = "auto";
-  double dist_timeout = 300.0, dist_bucket_mb = 25.0;
+  double dist_timeout = 300.0, dist_bucket_mb = 25.0, target_accuracy = 0.0;
   int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0, sync_every = 0;
   float lr = 0, momentum = 0, weight_decay = 0, label_smoothing = 0, clip_norm = 0;
   int crop_padding = 0, threads = 0;
@@ -144,6 +144,7 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (given("--train-limit")) c.train_limit = f.train_limit;
   if (given("--seed")) c.seed = f.seed;
   if (given("--dist-bucket-mb")) c.dist_bucket_mb = f.dist_bucket_mb;
+  if (given("--target-accuracy")) c.target_top1 = f.target_accuracy / 100.0;
   c.sync_every = f.sync_every;
   c.graph = f.graph;
   if (f.threads > 0) cpu::set_num_threads(f.threads);
@@ -250,6 +251,16 @@ CLI::Validator positive() {
       },
       "");
 }
+CLI::Validator percentage() {
+  return CLI::Validator(
+      [](std::string& text) {
+        double value = 0;
+        return CLI::detail::lexical_cast(text, value) && value >= 0.0 && value <= 100.0
+                   ? std::string()
+                   : "'" + text + "' is not a percentage in [0, 100]";
+      },
+      "");
+}
 CLI::Validator non_negative() {
   return CLI::Validator(
       [](std::string& text) {
@@ -308,6 +319,10 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--train-limit", f->train_limit, "Train on the first N images only")
       ->check(integer())
       ->check(non_negative());
+  cmd->add_option("--target-accuracy", f->target_accuracy,
+                  "Stop once the test top-1 reaches PCT percent after an epoch, and print the "
+                  "training time it took (0: off)")
+      ->check(percentage());
   cmd->add_option("--seed", f->seed, "Seed of every random choice (0)")
       ->check(integer())
       ->check(non_negative());

@@ -125,6 +125,12 @@ void print_run_result(const train::RunResult& r) {
   fmt::print(", macro-F1 {:.4f}, loss {:.4f} | best top-1 {:.2f}% at epoch {}\n",
              e.confusion.macro_f1(), e.loss, 100.0 * r.best_top1, r.best_epoch);
   fmt::print("time: {:.1f} s training, {:.1f} s in all\n", r.train_seconds, r.total_seconds);
+  if (r.target_top1 > 0.0 && r.target_epoch > 0)
+    fmt::print("target: {:.2f}% test top-1 reached at epoch {}, after {:.2f} s of training\n",
+               100.0 * r.target_top1, r.target_epoch, r.seconds_to_target);
+  else if (r.target_top1 > 0.0)
+    fmt::print("target: {:.2f}% test top-1 not reached in {} epochs (best {:.2f}%)\n",
+               100.0 * r.target_top1, r.epochs_done, 100.0 * r.best_top1);
   if (!r.cuda_graph.empty()) fmt::print("CUDA Graph: {}\n", r.cuda_graph);
   print_evaluation(e, r.class_names);
   fmt::print(

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <map>
@@ -66,6 +67,15 @@ std::string overview_single(const RunRecord& run, const RunContext& context) {
         "<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
         "time, {} epochs</div></div>",
         duration(run.total_seconds()), last.epoch);
+    if (const double target = run.target_top1(); target > 0.0) {
+      const auto reached = run.time_to(target);
+      out += fmt::format(
+          "<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">"
+          "{}</div></div>",
+          reached ? duration(reached->train_seconds) : "not reached",
+          reached ? fmt::format("training to {} top-1 (epoch {})", percent(target), reached->epoch)
+                  : fmt::format("target: {} top-1", percent(target)));
+    }
   }
   if (context.summary)
     out += fmt::format(
@@ -80,6 +90,16 @@ std::string overview_single(const RunRecord& run, const RunContext& context) {
   return out;
 }
 
+// "1.9 s to 99.00% (ep. 3)", "99.00% not reached", or a dash for a run without a target.
+std::string time_to_target_cell(const RunRecord& run) {
+  const double target = run.target_top1();
+  if (target <= 0.0) return "&ndash;";
+  const auto reached = run.time_to(target);
+  if (!reached) return fmt::format("{} not reached", percent(target));
+  return fmt::format("{} to {} <span class=\"muted\">(ep. {})</span>",
+                     duration(reached->train_seconds), percent(target), reached->epoch);
+}
+
 std::string comparison_table(const std::vector<RunRecord>& runs,
                              const std::vector<RunContext>& contexts) {
   Table t;
@@ -87,6 +107,13 @@ std::string comparison_table(const std::vector<RunRecord>& runs,
   t.header = {"",       "run",        "model",          "data set", "device", "epochs",
               "params", "best top-1", "final macro-F1", "images/s", "time"};
   t.numeric = {false, false, false, false, false, true, true, true, true, true, true};
+  // Runs trained to a target accuracy (`train --target-accuracy`) get their time to it.
+  const bool any_target = std::any_of(runs.begin(), runs.end(),
+                                      [](const RunRecord& run) { return run.target_top1() > 0.0; });
+  if (any_target) {
+    t.header.push_back("time to target");
+    t.numeric.push_back(true);
+  }
   for (size_t r = 0; r < runs.size(); ++r) {
     const RunRecord& run = runs[r];
     const EpochRecord* best = run.best_epoch();
@@ -104,10 +131,15 @@ std::string comparison_table(const std::vector<RunRecord>& runs,
          run.epochs.empty() ? "&ndash;" : fmt::format("{:.4f}", run.epochs.back().macro_f1),
          run.epochs.empty() ? "&ndash;" : thousands(run.median_images_per_second()),
          run.epochs.empty() ? "&ndash;" : duration(run.total_seconds())});
+    if (any_target) t.rows.back().push_back(time_to_target_cell(run));
   }
   return render_table(t) +
-         "<p class=\"muted\">images/s: the median over epochs of training throughput; time: "
-         "training and evaluation summed over epochs.</p>\n";
+         fmt::format(
+             "<p class=\"muted\">images/s: the median over epochs of training "
+             "throughput; time: training and evaluation summed over epochs{}.</p>\n",
+             any_target ? "; time to target: training steps only, up to the end of the "
+                          "first epoch whose test top-1 reached it"
+                        : "");
 }
 
 std::string environment_section(const std::string& generated_at) {

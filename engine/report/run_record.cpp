@@ -230,4 +230,18 @@ double RunRecord::total_seconds() const {
   return s;
 }
 
+double RunRecord::target_top1() const {
+  const auto it = config.find("target_top1");
+  return it != config.end() && it->is_number() ? it->get<double>() : 0.0;
+}
+
+std::optional<TimeToAccuracy> RunRecord::time_to(double top1) const {
+  double seconds = 0.0;
+  for (const auto& e : epochs) {
+    seconds += e.train_seconds;
+    if (e.top1 >= top1) return TimeToAccuracy{e.epoch, seconds};
+  }
+  return std::nullopt;
+}
+
 }  // namespace kestrel::report

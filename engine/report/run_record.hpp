@@ -40,6 +40,12 @@ struct Divergence {
   double lr = 0.0;
 };
 
+// When a run first reached a test top-1: the epoch and the training time up to its end.
+struct TimeToAccuracy {
+  int64_t epoch = 0;
+  double train_seconds = 0.0;  // the epochs' training steps, evaluation left out
+};
+
 struct RunRecord {
   std::filesystem::path dir;
   std::string name;       // config.json's name, else the folder's
@@ -62,6 +68,10 @@ struct RunRecord {
   double median_images_per_second() const;
   double median_train_seconds() const;  // per epoch
   double total_seconds() const;         // training and evaluation, summed over epochs
+  // config.json's target_top1 (`train --target-accuracy`), 0 when the run had none.
+  double target_top1() const;
+  // The first epoch whose test top-1 is at least `top1`; nullopt when none is.
+  std::optional<TimeToAccuracy> time_to(double top1) const;
 };
 
 // Reads `dir`. A missing, unreadable or malformed metrics.jsonl (or one without any record),

@@ -29,6 +29,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"deterministic", deterministic},
           {"tf32", tf32},
           {"bf16", bf16},
+          {"target_top1", target_top1},
           {"dist_bucket_mb", dist_bucket_mb},
           {"out_dir", out_dir},
           {"name", name}};
@@ -61,6 +62,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     c.deterministic = j.value("deterministic", c.deterministic);
     c.tf32 = j.value("tf32", c.tf32);
     c.bf16 = j.value("bf16", c.bf16);
+    c.target_top1 = j.value("target_top1", c.target_top1);
     c.dist_bucket_mb = j.value("dist_bucket_mb", c.dist_bucket_mb);
     c.out_dir = j.value("out_dir", c.out_dir);
     c.name = j.value("name", c.name);

@@ -36,6 +36,9 @@ struct TrainConfig {
   // bf16 operands for convolutions and products, f32 master weights and accumulation
   // (MathOptions::bf16). Emulated on the CPU.
   bool bf16 = false;
+  // Stop once the test top-1 (a fraction) reaches this after an epoch; 0: train every epoch.
+  // The run's time to it, training steps only, is what `train --target-accuracy` reports.
+  double target_top1 = 0.0;
   double dist_bucket_mb = 25.0;  // data parallel: gradient bucket size (PyTorch DDP's default)
   std::string out_dir = "runs";
   std::string name;    // run directory name; default <model>-<dataset>-<time>

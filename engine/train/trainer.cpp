@@ -73,6 +73,8 @@ void check_config(const TrainConfig& c) {
                 c.sync_every);
   KESTREL_CHECK(c.dist_bucket_mb > 0.0 && std::isfinite(c.dist_bucket_mb),
                 "--dist-bucket-mb must be positive, got {}", c.dist_bucket_mb);
+  KESTREL_CHECK(c.target_top1 >= 0.0 && c.target_top1 <= 1.0,
+                "--target-accuracy must be in [0, 100] percent, got {}", 100.0 * c.target_top1);
   KESTREL_CHECK(!(c.tf32 && c.bf16),
                 "--tf32 and --bf16 are two precisions for the same products: choose one");
 }
@@ -126,12 +128,11 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   TrainObserver& observer = lead ? lead_observer : silent;
   const Device device = resolve_device(config.device, comm.local_rank());
   Context ctx(device);
-  ctx.set_math(
-      {.tf32 = config.tf32, .bf16 = config.bf16, .deterministic = config.deterministic});
+  ctx.set_math({.tf32 = config.tf32, .bf16 = config.bf16, .deterministic = config.deterministic});
   const bool graph_possible = ctx.is_cuda() && ranks == 1;
   KESTREL_CHECK(config.graph != "on" || graph_possible,
-                "--graph on needs a GPU and a single process (here: {}, {} rank(s))",
-                device.str(), ranks);
+                "--graph on needs a GPU and a single process (here: {}, {} rank(s))", device.str(),
+                ranks);
 
   // Data, on the training device once.
   const data::ImageDataset train_set = first_images(
@@ -184,7 +185,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   const std::string name =
       config.name.empty() ? RunDirectory::default_name(config.model, config.dataset) : config.name;
   int64_t first_epoch = 0, step = 0;
-  double best_top1 = -1.0;
+  double best_top1 = -1.0, run_train_seconds = 0.0;
   int64_t best_epoch = 0;
   if (resuming) {
     const auto loaded = checkpoint::load_checkpoint(config.resume);
@@ -200,9 +201,15 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       best_top1 = std::stod(it->second);
     if (auto it = loaded.state.extra.find("best_epoch"); it != loaded.state.extra.end())
       best_epoch = std::stoll(it->second);
+    if (auto it = loaded.state.extra.find("train_seconds"); it != loaded.state.extra.end())
+      run_train_seconds = std::stod(it->second);
     KESTREL_CHECK(first_epoch < config.epochs,
                   "--resume {}: the run already completed {} of {} epochs (raise --epochs)",
                   config.resume, first_epoch, config.epochs);
+    KESTREL_CHECK(config.target_top1 <= 0.0 || best_top1 < config.target_top1,
+                  "--resume {}: the run stopped at its target, {:.2f}% test top-1 (reached at "
+                  "epoch {}): pass --target-accuracy 0, or a higher one, to train on",
+                  config.resume, 100.0 * config.target_top1, best_epoch);
   }
   // Every rank trains the same replica: rank 0's parameters and optimizer state, with dropout
   // masks of its own.
@@ -231,6 +238,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   result.best_top1 = best_top1 < 0 ? 0.0 : best_top1;
   result.best_epoch = best_epoch;
   result.epochs_done = first_epoch;
+  result.run_train_seconds = run_train_seconds;
+  result.target_top1 = config.target_top1;
   observer.on_start({run_path.string(), device, ranks, std::string(comm.backend()),
                      config.batch * ranks, graph->parameter_count(), train_set.size(),
                      test_set.size(), batches, first_epoch, config.bf16});
@@ -249,6 +258,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     s.kestrel_commit = commit();
     s.extra["best_top1"] = fmt::format("{:.17g}", result.best_top1);
     s.extra["best_epoch"] = std::to_string(result.best_epoch);
+    s.extra["train_seconds"] = fmt::format("{:.17g}", result.run_train_seconds);
     s.extra[kWorldSizeKey] = std::to_string(ranks);
     checkpoint::save_checkpoint(run->file(file).string(), named(*graph), optimizer.get(), s);
   };
@@ -329,6 +339,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     const double seen = tally.rows;
     const double train_seconds = seconds_since(epoch_start);
     result.train_seconds += train_seconds;
+    result.run_train_seconds += train_seconds;
 
     // The last step's update can overflow the weights while its own loss was still finite;
     // such a model evaluates to a NaN loss. Neither may become a checkpoint.
@@ -346,27 +357,39 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       result.best_top1 = eval.top1;
       result.best_epoch = epoch + 1;
     }
-    nlohmann::json record = {
-        {"epoch", epoch + 1},
-        {"step", step},
-        {"lr", last_lr},
-        {"train",
-         {{"loss", tally.mean_loss()},
-          {"accuracy", tally.accuracy()},
-          {"samples", static_cast<int64_t>(seen)},
-          {"images_per_second", seen / train_seconds},
-          {"seconds", train_seconds}}},
-        {"eval", eval.to_json(train_set.class_names)},
-        {"best", best}};
+    nlohmann::json record = {{"epoch", epoch + 1},
+                             {"step", step},
+                             {"lr", last_lr},
+                             {"train",
+                              {{"loss", tally.mean_loss()},
+                               {"accuracy", tally.accuracy()},
+                               {"samples", static_cast<int64_t>(seen)},
+                               {"images_per_second", seen / train_seconds},
+                               {"seconds", train_seconds}}},
+                             {"eval", eval.to_json(train_set.class_names)},
+                             {"best", best}};
     record["eval"]["seconds"] = eval.seconds;
+    const bool target_reached = config.target_top1 > 0.0 && eval.top1 >= config.target_top1;
+    if (target_reached) {
+      result.target_epoch = epoch + 1;
+      result.seconds_to_target = result.run_train_seconds;
+    }
     if (lead) {
       run->append_metrics(record);
+      if (target_reached)
+        run->append_metrics({{"event", "target_reached"},
+                             {"epoch", epoch + 1},
+                             {"step", step},
+                             {"target_top1", config.target_top1},
+                             {"top1", eval.top1},
+                             {"train_seconds", result.run_train_seconds}});
       write_file_atomically(run->file("misclassified.json"),
                             eval.misclassified_json().dump() + "\n");
     }
     save("last.safetensors", epoch + 1);
     if (best) save("best.safetensors", epoch + 1);
     observer.on_epoch(record);
+    if (target_reached) break;
   }
   if (ctx.is_cuda()) result.cuda_graph = step_graph.status();
   result.total_seconds = seconds_since(run_start);

@@ -60,6 +60,13 @@ struct RunResult {
   EvalResult last_eval;
   std::vector<std::string> class_names;
   double train_seconds = 0.0;  // this invocation's time in training steps
+  // The run's time in training steps, the invocations it resumed included.
+  double run_train_seconds = 0.0;
+  // With TrainConfig::target_top1: the epoch whose evaluation first reached it (0: none did,
+  // and the run trained every epoch) and run_train_seconds at its end: the time to accuracy.
+  double target_top1 = 0.0;  // the configuration's (0: none)
+  int64_t target_epoch = 0;
+  double seconds_to_target = 0.0;
   double total_seconds = 0.0;  // this invocation, set-up and evaluation included
   std::string cuda_graph;      // StepGraph::status() at the end ("" on the CPU)
 };

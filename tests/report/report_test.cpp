@@ -252,6 +252,53 @@ TEST(Report, SeveralRunsAreCompared) {
     EXPECT_EQ(count_occurrences(html, id), 1u) << id;
 }
 
+// A run trained with `train --target-accuracy`: its config.json says the target.
+void set_target(const fs::path& dir, double top1) {
+  nlohmann::json config = nlohmann::json::parse(test::read_file((dir / "config.json").string()));
+  config["target_top1"] = top1;
+  std::ofstream(dir / "config.json") << config.dump(2) << "\n";
+}
+
+TEST(Report, TimeToTargetAccuracy) {
+  // Test top-1 71.23%, 84.56%, 90.12% after epochs of 10 s of training each.
+  test::ScratchDir scratch;
+  const fs::path reached = write_run(scratch.path(), "reached", "synthetic");
+  const fs::path missed = write_run(scratch.path(), "missed", "synthetic");
+  const fs::path plain = write_run(scratch.path(), "plain", "synthetic");
+  set_target(reached, 0.8);
+  set_target(missed, 0.95);
+
+  const RunRecord run = load_run(reached);
+  EXPECT_DOUBLE_EQ(run.target_top1(), 0.8);
+  EXPECT_DOUBLE_EQ(load_run(plain).target_top1(), 0.0);
+  const auto at = [&](double top1) { return run.time_to(top1); };
+  ASSERT_TRUE(at(0.8).has_value());
+  EXPECT_EQ(at(0.8)->epoch, 2);
+  EXPECT_DOUBLE_EQ(at(0.8)->train_seconds, 20.0);
+  ASSERT_TRUE(at(0.7123).has_value());  // reaching it exactly counts
+  EXPECT_EQ(at(0.7123)->epoch, 1);
+  EXPECT_DOUBLE_EQ(at(0.7123)->train_seconds, 10.0);
+  EXPECT_EQ(at(0.9012)->epoch, 3);
+  EXPECT_DOUBLE_EQ(at(0.9012)->train_seconds, 30.0);
+  EXPECT_FALSE(at(0.95).has_value());
+
+  const std::string single = render({reached}, options_with_models());
+  EXPECT_NE(single.find("20.0 s</div><div class=\"label\">training to 80.00% top-1 (epoch 2)"),
+            std::string::npos);
+  EXPECT_NE(render({missed}, options_with_models())
+                .find("not reached</div><div class=\"label\">target: 95.00% top-1"),
+            std::string::npos);
+  EXPECT_EQ(render({plain}, options_with_models()).find("training to"), std::string::npos);
+
+  const std::string compared = render({reached, missed, plain}, options_with_models());
+  EXPECT_NE(compared.find(">time to target</th>"), std::string::npos);
+  EXPECT_NE(compared.find("20.0 s to 80.00% <span class=\"muted\">(ep. 2)"), std::string::npos);
+  EXPECT_NE(compared.find("95.00% not reached"), std::string::npos);
+  const std::string untargeted =
+      render({plain, write_run(scratch.path(), "plain2", "synthetic")}, options_with_models());
+  EXPECT_EQ(untargeted.find("time to target"), std::string::npos);
+}
+
 TEST(Report, DivergedRunIsReported) {
   test::ScratchDir scratch;
   const fs::path dir = write_run(scratch.path(), "r", "synthetic", false, 1);

@@ -2,11 +2,11 @@
 // MNIST in one epoch, resumes bit-exactly, stops on divergence with a good checkpoint kept, and
 // writes the metrics, config and checkpoints it promises. Most runs use the synthetic data set
 // (no files needed) and a few hundred images so that the whole suite takes seconds.
-#include "engine/core/version.hpp"
 #include "engine/train/trainer.hpp"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -15,6 +15,7 @@
 
 #include "apps/commands/model_builder.hpp"
 #include "engine/checkpoint/checkpoint.hpp"
+#include "engine/core/version.hpp"
 #include "engine/data/registry.hpp"
 #include "engine/train/run_directory.hpp"
 #include "kernels/common/error.hpp"
@@ -257,6 +258,112 @@ TEST(Trainer, ResumingACompletedRunAsksForMoreEpochs) {
     EXPECT_NE(e.message().find("already completed 1 of 1 epochs"), std::string::npos)
         << e.message();
   }
+}
+
+// The target_reached events of a run.
+std::vector<json> target_events(const TrainConfig& c) {
+  std::vector<json> out;
+  for (json& r : read_metrics(run_file(c, "metrics.jsonl")))
+    if (r.value("event", "") == "target_reached") out.push_back(std::move(r));
+  return out;
+}
+
+double summed_train_seconds(const std::vector<json>& records) {
+  double s = 0.0;
+  for (const json& r : records) s += r["train"]["seconds"].get<double>();
+  return s;
+}
+
+TEST(Trainer, StopsAtTheTargetAccuracyWithTheTimeToIt) {
+  // Four epochs straight through give the per-epoch accuracies; the target is the best of the
+  // first two, so the targeted run must stop at the epoch that first reached it (1 or 2), with
+  // the same records up to there, and say how long its training steps took.
+  test::ScratchDir root;
+  const TrainConfig straight = small_run(root, "straight", 512, 4);
+  ASSERT_EQ(train(straight).status, RunStatus::Completed);
+  const auto all = epoch_records(straight);
+  ASSERT_EQ(all.size(), 4u);
+  const double top1_1 = all[0]["eval"]["top1"], top1_2 = all[1]["eval"]["top1"];
+  const double target = std::max(top1_1, top1_2);
+  const size_t first = top1_1 >= target ? 1 : 2;
+
+  TrainConfig targeted = small_run(root, "targeted", 512, 4);
+  targeted.target_top1 = target;
+  const RunResult r = train(targeted);
+  ASSERT_EQ(r.status, RunStatus::Completed);
+  EXPECT_EQ(r.epochs_done, static_cast<int64_t>(first));
+  EXPECT_EQ(r.target_epoch, static_cast<int64_t>(first));
+  EXPECT_DOUBLE_EQ(r.target_top1, target);
+  const auto records = epoch_records(targeted);
+  ASSERT_EQ(records.size(), first);
+  for (size_t e = 0; e < first; ++e)
+    EXPECT_EQ(without_timings(records[e]), without_timings(all[e]));
+  EXPECT_NEAR(r.seconds_to_target, summed_train_seconds(records), 1e-9);
+  EXPECT_DOUBLE_EQ(r.seconds_to_target, r.run_train_seconds);
+  const auto events = target_events(targeted);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["epoch"], first);
+  EXPECT_EQ(events[0]["top1"].get<double>(), target);
+  EXPECT_EQ(events[0]["target_top1"].get<double>(), target);
+  EXPECT_DOUBLE_EQ(events[0]["train_seconds"].get<double>(), r.seconds_to_target);
+  // The checkpoint is the epoch that reached it.
+  EXPECT_EQ(
+      checkpoint::load_checkpoint(run_file(targeted, "last.safetensors").string()).state.epoch,
+      static_cast<int64_t>(first));
+
+  // A target no epoch reaches: every epoch trains, and the result says none reached it.
+  const double best = std::max(
+      {top1_1, top1_2, all[2]["eval"]["top1"].get<double>(), all[3]["eval"]["top1"].get<double>()});
+  if (best < 1.0) {
+    TrainConfig missed = small_run(root, "missed", 512, 4);
+    missed.target_top1 = std::nextafter(best, 2.0);
+    const RunResult m = train(missed);
+    EXPECT_EQ(m.epochs_done, 4);
+    EXPECT_EQ(m.target_epoch, 0);
+    EXPECT_TRUE(target_events(missed).empty());
+  }
+}
+
+TEST(Trainer, TimeToTheTargetCountsTheEpochsOfTheRunItResumed) {
+  // A run with a target it reaches only at a later epoch, interrupted before it: the resumed
+  // invocation's time to the target includes the first invocation's training.
+  test::ScratchDir root;
+  const TrainConfig straight = small_run(root, "straight", 512, 3);
+  ASSERT_EQ(train(straight).status, RunStatus::Completed);
+  const auto all = epoch_records(straight);
+  const double top1_1 = all[0]["eval"]["top1"];
+  size_t later = 0;  // the first epoch after the first that is better than every one before
+  double best_before = top1_1;
+  for (size_t e = 1; e < all.size() && later == 0; ++e) {
+    if (all[e]["eval"]["top1"].get<double>() > best_before) later = e + 1;
+    best_before = std::max(best_before, all[e]["eval"]["top1"].get<double>());
+  }
+  if (later == 0) GTEST_SKIP() << "no epoch after the first improved on it";
+
+  TrainConfig c = small_run(root, "resumed", 512, 3);
+  c.target_top1 = all[later - 1]["eval"]["top1"];
+  InterruptAfter interrupt(1);
+  EXPECT_THROW(run_training(c, apps::model_builder(), interrupt), std::runtime_error);
+  c.resume = run_file(c, "last.safetensors").string();
+  const RunResult r = train(c);
+  ASSERT_EQ(r.status, RunStatus::Completed) << r.message;
+  EXPECT_EQ(r.target_epoch, static_cast<int64_t>(later));
+  const auto records = epoch_records(c);
+  ASSERT_EQ(records.size(), later);
+  EXPECT_NEAR(r.seconds_to_target, summed_train_seconds(records), 1e-9);
+  EXPECT_GT(r.seconds_to_target, r.train_seconds);  // more than this invocation's own
+
+  // Resuming a run that stopped at its target asks for another target (or none).
+  try {
+    train(c);
+    FAIL() << "resuming a run that reached its target should throw";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("the run stopped at its target"), std::string::npos) << e.message();
+  }
+  c.target_top1 = 0.0;
+  const RunResult on = train(c);
+  EXPECT_EQ(on.epochs_done, 3);
+  EXPECT_EQ(on.target_epoch, 0);
 }
 
 void expect_finite_checkpoint(const fs::path& file, int64_t epoch) {
@@ -525,6 +632,7 @@ TEST(Trainer, ConfigJsonRoundTripsThroughTrainConfig) {
   c.seed = 77;
   c.deterministic = true;
   c.bf16 = true;
+  c.target_top1 = 0.999;
   ASSERT_EQ(train(c).status, RunStatus::Completed);
 
   std::ifstream in(run_file(c, "config.json"));
@@ -580,6 +688,9 @@ TEST(Trainer, RejectsConfigurationsThatCannotRun) {
   bad = c;
   bad.tf32 = bad.bf16 = true;
   expect_error(bad, "--tf32 and --bf16 are two precisions for the same products: choose one");
+  bad = c;
+  bad.target_top1 = 1.5;
+  expect_error(bad, "--target-accuracy must be in [0, 100] percent, got 150");
   bad = c;
   bad.device = "cuda:7";
   expect_error(bad, "cuda:7");
