@@ -190,14 +190,15 @@ void* MemoryPool::allocate(size_t bytes) {
     ++st.cache_hits;
   } else {
     // A new segment. On failure the cache may be holding what the raw allocator lacks (on a
-    // GPU, other sizes' segments): give back the wholly free segments and try once more.
+    // GPU, other sizes' segments): give back the wholly free segments and try once more. Not
+    // while holding: that is a CUDA Graph capture, which a cudaFree would invalidate.
     const size_t segment = segment_size(bytes);
     auto record = std::make_unique<Block>();  // before the raw call, so it cannot leak memory
     void* p = nullptr;
     try {
       p = raw_->allocate(segment);
     } catch (...) {
-      if (im.release_free_segments(*raw_) == 0) throw;
+      if (holding_ || im.release_free_segments(*raw_) == 0) throw;
       ++st.oom_retries;
     }
     if (p == nullptr) p = raw_->allocate(segment);

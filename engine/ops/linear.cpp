@@ -72,12 +72,21 @@ void linear_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
   Tensor x_holder, w_holder;
 #if defined(KESTREL_HAVE_CUDA)
   if (ctx.is_cuda()) {
-    // cuBLASLt adds the bias and applies the ReLU in the product's epilogue.
+    // cuBLASLt adds the bias and applies the ReLU in the product's epilogue; for the shapes it
+    // has no algorithm for, classic cuBLAS with the bias and ReLU as passes of their own.
     auto& dc = ctx.cuda();
-    cuda::linear_forward(dc.cublaslt(), ctx.stream(), dc.workspace(cuda::kLinearWorkspaceBytes),
-                         cuda::kLinearWorkspaceBytes, {n, in, out}, operand(ctx, x, x_holder),
-                         operand(ctx, w, w_holder), bias != nullptr ? bias->data<float>() : nullptr,
-                         y.data<float>(), relu, math_mode(ctx));
+    const void* xs = operand(ctx, x, x_holder);
+    const void* ws = operand(ctx, w, w_holder);
+    const float* b = bias != nullptr ? bias->data<float>() : nullptr;
+    float* ys = y.data<float>();
+    if (cuda::linear_forward(dc.cublaslt(), ctx.stream(), dc.workspace(cuda::kLinearWorkspaceBytes),
+                             cuda::kLinearWorkspaceBytes, {n, in, out}, xs, ws, b, ys, relu,
+                             math_mode(ctx)))
+      return;
+    if (b != nullptr)
+      detail::launch_elementwise(ctx, y.numel(), kernels::BroadcastBiasRows{b, ys, out});
+    cuda::linear_forward_gemm(dc.cublas(), {n, in, out}, xs, ws, ys, b != nullptr, math_mode(ctx));
+    if (relu) detail::launch_elementwise(ctx, y.numel(), kernels::ReluForward{ys, ys});
     return;
   }
 #endif

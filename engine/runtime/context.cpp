@@ -13,6 +13,9 @@ Context::Context(Device device) : device_(device) {
   if (device.is_cpu()) return;
 #if defined(KESTREL_HAVE_CUDA)
   cuda_ = &cuda::device_context(device.index);
+  // The calling thread's current device, so that kernels and copies queued on this context's
+  // streams find their device current (each GPU's thread of `train --gpus` builds its own).
+  cuda_->make_current();
 #else
   KESTREL_FAIL("device {} is not available: this kestrel was built without CUDA", device.str());
 #endif

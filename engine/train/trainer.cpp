@@ -129,10 +129,12 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   const Device device = resolve_device(config.device, comm.local_rank());
   Context ctx(device);
   ctx.set_math({.tf32 = config.tf32, .bf16 = config.bf16, .deterministic = config.deterministic});
-  const bool graph_possible = ctx.is_cuda() && ranks == 1;
+  // A capture needs one process that reduces nothing: a communicator's collectives (NCCL's
+  // included, even with one rank) stay out of the graph.
+  const bool graph_possible = ctx.is_cuda() && ranks == 1 && comm.backend() == "local";
   KESTREL_CHECK(config.graph != "on" || graph_possible,
-                "--graph on needs a GPU and a single process (here: {}, {} rank(s))", device.str(),
-                ranks);
+                "--graph on needs a GPU and a single process (here: {}, {} rank(s), {})",
+                device.str(), ranks, comm.backend());
 
   // Data, on the training device once.
   const data::ImageDataset train_set = first_images(

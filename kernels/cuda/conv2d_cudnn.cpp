@@ -1,7 +1,11 @@
 #include "kernels/cuda/conv2d_cudnn.hpp"
 
-#include <array>
+#include <fmt/format.h>
 
+#include <array>
+#include <string>
+
+#include "kernels/cuda/check.hpp"
 #include "kernels/cuda/library_check.hpp"
 
 namespace kestrel::cuda {
@@ -10,12 +14,41 @@ namespace {
 
 int i32(int64_t v) { return static_cast<int>(v); }
 
-// The four descriptors of one convolution problem, destroyed on every path out.
+// The legacy convolution API takes int sizes and tensors of fewer than 2^31 elements.
+void check_int_sizes(const kernels::Conv2dGeometry& g) {
+  constexpr int64_t kLimit = int64_t{1} << 31;
+  const int64_t input = g.n * g.c * g.h * g.w, output = g.n * g.k * g.oh * g.ow;
+  KESTREL_CHECK(input < kLimit && output < kLimit,
+                "conv2d: cuDNN takes tensors of fewer than 2^31 elements; input [{}, {}, {}, {}] "
+                "and output [{}, {}, {}, {}] at this batch: use a smaller --batch",
+                g.n, g.c, g.h, g.w, g.n, g.k, g.oh, g.ow);
+}
+
+// The four descriptors of one convolution problem, destroyed on every path out (the
+// constructor's included).
 class ConvDescriptors {
  public:
   ConvDescriptors(const kernels::Conv2dGeometry& g, const ConvOptions& o) {
     KESTREL_CHECK(o.bf16 || !o.channels_last,
                   "conv2d: channels-last operands are only used with bf16");
+    check_int_sizes(g);
+    try {
+      describe(g, o);
+    } catch (...) {
+      destroy();
+      throw;
+    }
+  }
+  ~ConvDescriptors() { destroy(); }
+  ConvDescriptors(const ConvDescriptors&) = delete;
+  ConvDescriptors& operator=(const ConvDescriptors&) = delete;
+
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+
+ private:
+  void describe(const kernels::Conv2dGeometry& g, const ConvOptions& o) {
     const cudnnDataType_t type = o.bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
     const cudnnTensorFormat_t format = o.channels_last ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
@@ -39,18 +72,13 @@ class ConvDescriptors {
                                           : CUDNN_FMA_MATH;
     KESTREL_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, math));
   }
-  ~ConvDescriptors() {
+  void destroy() {
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
     if (w) cudnnDestroyFilterDescriptor(w);
     if (y) cudnnDestroyTensorDescriptor(y);
     if (x) cudnnDestroyTensorDescriptor(x);
+    conv = nullptr, w = nullptr, y = nullptr, x = nullptr;
   }
-  ConvDescriptors(const ConvDescriptors&) = delete;
-  ConvDescriptors& operator=(const ConvDescriptors&) = delete;
-
-  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
-  cudnnFilterDescriptor_t w = nullptr;
-  cudnnConvolutionDescriptor_t conv = nullptr;
 };
 
 ConvAlgoKey make_key(ConvDirection d, const kernels::Conv2dGeometry& g, const ConvOptions& o) {
@@ -65,18 +93,53 @@ ConvAlgoKey make_key(ConvDirection d, const kernels::Conv2dGeometry& g, const Co
   return k;
 }
 
-// Picks the fastest usable result of a cudnnFind...Ex run (results come sorted by time).
+// Picks the fastest usable result of a cudnnFind...Ex run (results come sorted by time): one
+// that ran, fits the workspace, is deterministic when asked and, in plain f32, is not a TF32
+// tensor-op kernel. When none is, the error lists each result and why it was passed over.
 template <class Perf>
-ConvAlgoChoice pick(const Perf* results, int count, const ConvOptions& o, const char* what) {
+ConvAlgoChoice pick(const Perf* results, int count, const ConvOptions& o, const char* what,
+                    const kernels::Conv2dGeometry& g) {
+  std::string passed_over;
   for (int i = 0; i < count; ++i) {
     const Perf& p = results[i];
-    if (p.status != CUDNN_STATUS_SUCCESS) continue;
-    if (p.memory > o.workspace_limit) continue;
-    if (o.deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
-    return ConvAlgoChoice{static_cast<int>(p.algo), p.memory, p.time};
+    const char* why = p.status != CUDNN_STATUS_SUCCESS ? nullptr
+                      : p.memory > o.workspace_limit   ? "workspace"
+                      : o.deterministic && p.determinism != CUDNN_DETERMINISTIC
+                          ? "not deterministic"
+                      : !o.bf16 && !o.tf32 && p.mathType != CUDNN_FMA_MATH ? "tensor-op math"
+                                                                           : "";
+    if (why != nullptr && why[0] == '\0')
+      return ConvAlgoChoice{static_cast<int>(p.algo), p.memory, p.time,
+                            static_cast<int>(p.mathType)};
+    passed_over += fmt::format(" algo {}: {};", static_cast<int>(p.algo),
+                               why != nullptr ? why : cudnnGetErrorString(p.status));
   }
-  KESTREL_FAIL("conv2d: cuDNN found no {} algorithm{} within a {} MiB workspace", what,
-               o.deterministic ? " that is deterministic" : "", o.workspace_limit >> 20);
+  KESTREL_FAIL(
+      "conv2d: cuDNN found no {} algorithm{} within a {} MiB workspace for {} input [{}, {}, "
+      "{}, {}], {} filters {}x{} (stride {}, pad {}, dilation {}, groups {}, {});{}",
+      what, o.deterministic ? " that is deterministic" : "", o.workspace_limit >> 20,
+      o.bf16 ? "bf16" : (o.tf32 ? "tf32" : "f32"), g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h,
+      g.pad_h, g.dilation_h, g.groups, o.channels_last ? "NHWC" : "NCHW",
+      passed_over.empty() ? " it returned no result" : passed_over);
+}
+
+// Autotuning times kernels and waits for them: never inside a CUDA Graph capture, which it
+// would invalidate. The eager warm-up step before a capture fills the cache.
+void check_not_capturing(cudnnHandle_t handle, const char* what) {
+  cudaStream_t stream = nullptr;
+  KESTREL_CUDNN_CHECK(cudnnGetStream(handle, &stream));
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  KESTREL_CUDA_CHECK(cudaStreamIsCapturing(stream, &status));
+  KESTREL_CHECK(status == cudaStreamCaptureStatusNone,
+                "conv2d: no tuned {} algorithm for this shape while a CUDA Graph is being "
+                "captured; run the step eagerly once first",
+                what);
+}
+
+// The descriptor's math type set to the one the chosen algorithm was measured with.
+void use_math_of(const ConvDescriptors& d, const ConvAlgoChoice& choice) {
+  KESTREL_CUDNN_CHECK(
+      cudnnSetConvolutionMathType(d.conv, static_cast<cudnnMathType_t>(choice.math_type)));
 }
 
 constexpr int kMaxAlgos = 16;
@@ -94,12 +157,14 @@ void conv2d_forward(cudnnHandle_t handle, const WorkspaceSource& workspace,
   if (!choice) {
     std::array<cudnnConvolutionFwdAlgoPerf_t, kMaxAlgos> perf{};
     int found = 0;
+    check_not_capturing(handle, "forward");
     KESTREL_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
         handle, d.x, x, d.w, w, d.conv, d.y, y, kMaxAlgos, &found, perf.data(),
         workspace(o.workspace_limit), o.workspace_limit));
-    choice = pick(perf.data(), found, o, "forward");
+    choice = pick(perf.data(), found, o, "forward", g);
     conv_algo_cache().insert(key, *choice);
   }
+  use_math_of(d, *choice);
   const float one = 1.0f, zero = 0.0f;
   KESTREL_CUDNN_CHECK(cudnnConvolutionForward(
       handle, &one, d.x, x, d.w, w, d.conv,
@@ -126,12 +191,14 @@ void conv2d_backward_data(cudnnHandle_t handle, const WorkspaceSource& workspace
   if (!choice) {
     std::array<cudnnConvolutionBwdDataAlgoPerf_t, kMaxAlgos> perf{};
     int found = 0;
+    check_not_capturing(handle, "backward-data");
     KESTREL_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
         handle, d.w, w, d.y, dy, d.conv, d.x, dx, kMaxAlgos, &found, perf.data(),
         workspace(o.workspace_limit), o.workspace_limit));
-    choice = pick(perf.data(), found, o, "backward-data");
+    choice = pick(perf.data(), found, o, "backward-data", g);
     conv_algo_cache().insert(key, *choice);
   }
+  use_math_of(d, *choice);
   const float one = 1.0f, zero = 0.0f;
   KESTREL_CUDNN_CHECK(cudnnConvolutionBackwardData(
       handle, &one, d.w, w, d.y, dy, d.conv,
@@ -148,12 +215,14 @@ void conv2d_backward_filter(cudnnHandle_t handle, const WorkspaceSource& workspa
   if (!choice) {
     std::array<cudnnConvolutionBwdFilterAlgoPerf_t, kMaxAlgos> perf{};
     int found = 0;
+    check_not_capturing(handle, "backward-filter");
     KESTREL_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
         handle, d.x, x, d.y, dy, d.conv, d.w, dw, kMaxAlgos, &found, perf.data(),
         workspace(o.workspace_limit), o.workspace_limit));
-    choice = pick(perf.data(), found, o, "backward-filter");
+    choice = pick(perf.data(), found, o, "backward-filter", g);
     conv_algo_cache().insert(key, *choice);
   }
+  use_math_of(d, *choice);
   const float one = 1.0f, zero = 0.0f;
   KESTREL_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
       handle, &one, d.x, x, d.y, dy, d.conv,

@@ -36,6 +36,9 @@ struct ConvAlgoChoice {
   int algorithm = 0;  // the cuDNN enum value for the key's direction
   size_t workspace_bytes = 0;
   float measured_ms = 0.0f;  // what autotuning measured (0 when chosen by heuristics)
+  // The cudnnMathType_t it was measured with: the convolution descriptor is set to it before
+  // each run, or cuDNN may run another kernel than the one timed (and sized).
+  int math_type = 0;
 };
 
 class ConvAlgoCache {

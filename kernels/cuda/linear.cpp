@@ -1,5 +1,9 @@
 #include "kernels/cuda/linear.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <utility>
+
 #include "kernels/cuda/library_check.hpp"
 
 namespace kestrel::cuda {
@@ -25,13 +29,15 @@ void set_math(cublasHandle_t blas, MathMode math) {
   KESTREL_CUBLAS_CHECK(cublasSetMathMode(blas, mode));
 }
 
-// C[m, n] = op(A) op(B), column-major, f32 C; A and B f32 or bf16 as `math` says.
+// C[m, n] = op(A) op(B) (+ beta C), column-major, f32 C; A and B f32 or bf16 as `math` says.
 void gemm(cublasHandle_t blas, cublasOperation_t trans_a, cublasOperation_t trans_b, int64_t m,
           int64_t n, int64_t k, const void* a, int64_t lda, const void* b, int64_t ldb, float* c,
-          int64_t ldc, MathMode math) {
+          int64_t ldc, MathMode math, float beta = 0.0f) {
   set_math(blas, math);
-  const float one = 1.0f, zero = 0.0f;
+  const float one = 1.0f, zero = beta;
+  // BLAS wants every leading dimension >= 1, even for an empty matrix.
   const auto i = [](int64_t v) { return static_cast<int>(v); };
+  lda = std::max<int64_t>(lda, 1), ldb = std::max<int64_t>(ldb, 1), ldc = std::max<int64_t>(ldc, 1);
   if (math != MathMode::BF16) {
     KESTREL_CUBLAS_CHECK(cublasSgemm(blas, trans_a, trans_b, i(m), i(n), i(k), &one,
                                      static_cast<const float*>(a), i(lda),
@@ -63,12 +69,19 @@ struct Preference {
   }
 };
 
+// The largest power of two (up to 256) that divides a pointer's address.
+uint32_t alignment_of(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  return static_cast<uint32_t>(std::min<uintptr_t>(256, a & (~a + 1)));
+}
+
 }  // namespace
 
-void linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
+bool linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
                     size_t workspace_bytes, const LinearShape& s, const void* x, const void* w,
                     const float* bias, float* y, bool fuse_relu, MathMode math) {
-  if (s.n == 0 || s.out == 0) return;
+  if (s.n == 0 || s.out == 0) return true;
+  if (s.n == 1 || s.in <= 1 || s.out == 1) return false;
   // Column-major: Y'[out, n] = W'^T[out, in] * X'[in, n], where W' = w^T (ld in), X' = x^T.
   MatmulDesc op;
   KESTREL_CUBLAS_CHECK(cublasLtMatmulDescCreate(&op.d, compute_type(math), CUDA_R_32F));
@@ -99,15 +112,37 @@ void linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
   KESTREL_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref.p));
   KESTREL_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
       pref.p, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes, sizeof(workspace_bytes)));
+  // cuBLASLt assumes 256-byte aligned operands unless told: say what these pointers have.
+  const std::pair<cublasLtMatmulPreferenceAttributes_t, const void*> alignments[] = {
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, w},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, x},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, y},
+      {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, y}};
+  for (const auto& [attribute, pointer] : alignments) {
+    const uint32_t bytes = alignment_of(pointer);
+    KESTREL_CUBLAS_CHECK(
+        cublasLtMatmulPreferenceSetAttribute(pref.p, attribute, &bytes, sizeof(bytes)));
+  }
   cublasLtMatmulHeuristicResult_t heuristic{};
   int found = 0;
-  KESTREL_CUBLAS_CHECK(
-      cublasLtMatmulAlgoGetHeuristic(lt, op.d, a.l, b.l, c.l, c.l, pref.p, 1, &heuristic, &found));
-  KESTREL_CHECK(found > 0, "linear: cuBLASLt has no algorithm for [{}, {}] x [{}, {}]^T", s.n, s.in,
-                s.out, s.in);
+  const cublasStatus_t status =
+      cublasLtMatmulAlgoGetHeuristic(lt, op.d, a.l, b.l, c.l, c.l, pref.p, 1, &heuristic, &found);
+  if (status == CUBLAS_STATUS_NOT_SUPPORTED || status == CUBLAS_STATUS_INVALID_VALUE ||
+      (status == CUBLAS_STATUS_SUCCESS && (found == 0 || heuristic.state != CUBLAS_STATUS_SUCCESS)))
+    return false;
+  KESTREL_CUBLAS_CHECK(status);
   const float one = 1.0f, zero = 0.0f;
   KESTREL_CUBLAS_CHECK(cublasLtMatmul(lt, op.d, &one, w, a.l, x, b.l, &zero, y, c.l, y, c.l,
                                       &heuristic.algo, workspace, workspace_bytes, stream));
+  return true;
+}
+
+void linear_forward_gemm(cublasHandle_t blas, const LinearShape& s, const void* x, const void* w,
+                         float* y, bool accumulate, MathMode math) {
+  if (s.n == 0 || s.out == 0) return;
+  // Column-major: Y'[out, n] = W'^T[out, in] * X'[in, n].
+  gemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, s.out, s.n, s.in, w, s.in, x, s.in, y, s.out, math,
+       accumulate ? 1.0f : 0.0f);
 }
 
 void linear_backward_data(cublasHandle_t blas, const LinearShape& s, const void* dy, const void* w,

@@ -22,11 +22,20 @@ struct LinearShape {
   int64_t n = 0, in = 0, out = 0;
 };
 
-void linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
-                    size_t workspace_bytes, const LinearShape& s, const void* x, const void* w,
-                    const float* bias, float* y, bool fuse_relu, MathMode math);
-void linear_backward_data(cublasHandle_t blas, const LinearShape& s, const void* dy,
-                          const void* w, float* dx, MathMode math);
+// The forward product on cuBLASLt with bias and ReLU in its epilogue. Returns false, having
+// queued nothing, where cuBLASLt offers no algorithm: it refuses matrices with a single row or
+// column (PyTorch keeps those off cuBLASLt for the same reason), so such shapes are not even
+// asked. The caller then runs linear_forward_gemm with the bias and ReLU as passes of its own.
+[[nodiscard]] bool linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
+                                  size_t workspace_bytes, const LinearShape& s, const void* x,
+                                  const void* w, const float* bias, float* y, bool fuse_relu,
+                                  MathMode math);
+// y[n, out] (+)= x[n, in] w[out, in]^T on classic cuBLAS: with `accumulate`, onto the y that
+// is there (the bias rows the caller wrote), as the CPU path does.
+void linear_forward_gemm(cublasHandle_t blas, const LinearShape& s, const void* x, const void* w,
+                         float* y, bool accumulate, MathMode math);
+void linear_backward_data(cublasHandle_t blas, const LinearShape& s, const void* dy, const void* w,
+                          float* dx, MathMode math);
 void linear_backward_weight(cublasHandle_t blas, const LinearShape& s, const void* x,
                             const void* dy, float* dw, MathMode math);
 

@@ -12,7 +12,7 @@ constexpr int kThreads = 1024;
 // With a grid of B blocks, block b covers the elements whose (index / 1024) % B is b, and writes
 // its sum to out[b]; B is fixed by the caller, never by the device.
 template <class In, class Acc, class Out, bool kSquare>
-__global__ void block_sum_kernel(const In* x, int64_t n, Out* out) {
+__global__ void __launch_bounds__(kThreads) block_sum_kernel(const In* x, int64_t n, Out* out) {
   __shared__ Acc partial[kThreads];
   Acc acc = 0;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * kThreads;

@@ -71,7 +71,8 @@ TEST_P(CudaLinear, ForwardBackwardMatchCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaLinear,
-                         ::testing::Values(LinearCase{1, 7, 5}, LinearCase{64, 256, 120},
+                         ::testing::Values(LinearCase{1, 7, 5}, LinearCase{5, 1, 3},
+                                           LinearCase{6, 9, 1}, LinearCase{64, 256, 120},
                                            LinearCase{33, 84, 10}, LinearCase{128, 9216, 4096}));
 
 TEST(CudaRelu, ForwardBackwardMatchCpu) {

@@ -389,6 +389,28 @@ TEST(MemoryPool, OutOfMemoryReleasesTheCacheAndRetries) {
   EXPECT_EQ(f.pool->stats().oom_retries, 3u);
 }
 
+TEST(MemoryPool, WhileHoldingOutOfMemoryReleasesNothing) {
+  // Holding is what a CUDA Graph capture does, and a cudaFree would invalidate the capture:
+  // the raw allocator's error comes through and the cached segments stay.
+  PoolFixture f;
+  f.log->budget = 8 * MiB;
+  void* a = f.pool->allocate(4 * MiB);
+  void* b = f.pool->allocate(4 * MiB);
+  f.pool->deallocate(a);
+  f.pool->deallocate(b);
+  f.pool->begin_holding();
+  const std::string oom = error_text([&] { f.pool->allocate(6 * MiB); });
+  EXPECT_NE(oom.find("out of memory allocating"), std::string::npos) << oom;
+  EXPECT_EQ(f.log->deallocations, 0u);
+  EXPECT_EQ(f.pool->stats().segments, 2u);
+  EXPECT_EQ(f.pool->stats().oom_retries, 0u);
+  EXPECT_TRUE(f.pool->end_holding().empty());
+  // Once the capture is over, the same request releases the cache and succeeds.
+  EXPECT_NE(f.pool->allocate(6 * MiB), nullptr);
+  EXPECT_EQ(f.pool->stats().oom_retries, 1u);
+  expect_consistent(f.pool->stats(), *f.log);
+}
+
 // Fills a block with a byte pattern derived from its id, and checks it is intact.
 void fill_pattern(void* p, size_t bytes, uint64_t id) {
   auto* b = static_cast<unsigned char*>(p);

@@ -678,7 +678,7 @@ TEST(Trainer, RejectsConfigurationsThatCannotRun) {
   expect_error(bad, "run scripts/fetch-data.sh mnist");
   bad = c;
   bad.graph = "on";
-  expect_error(bad, "--graph on needs a GPU and a single process (here: cpu, 1 rank(s))");
+  expect_error(bad, "--graph on needs a GPU and a single process (here: cpu, 1 rank(s), local)");
   bad = c;
   bad.graph = "maybe";
   expect_error(bad, "--graph must be auto, on or off");

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -16,6 +17,7 @@
 #include "engine/dist/abort_job.hpp"
 #include "engine/dist/poll.hpp"
 #include "engine/runtime/cuda/device_context.hpp"
+#include "engine/runtime/cuda/pinned_buffer.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "kernels/cuda/check.hpp"
 
@@ -112,8 +114,8 @@ class NcclCommunicator final : public Communicator {
                   n, static_cast<void*>(data));
     context_.make_current();
     comm_waits_for_compute();
-    KESTREL_NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(n), ncclDouble, ncclSum,
-                                     comm_, context_.comm_stream()));
+    KESTREL_NCCL_CHECK(ncclAllReduce(data, data, static_cast<size_t>(n), ncclDouble, ncclSum, comm_,
+                                     context_.comm_stream()));
     watch_comm_stream(fmt::format("all_reduce_sum of {} doubles", n));
     compute_waits_for_comm();
   }
@@ -150,11 +152,14 @@ class NcclCommunicator final : public Communicator {
     all_reduce_sum_host(std::span<int64_t>(&one, 1));
   }
 
+  // The main thread and the watchdog may both get here: the communicator is aborted once.
   [[noreturn]] void abort(const std::string& reason) override {
-    std::fprintf(stderr, "kestrel: %s (cuda:%d): %s; aborting the job\n",
-                 describe_rank(*this).c_str(), device_, reason.c_str());
-    std::fflush(stderr);
-    ncclCommAbort(comm_);
+    std::call_once(aborted_, [&] {
+      std::fprintf(stderr, "kestrel: %s (cuda:%d): %s; aborting the job\n",
+                   describe_rank(*this).c_str(), device_, reason.c_str());
+      std::fflush(stderr);
+      ncclCommAbort(comm_);
+    });
     abort_job();
   }
 
@@ -195,8 +200,12 @@ class NcclCommunicator final : public Communicator {
     KESTREL_CUDA_CHECK(cudaStreamWaitEvent(context_.compute_stream(), finished_, 0));
   }
 
-  // Hands the collective just queued on the communication stream to the watchdog.
+  // Hands the collective just queued on the communication stream to the watchdog. Not one
+  // queued into a CUDA Graph capture: an event recorded there can never be queried.
   void watch_comm_stream(std::string what) {
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    KESTREL_CUDA_CHECK(cudaStreamIsCapturing(context_.comm_stream(), &capture));
+    if (capture != cudaStreamCaptureStatusNone) return;
     cudaEvent_t done = take_event();
     KESTREL_CUDA_CHECK(cudaEventRecord(done, context_.comm_stream()));
     {
@@ -215,15 +224,18 @@ class NcclCommunicator final : public Communicator {
     if (!scratch_.defined() || scratch_.nbytes() < bytes)
       scratch_ =
           Tensor::empty(Shape{static_cast<int64_t>(bytes)}, DType::U8, Device::cuda(device_));
+    // Through pinned memory: a copy into pageable memory would block this thread until the
+    // collective ends, out of reach of the deadline.
+    if (staging_.size() < bytes) staging_ = cuda::PinnedBuffer(bytes);
+    std::memcpy(staging_.data(), values, bytes);
     cudaStream_t stream = context_.comm_stream();
     // The scratch block came from the pool on the compute stream: start after its queued work.
     comm_waits_for_compute();
-    KESTREL_CUDA_CHECK(
-        cudaMemcpyAsync(scratch_.raw_data(), values, bytes, cudaMemcpyHostToDevice, stream));
+    staging_.copy_to_device(scratch_.raw_data(), bytes, stream);
     KESTREL_NCCL_CHECK(collective(scratch_.raw_data()));
-    KESTREL_CUDA_CHECK(
-        cudaMemcpyAsync(values, scratch_.raw_data(), bytes, cudaMemcpyDeviceToHost, stream));
+    staging_.copy_from_device(scratch_.raw_data(), bytes, stream);
     wait_stream(stream, fmt::format("a collective of {} bytes of host values", bytes));
+    std::memcpy(values, staging_.data(), bytes);
   }
 
   // Waits for `stream` with the deadline, watching for NCCL's asynchronous errors meanwhile.
@@ -285,7 +297,9 @@ class NcclCommunicator final : public Communicator {
   cudaEvent_t ready_ = nullptr;     // the compute stream's work, for the next collective
   cudaEvent_t finished_ = nullptr;  // the communication stream's last collective, for compute
   int64_t started_ = 0;
-  Tensor scratch_;  // host values on their way through NCCL
+  Tensor scratch_;              // host values on their way through NCCL
+  cuda::PinnedBuffer staging_;  // and on their way to and from the device
+  std::once_flag aborted_;
 
   std::mutex mutex_;  // guards what follows; shared with the watchdog
   std::condition_variable wake_;

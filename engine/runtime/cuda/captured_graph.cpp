@@ -32,7 +32,14 @@ CapturedGraph::CapturedGraph(cudaStream_t stream, const std::function<void()>& q
     (void)cudaGetLastError();
     KESTREL_CUDA_CHECK(made);
   }
-  KESTREL_CUDA_CHECK(cudaGraphGetNodes(graph_, nullptr, &nodes_));
+  const cudaError_t counted = cudaGraphGetNodes(graph_, nullptr, &nodes_);
+  if (counted != cudaSuccess) {  // the destructor will not run: free what was made
+    cudaGraphExecDestroy(exec_);
+    cudaGraphDestroy(graph_);
+    exec_ = nullptr;
+    graph_ = nullptr;
+    KESTREL_CUDA_CHECK(counted);
+  }
 }
 
 CapturedGraph::~CapturedGraph() {
