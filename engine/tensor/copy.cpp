@@ -32,6 +32,10 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
   }
 #if defined(KESTREL_HAVE_CUDA)
   const int gpu = dst_device.is_cuda() ? dst_device.index : src_device.index;
+  // Between two GPUs the copy is queued on the destination's stream: the source's own queued
+  // work (what wrote it) must be done first.
+  if (dst_device.is_cuda() && src_device.is_cuda() && dst_device.index != src_device.index)
+    cuda::device_context(src_device.index).synchronize();
   auto& dc = cuda::device_context(gpu);
   dc.make_current();
   KESTREL_CUDA_CHECK(

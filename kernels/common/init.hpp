@@ -2,10 +2,11 @@
 // Random fills for weight initialisation, as element functors over Philox
 // (kernels/common/philox.hpp). Element i of a tensor filled under (seed, stream) depends on
 // (seed, stream, i) alone, so a fill gives the same bits on any thread count, and the uniform
-// fill the same bits on the GPU.
+// fill the same bits on the GPU (its product and sum are rounded apart there, as on the CPU).
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/common/fp.hpp"
 #include "kernels/common/hd.hpp"
 #include "kernels/common/philox.hpp"
 
@@ -22,7 +23,7 @@ struct UniformFill {
 
   KESTREL_HD void operator()(int64_t i) const {
     const float u = rng::uniform(seed, stream, static_cast<uint64_t>(i));
-    const float v = lo + (hi - lo) * u;
+    const float v = fp::add_rn(lo, fp::mul_rn(hi - lo, u));  // not fused on the GPU
     out[i] = v < hi ? v : hi;
   }
 };
@@ -49,7 +50,7 @@ struct NormalFill {
     const float u2 = rng::u32_to_unit_float(block.v[first + 1]);
     const float radius = ::sqrtf(-2.0f * ::logf(u1));
     const float z = radius * ::cosf(6.28318530717958647692f * u2);
-    out[i] = mean + stddev * z;
+    out[i] = fp::add_rn(mean, fp::mul_rn(stddev, z));
   }
 };
 

@@ -12,35 +12,15 @@
 // The scalars that depend on the step number (bias corrections, step size) are computed on
 // the host in double, as Python does, rounded to f32 and read from device memory.
 //
-// Products and sums are kept apart through mul_rn/add_rn so that nvcc's default contraction
-// (--fmad=true) cannot fuse them on the GPU: the CUDA launch then gives the same bits as the
-// CPU. GCC contracts a * b + c by default in C++ whenever the target has FMA (-mfma,
-// -march=native); the default x86-64 target has none, and a build that enables FMA must add
-// -ffp-contract=off to keep these bits (checked: -mfma alone changes them).
+// Products and sums are kept apart through fp::mul_rn/add_rn (kernels/common/fp.hpp), so the
+// CUDA launch gives the same bits as the CPU.
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/common/fp.hpp"
 #include "kernels/common/hd.hpp"
 
 namespace kestrel::kernels {
-
-namespace fp {
-KESTREL_HD_INLINE float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-KESTREL_HD_INLINE float add_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-KESTREL_HD_INLINE float fma_rn(float a, float b, float c) { return ::fmaf(a, b, c); }
-}  // namespace fp
 
 // torch.optim.SGD:
 //   g = grad + wd * p

@@ -25,8 +25,12 @@ void* CudaAllocator::allocate(size_t bytes) {
 }
 
 void CudaAllocator::deallocate(void* ptr, size_t /*bytes*/) {
-  // A failure here (e.g. during driver shutdown) cannot be acted on; report nothing.
+  // A failure here (e.g. during driver shutdown) cannot be acted on; report nothing. The pool
+  // returns wholly free segments, but blocks freed on the host may still be read by kernels
+  // queued on the compute stream: wait for them (cudaFree only "may" synchronise). Rare: an
+  // out-of-memory retry or release_cached(), never during a capture.
   cudaSetDevice(device_);
+  cudaDeviceSynchronize();
   cudaFree(ptr);
 }
 
