@@ -8,7 +8,7 @@ find_path(CUDNN_INCLUDE_DIR cudnn.h
   HINTS ${CUDNN_ROOT} ENV CUDNN_ROOT ${_cudnn_hints}
   PATH_SUFFIXES include include/x86_64-linux-gnu)
 find_library(CUDNN_LIBRARY
-  NAMES cudnn libcudnn.so.9 libcudnn.so.8
+  NAMES cudnn libcudnn.so.9 libcudnn.so.8 NAMES_PER_DIR
   HINTS ${CUDNN_ROOT} ENV CUDNN_ROOT ${_cudnn_hints}
   PATH_SUFFIXES lib64 lib lib/x86_64-linux-gnu)
 

@@ -8,7 +8,7 @@ find_path(NCCL_INCLUDE_DIR nccl.h
   HINTS ${NCCL_ROOT} ENV NCCL_ROOT ${_nccl_hints}
   PATH_SUFFIXES include)
 find_library(NCCL_LIBRARY
-  NAMES nccl libnccl.so.2
+  NAMES nccl libnccl.so.2 NAMES_PER_DIR
   HINTS ${NCCL_ROOT} ENV NCCL_ROOT ${_nccl_hints}
   PATH_SUFFIXES lib lib64 lib/x86_64-linux-gnu)
 

@@ -18,42 +18,65 @@
 #      accuracy
 #   6. compute-sanitizer memcheck over the CUDA suites (SKIP where the sandbox refuses it)
 #   7. the rest of the test suite
-# A summary table comes last (OUT_DIR/summary.txt); every log goes into
-# OUT_DIR/gpu-check-logs.tar.gz. Build dependencies the machine lacks
+# The summary table (OUT_DIR/summary.txt) and every log (OUT_DIR/gpu-check-logs.tar.gz) are
+# rewritten after each stage, so a call killed at its time limit still brings back what ran.
+# Every stage's time limit is also capped by a hard deadline, GPU_CHECK_DEADLINE seconds
+# (default 570, under the device tool's 600 s a call). GPU_CHECK_BUILD_ONLY=1 stops after the
+# build; the environment the binaries need (LD_LIBRARY_PATH) is left in BUILD_DIR/gpu-env.sh for
+# scripts/gpu-lab.sh. GPU_CHECK_COMMIT names the commit where .git did not travel.
+# Build dependencies the machine lacks
 # come from third_party/debs and MNIST from third_party/gpu-data (both made by
 # scripts/gpu-prepare.sh on a networked machine; carry both). cuDNN and NCCL are looked for in
 # the CUDA toolkit and in the Python wheels PyTorch brought (nvidia/cudnn, nvidia/nccl).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 dest="${1:?usage: scripts/gpu-check.sh OUT_DIR}"
-# The logs are packed into one archive at the end (the device tool brings back 8 files at
-# most): OUT_DIR/summary.txt and OUT_DIR/gpu-check-logs.tar.gz.
-out="$dest/logs"
-mkdir -p "$out"
+# The logs live outside OUT_DIR and travel as one archive: the device tool brings back a few
+# files at most, OUT_DIR/summary.txt and OUT_DIR/gpu-check-logs.tar.gz.
+out=/tmp/gpu-check-logs
+rm -rf "$out" && mkdir -p "$out" "$dest"
 build="${GPU_CHECK_BUILD_DIR:-build-gpu}"
 arch="${GPU_CHECK_CUDA_ARCH:-90}"
 build_timeout="${GPU_CHECK_BUILD_TIMEOUT:-420}"
 jobs=$(nproc)
 budget="${GPU_CHECK_BUDGET:-480}"
+deadline="${GPU_CHECK_DEADLINE:-570}"
 start=$(date +%s)
 status=0
 declare -a rows=()
-row() { rows+=("$(printf '%-34s %-5s %s' "$1" "$2" "$3")"); }
 elapsed_s() { echo $(( $(date +%s) - start )); }
 elapsed() { echo "$(elapsed_s)s"; }
-in_budget() {  # name: false (and a SKIP row) once the budget is spent
+left_s() { echo $(( deadline - $(elapsed_s) )); }
+cap() {  # seconds: the stage's own limit, or what the deadline leaves (15 s kept for packing)
+  local left=$(( $(left_s) - 15 ))
+  (( left < 1 )) && left=1
+  echo $(( $1 < left ? $1 : left ))
+}
+checkpoint() {  # the summary and the logs so far, into OUT_DIR (each file replaced whole)
+  { echo "kestrel GPU check ($(elapsed) so far), logs in $dest/gpu-check-logs.tar.gz"
+    printf '%s\n' "${rows[@]}"; } >"$out/summary.txt"
+  cp "$out/summary.txt" "$dest/summary.txt.new" && mv -f "$dest/summary.txt.new" "$dest/summary.txt"
+  tar -czf "$dest/logs.tar.gz.new" -C /tmp gpu-check-logs &&
+    mv -f "$dest/logs.tar.gz.new" "$dest/gpu-check-logs.tar.gz"
+}
+row() { rows+=("$(printf '%-34s %-5s %s' "$1" "$2" "$3")"); checkpoint; }
+in_budget() {  # name: false (and a SKIP row) once the budget is spent or the deadline near
   if [ "$(elapsed_s)" -ge "$budget" ]; then row "$1" SKIP "budget of ${budget}s spent"; return 1; fi
+  if [ "$(left_s)" -lt 45 ]; then row "$1" SKIP "deadline of ${deadline}s near"; return 1; fi
 }
 summary() {
-  { echo; echo "kestrel GPU check ($(elapsed) total), logs in $dest/gpu-check-logs.tar.gz"
-    printf '%s\n' "${rows[@]}"; } | tee "$out/summary.txt"
-  cp "$out/summary.txt" "$dest/summary.txt"
-  tar -czf "$dest/gpu-check-logs.tar.gz" -C "$dest" logs && rm -rf "$out"
+  checkpoint
+  echo
+  sed "1s/so far/total/" "$out/summary.txt" | tee "$dest/summary.txt"
 }
 
 {
   echo "date: $(date -u +%FT%TZ)"
-  echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+  if [ -n "${GPU_CHECK_COMMIT:-}" ]; then
+    echo "commit: $GPU_CHECK_COMMIT (as the caller said)"
+  else
+    echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (with uncommitted changes)')"
+  fi
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1
   nvcc --version | tail -n 2
   cmake --version | head -n 1
@@ -93,39 +116,52 @@ PY
   fi
 done
 
-# 1. Configure and build what the stages below run (the whole tree only for stage 7).
-if timeout "$build_timeout" cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+# 1. Configure and build what the stages below run (the whole tree only for stage 7). A
+# configuration without CUDA and cuDNN (no nvcc on the PATH, say) stops here: every stage
+# after it would fail for that one reason.
+if timeout "$(cap "$build_timeout")" cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
      -DCMAKE_CUDA_ARCHITECTURES="$arch" "${prefix_args[@]}" >"$out/configure.log" 2>&1 &&
-   timeout "$build_timeout" cmake --build "$build" -j "$jobs" --target kestrel kestrel_tests \
+   grep -q -- '--   cuDNN  *[0-9]' "$out/configure.log" &&
+   timeout "$(cap "$build_timeout")" cmake --build "$build" -j "$jobs" --target kestrel kestrel_tests \
      >"$out/build.log" 2>&1; then
   row "build (sm_$arch, Release)" PASS "$(elapsed)"
 else
-  row "build (sm_$arch, Release)" FAIL "see configure.log / build.log"
-  tail -n 40 "$out/configure.log" "$out/build.log"
+  grep -q -- '--   cuDNN  *[0-9]' "$out/configure.log" 2>/dev/null &&
+    row "build (sm_$arch, Release)" FAIL "see configure.log / build.log" ||
+    row "build (sm_$arch, Release)" FAIL "configured without CUDA/cuDNN: see configure.log"
+  tail -n 40 "$out/configure.log" "$out/build.log" 2>/dev/null
   summary
   exit 1
 fi
 grep -A16 'kestrel .* configuration' "$out/configure.log"
+# What the binaries need at run time, for gpu-lab.sh's later calls.
+printf 'export LD_LIBRARY_PATH=%q\n' "${LD_LIBRARY_PATH:-}" >"$build/gpu-env.sh"
+if [ "${GPU_CHECK_BUILD_ONLY:-0}" = 1 ]; then
+  summary
+  exit 0
+fi
 kestrel="$build/apps/kestrel"
 tests="$build/tests/kestrel_tests"
-if "$kestrel" devices >"$out/devices.txt" 2>&1; then
-  row "kestrel devices" PASS "$(grep -m1 '^cuda' "$out/devices.txt" | cut -c1-60)"
+if "$kestrel" devices >"$out/devices.txt" 2>&1 && grep -q '^cuda:0 ' "$out/devices.txt"; then
+  row "kestrel devices" PASS "$(grep -m1 '^cuda:0' "$out/devices.txt" | cut -c1-60)"
 else
-  row "kestrel devices" FAIL "see devices.txt"
+  row "kestrel devices" FAIL "no cuda:0 (see devices.txt)"
   status=1
 fi
 
 # 2. The GPU suites, required to run; cuDNN's and cuBLASLt's own error logs beside them (a
 # first run's failures should explain themselves: there may be no time for a second).
+if in_budget "CUDA/NCCL gtests (REQUIRE_GPU)"; then
 if KESTREL_REQUIRE_GPU=1 CUDNN_LOGLEVEL_DBG=1 CUDNN_LOGDEST_DBG="$out/cudnn-errors.log" \
      CUBLASLT_LOG_LEVEL=1 CUBLASLT_LOG_FILE="$out/cublaslt-errors.log" \
-     timeout 300 "$tests" --gtest_filter='*Cuda*:*Nccl*' --gtest_brief=1 \
+     timeout "$(cap 300)" "$tests" --gtest_filter='*Cuda*:*Nccl*' --gtest_brief=1 \
      >"$out/cuda-tests.log" 2>&1; then
   row "CUDA/NCCL gtests (REQUIRE_GPU)" PASS "$(grep -E 'PASSED' "$out/cuda-tests.log" | tail -n 1)"
 else
   row "CUDA/NCCL gtests (REQUIRE_GPU)" FAIL "$(grep -cE '^\[  FAILED  \]' "$out/cuda-tests.log") failed lines, see cuda-tests.log"
   grep -E '^\[  FAILED  \]|Failure|error' "$out/cuda-tests.log" | head -n 30
   status=1
+fi
 fi
 
 # 3. kestrel bench on the GPU: one JSON object per line in bench.jsonl.
@@ -139,7 +175,8 @@ if in_budget "kestrel bench (GPU)"; then
               "alexnet 128 fp32 auto" "alexnet 128 fp32 off" "alexnet 128 tf32 auto" \
               "alexnet 128 bf16 auto" "alexnet 128 bf16 auto nchw"; do
     set -- $spec
-    if ! timeout 120 "$kestrel" bench "$1" --device cuda --batch "$2" --precision "$3" \
+    [ "$(left_s)" -gt 60 ] || { echo "bench: deadline near, $spec and later not run" >>"$out/bench.err"; ok=0; break; }
+    if ! timeout "$(cap 120)" "$kestrel" bench "$1" --device cuda --batch "$2" --precision "$3" \
          --graph "$4" --layout "${5:-auto}" --json \
          >>"$out/bench.jsonl" 2>>"$out/bench.err"; then ok=0; fi
   done
@@ -155,15 +192,15 @@ for line in open(sys.argv[1]):
               f" | {r['cuda_graph']}")
 PY
   cat "$out/bench.txt"
-  [ $ok = 1 ] && row "kestrel bench (GPU)" PASS "$(grep -m1 'lenet5.*train' "$out/bench.txt" | awk '{print $6, $7, $8, $9}')" \
+  [ $ok = 1 ] && row "kestrel bench (GPU)" PASS "$(grep -m1 'lenet5.*train' "$out/bench.txt" | awk '{print $9, $10, $11, $12}')" \
               || { row "kestrel bench (GPU)" FAIL "see bench.err"; status=1; }
 fi
 
 # 4. Side by side with PyTorch (the image's python3 holds it).
 if in_budget "compare.sh --device cuda"; then
-  if PYTHON="$(command -v python3)" KESTREL_BUILD_DIR="$build" timeout 240 \
+  if PYTHON="$(command -v python3)" KESTREL_BUILD_DIR="$build" timeout "$(cap 240)" \
        bench/compare.sh --device cuda --alexnet >"$out/compare.txt" 2>&1; then
-    row "compare.sh --device cuda" PASS "$(grep -m1 'PyTorch tuned' "$out/compare.txt" | sed 's/^ *//' | cut -c1-60)"
+    row "compare.sh --device cuda" PASS "$(grep '/ PyTorch tuned' "$out/compare.txt" | tr -s ' ' | paste -sd';' | cut -c1-90)"
   else
     row "compare.sh --device cuda" FAIL "see compare.txt"
     status=1
@@ -174,9 +211,9 @@ fi
 # 4b. The same in bf16: kestrel's bf16 operands and NHWC convolutions against PyTorch's
 # autocast with channels_last (issue 8's AlexNet target holds for bf16 too).
 if in_budget "compare.sh --device cuda --precision bf16"; then
-  if PYTHON="$(command -v python3)" KESTREL_BUILD_DIR="$build" timeout 200 \
+  if PYTHON="$(command -v python3)" KESTREL_BUILD_DIR="$build" timeout "$(cap 200)" \
        bench/compare.sh --device cuda --precision bf16 --alexnet >"$out/compare-bf16.txt" 2>&1; then
-    row "compare.sh bf16" PASS "$(grep -m1 'PyTorch tuned' "$out/compare-bf16.txt" | sed 's/^ *//' | cut -c1-60)"
+    row "compare.sh bf16" PASS "$(grep '/ PyTorch tuned' "$out/compare-bf16.txt" | tr -s ' ' | paste -sd';' | cut -c1-90)"
   else
     row "compare.sh bf16" FAIL "see compare-bf16.txt"
     status=1
@@ -195,8 +232,9 @@ if in_budget "train lenet5 on MNIST (GPU)"; then
                 "to99e3 0 --epochs 3 --lr 5e-3 --target-accuracy 99"; do
       set -- $spec
       name="$1-sync$2"
+      if [ "$(left_s)" -lt 45 ]; then row "train lenet5 $name" SKIP "deadline near"; continue; fi
       rm -rf "/tmp/kestrel-runs/$name"
-      if timeout 180 "$kestrel" train lenet5 --device cuda --data-dir third_party/gpu-data \
+      if timeout "$(cap 180)" "$kestrel" train lenet5 --device cuda --data-dir third_party/gpu-data \
            --out /tmp/kestrel-runs --name "$name" --sync-every "$2" "${@:3}" \
            >"$out/train-$name.log" 2>&1; then
         cp "/tmp/kestrel-runs/$name/metrics.jsonl" "$out/train-$name-metrics.jsonl"
@@ -230,7 +268,7 @@ fi
 # 6. compute-sanitizer memcheck: some sandboxes refuse it ("Device not supported").
 if in_budget "compute-sanitizer memcheck"; then
   if command -v compute-sanitizer >/dev/null; then
-    KESTREL_REQUIRE_GPU=1 timeout 240 compute-sanitizer --tool memcheck --error-exitcode 3 \
+    KESTREL_REQUIRE_GPU=1 timeout "$(cap 240)" compute-sanitizer --tool memcheck --error-exitcode 3 \
       "$tests" --gtest_filter='*Cuda*' --gtest_brief=1 >"$out/memcheck.log" 2>&1
     rc=$?
     if [ $rc -eq 0 ]; then
@@ -248,9 +286,9 @@ fi
 
 # 7. Everything else, GPU tests required (the CPU suites also run in CI).
 if in_budget "ctest (all, REQUIRE_GPU)"; then
-  if timeout "$build_timeout" cmake --build "$build" -j "$jobs" >>"$out/build.log" 2>&1 &&
+  if timeout "$(cap "$build_timeout")" cmake --build "$build" -j "$jobs" >>"$out/build.log" 2>&1 &&
      OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 KESTREL_REQUIRE_GPU=1 \
-       timeout 300 ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 240 \
+       timeout "$(cap 300)" ctest --test-dir "$build" --output-on-failure -j "$jobs" --timeout 240 \
        >"$out/ctest.log" 2>&1; then
     row "ctest (all, REQUIRE_GPU)" PASS "$(grep -E 'tests passed' "$out/ctest.log" | tail -n 1)"
   else

@@ -60,16 +60,24 @@ case "${1:-}" in
       die "third_party/gpu-data/mnist/.verified was not carried (rerun scripts/gpu-prepare.sh)"
     kestrel="${KESTREL:-build-gpu/apps/kestrel}"
     if [ ! -x "$kestrel" ]; then
-      GPU_CHECK_BUDGET=0 scripts/gpu-check.sh /tmp/gpu-lab-build >/dev/null || true
+      GPU_CHECK_BUILD_ONLY=1 scripts/gpu-check.sh /tmp/gpu-lab-build >/dev/null || true
       [ -x "$kestrel" ] || die "building kestrel failed (see /tmp/gpu-lab-build)"
     fi
+    # The libraries gpu-check.sh found (unpacked Debian packages, PyTorch's cuDNN/NCCL wheels):
+    # a RUNPATH does not reach their own dependencies.
+    env_file="$(dirname "$(dirname "$kestrel")")/gpu-env.sh"
+    # shellcheck disable=SC1090
+    [ -f "$env_file" ] && . "$env_file"
+    # The call's 600 s, less what the unpacking and a build took, less time to pack the runs.
+    lab_limit=$(( ${GPU_LAB_DEADLINE:-570} - SECONDS - 20 ))
+    [ "$lab_limit" -gt 30 ] || die "no time left for lab.sh in this call (${SECONDS}s spent)"
     # lab.sh verifies the data sets first (fetch-data.sh: the official files' md5s) and splices
     # its tables into a copy of docs/lab.md. GPU_LAB_ARGS: lab.sh options (a dry run elsewhere).
     cp docs/lab.md /tmp/lab.md
     set +e
     # shellcheck disable=SC2086
     KESTREL="$kestrel" KESTREL_DATA_DIR="$data" LAB_DIR=/tmp/kestrel-lab LAB_DOC=/tmp/lab.md \
-      timeout 540 scripts/lab.sh ${GPU_LAB_ARGS:-} 2>&1 | tee "$out/lab.log" | tail -n 40
+      timeout "$lab_limit" scripts/lab.sh ${GPU_LAB_ARGS:-} 2>&1 | tee "$out/lab.log" | tail -n 40
     rc=${PIPESTATUS[0]}
     set -e
     mkdir -p /tmp/kestrel-lab

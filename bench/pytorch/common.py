@@ -42,7 +42,7 @@ class LeNet5(nn.Module):
     def forward(self, x):
         x = self.pool(torch.relu(self.conv1(x)))
         x = self.pool(torch.relu(self.conv2(x)))
-        x = x.view(-1, 16 * 4 * 4)
+        x = torch.flatten(x, 1)  # not view: channels-last activations are not contiguous
         x = torch.relu(self.fc1(x))
         x = torch.relu(self.fc2(x))
         return self.fc3(x)
@@ -82,7 +82,7 @@ class AlexNet(nn.Module):
     def forward(self, x):
         x = self.features(x)
         x = self.avgpool(x)
-        x = x.view(x.size(0), 256 * 6 * 6)
+        x = torch.flatten(x, 1)
         return self.classifier(x)
 
 
@@ -132,9 +132,16 @@ def setup(args):
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise SystemExit("bench/pytorch: --device cuda but torch sees no GPU")
-        tf32 = args.precision == "tf32"
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-        torch.backends.cudnn.allow_tf32 = tf32
+        # fp32 means IEEE f32 (PyTorch's cuDNN allows TF32 by default). PyTorch 2.9 and later
+        # name it fp32_precision and warn about allow_tf32; mixing the two raises, so one or
+        # the other. Older versions raise AssertionError (not AttributeError) on the new name.
+        mode = "tf32" if args.precision == "tf32" else "ieee"
+        try:
+            torch.backends.cuda.matmul.fp32_precision = mode
+            torch.backends.cudnn.conv.fp32_precision = mode
+        except (AttributeError, AssertionError):
+            torch.backends.cuda.matmul.allow_tf32 = mode == "tf32"
+            torch.backends.cudnn.allow_tf32 = mode == "tf32"
         torch.backends.cudnn.benchmark = True
     return device
 
@@ -150,9 +157,11 @@ def synthetic_uint8(dataset, seed):
     return images, labels
 
 
-def training_step(model, optimizer, criterion, x, y, autocast):
+def training_step(model, optimizer, criterion, x, y, autocast, read_back=True):
     """The lab's loop body: zero_grad, forward, loss, backward, step, then the loss and the
-    correct count read back (loss.item(), (predicted == labels).sum().item())."""
+    correct count read back (loss.item(), (predicted == labels).sum().item()). Without
+    read_back they stay on the device as tensors: on a GPU each .item() waits for the step,
+    which the tuned form (like kestrel, which reads its loss every N steps) does not do."""
     optimizer.zero_grad(set_to_none=True)
     with autocast():
         outputs = model(x)
@@ -160,7 +169,10 @@ def training_step(model, optimizer, criterion, x, y, autocast):
     loss.backward()
     optimizer.step()
     _, predicted = torch.max(outputs, 1)
-    return loss.item(), (predicted == y).sum().item()
+    correct = (predicted == y).sum()
+    if not read_back:
+        return loss.detach(), correct
+    return loss.item(), correct.item()
 
 
 def make_training(args, channels, device):

@@ -24,8 +24,6 @@ def main():
     x_all = torch.from_numpy(images).to(device)
     x_all = x_all.unsqueeze(1) if x_all.dim() == 3 else x_all.permute(0, 3, 1, 2)
     x_all = x_all.float().div_(255).sub_(0.5).div_(0.5).contiguous()
-    if args.channels_last:
-        x_all = x_all.contiguous(memory_format=torch.channels_last)
     y_all = torch.from_numpy(labels).to(device)
     n = y_all.numel()
 
@@ -38,6 +36,10 @@ def main():
 
     order = torch.randperm(n, device=device)
     cursor = 0
+    # The loss and correct counts summed on the device and read once at the end, as kestrel's
+    # step ledger does: no step waits for the GPU.
+    loss_sum = torch.zeros((), device=device)
+    correct_sum = torch.zeros((), dtype=torch.int64, device=device)
 
     def step():
         nonlocal order, cursor
@@ -46,11 +48,19 @@ def main():
             cursor = 0
         index = order[cursor:cursor + args.batch]
         cursor += args.batch
-        training_step(model, optimizer, criterion, x_all.index_select(0, index),
-                      y_all.index_select(0, index), autocast)
+        xb = x_all.index_select(0, index)
+        if args.channels_last:  # index_select returns a contiguous (NCHW) tensor
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        loss, correct = training_step(model, optimizer, criterion, xb,
+                                      y_all.index_select(0, index), autocast, read_back=False)
+        loss_sum.add_(loss.float())
+        correct_sum.add_(correct)
 
     windows = time_windows(step, args, device)
-    report("pytorch-tuned", args, windows, {"compiled": compile_model})
+    steps = args.warmup + args.repeats * args.steps
+    report("pytorch-tuned", args, windows,
+           {"compiled": compile_model, "mean_loss": loss_sum.item() / steps,
+            "train_accuracy": correct_sum.item() / (steps * args.batch)})
 
 
 if __name__ == "__main__":

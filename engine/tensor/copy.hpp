@@ -3,6 +3,7 @@
 // that GPU's compute stream, so they are ordered after the ops before them; those to or from
 // the host also wait for completion.
 #include <cstddef>
+#include <cstdint>
 
 #include "engine/core/device.hpp"
 
