@@ -16,6 +16,7 @@
 #   5. LeNet-5 trained on MNIST (carried as gzip files): the recipe with the ledger read every
 #      50 steps (the default) and every step, at batch 64, and with --bf16; epoch times and
 #      accuracy
+#   5b. Nsight Compute over two eager LeNet-5 training steps: every kernel's time
 #   6. compute-sanitizer memcheck over the CUDA suites (SKIP where the sandbox refuses it)
 #   7. the rest of the test suite
 # The summary table (OUT_DIR/summary.txt) and every log (OUT_DIR/gpu-check-logs.tar.gz) are
@@ -262,6 +263,25 @@ PY
     done
   else
     row "train lenet5 on MNIST (GPU)" SKIP "third_party/gpu-data/mnist not carried"
+  fi
+fi
+
+# 5b. The kernels of two LeNet-5 training steps under Nsight Compute (the machines have ncu but
+# no working nsys): each kernel's time, from the steps bracketed by --profile-steps, eager so
+# that every op's NVTX range shows (docs/profiling.md). --clock-control none: leave the clocks.
+if in_budget "ncu: LeNet-5 step kernels"; then
+  if command -v ncu >/dev/null; then
+    if timeout "$(cap 150)" ncu --clock-control none --profile-from-start off --nvtx \
+         --metrics gpu__time_duration.sum --print-summary per-kernel \
+         "$kestrel" bench lenet5 --device cuda --mode train --graph off --batch 64 \
+         --warmup 3 --steps 2 --repeats 1 --profile-steps 3:4 >"$out/ncu-lenet5.txt" 2>&1; then
+      row "ncu: LeNet-5 step kernels" PASS "$(grep -c 'gpu__time_duration.sum' "$out/ncu-lenet5.txt") kernel rows in ncu-lenet5.txt"
+    else
+      row "ncu: LeNet-5 step kernels" FAIL "see ncu-lenet5.txt"
+      tail -n 5 "$out/ncu-lenet5.txt"
+    fi
+  else
+    row "ncu: LeNet-5 step kernels" SKIP "ncu not installed"
   fi
 fi
 
