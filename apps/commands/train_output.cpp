@@ -32,6 +32,9 @@ void TrainProgress::on_start(const train::RunStart& s) {
     fmt::print(stderr,
                "kestrel: bf16 operands for convolutions and products, f32 master weights{}\n",
                s.device.is_cuda() ? "" : " (emulated on the CPU: slower than f32, for accuracy)");
+  if (s.target_top1 > 0.0)
+    fmt::print(stderr, "kestrel: stopping once the test top-1 reaches {:.2f}%\n",
+               100.0 * s.target_top1);
   if (s.first_epoch > 0) fmt::print(stderr, "kestrel: resuming after epoch {}\n", s.first_epoch);
 }
 

@@ -244,7 +244,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   result.target_top1 = config.target_top1;
   observer.on_start({run_path.string(), device, ranks, std::string(comm.backend()),
                      config.batch * ranks, graph->parameter_count(), train_set.size(),
-                     test_set.size(), batches, first_epoch, config.bf16});
+                     test_set.size(), batches, first_epoch, config.bf16, config.target_top1});
 
   const auto save = [&](const std::string& file, int64_t epochs_done) {
     if (!lead) return;

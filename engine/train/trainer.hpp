@@ -28,6 +28,7 @@ struct RunStart {
   int64_t batches_per_epoch = 0;
   int64_t first_epoch = 0;  // > 0 when resuming
   bool bf16 = false;        // MathOptions::bf16 (emulated when `device` is the CPU)
+  double target_top1 = 0.0;  // TrainConfig::target_top1 (0: none)
 };
 
 struct StepProgress {
