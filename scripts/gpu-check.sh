@@ -150,17 +150,18 @@ else
   status=1
 fi
 
-# 2. The GPU suites, required to run; cuDNN's and cuBLASLt's own error logs beside them (a
-# first run's failures should explain themselves: there may be no time for a second).
+# 2. The GPU suites, required to run, one process per test (ctest): a kernel that faults
+# leaves a sticky error that would fail every later test of its process. cuDNN's and
+# cuBLASLt's own error logs go to each test's output (a first run's failures should explain
+# themselves: there may be no time for a second).
 if in_budget "CUDA/NCCL gtests (REQUIRE_GPU)"; then
-if KESTREL_REQUIRE_GPU=1 CUDNN_LOGLEVEL_DBG=1 CUDNN_LOGDEST_DBG="$out/cudnn-errors.log" \
-     CUBLASLT_LOG_LEVEL=1 CUBLASLT_LOG_FILE="$out/cublaslt-errors.log" \
-     timeout "$(cap 300)" "$tests" --gtest_filter='*Cuda*:*Nccl*' --gtest_brief=1 \
-     >"$out/cuda-tests.log" 2>&1; then
-  row "CUDA/NCCL gtests (REQUIRE_GPU)" PASS "$(grep -E 'PASSED' "$out/cuda-tests.log" | tail -n 1)"
+if KESTREL_REQUIRE_GPU=1 CUDNN_LOGLEVEL_DBG=1 CUDNN_LOGDEST_DBG=stderr CUBLASLT_LOG_LEVEL=1 \
+     timeout "$(cap 300)" ctest --test-dir "$build" -R 'Cuda|Nccl' -j 8 --timeout 120 \
+     --output-on-failure >"$out/cuda-tests.log" 2>&1; then
+  row "CUDA/NCCL gtests (REQUIRE_GPU)" PASS "$(grep -E 'tests passed' "$out/cuda-tests.log" | tail -n 1)"
 else
-  row "CUDA/NCCL gtests (REQUIRE_GPU)" FAIL "$(grep -cE '^\[  FAILED  \]' "$out/cuda-tests.log") failed lines, see cuda-tests.log"
-  grep -E '^\[  FAILED  \]|Failure|error' "$out/cuda-tests.log" | head -n 30
+  row "CUDA/NCCL gtests (REQUIRE_GPU)" FAIL "$(grep -E 'tests passed|tests failed' "$out/cuda-tests.log" | tail -n 1); see cuda-tests.log"
+  grep -E '^\s+[0-9]+ - ' "$out/cuda-tests.log" | head -n 30
   status=1
 fi
 fi

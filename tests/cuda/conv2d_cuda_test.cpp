@@ -4,6 +4,7 @@
 // (both round operands and results to bf16; the f32 sums run in another order, so a result
 // may land on the neighbouring bf16: within 1 bf16 step, rtol 2^-7), plus the deterministic
 // mode giving identical bits on a rerun.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "engine/ops/conv2d.hpp"
@@ -21,6 +22,14 @@ struct ConvCase {
   ops::Conv2dSpec spec;
   bool bias;
 };
+
+// "x8x1x28x28_w6x1x5x5_s1p0d1g1_bias": the case in test names and failure messages.
+std::string case_name(const ConvCase& c) {
+  return fmt::format("x{}_w{}_s{}p{}d{}g{}{}", test::name_of(c.input), test::name_of(c.weight),
+                     c.spec.stride_h, c.spec.pad_h, c.spec.dilation_h, c.spec.groups,
+                     c.bias ? "_bias" : "");
+}
+void PrintTo(const ConvCase& c, std::ostream* os) { *os << case_name(c); }
 
 struct ConvResults {
   Tensor y, dx, dw, db;
@@ -121,7 +130,8 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{Shape{4, 3, 32, 32}, Shape{64, 3, 3, 3}, spec(1, 1), true},  // AlexNet c1
         ConvCase{Shape{2, 64, 15, 15}, Shape{192, 64, 5, 5}, spec(1, 2), true},
         ConvCase{Shape{1, 4, 7, 9}, Shape{6, 2, 3, 3}, spec(2, 1, 1, 2), false},
-        ConvCase{Shape{3, 5, 11, 11}, Shape{5, 1, 3, 3}, spec(1, 2, 2, 5), true}));
+        ConvCase{Shape{3, 5, 11, 11}, Shape{5, 1, 3, 3}, spec(1, 2, 2, 5), true}),
+    [](const ::testing::TestParamInfo<ConvCase>& param) { return case_name(param.param); });
 
 TEST(CudaConv2dAlgoCache, SecondCallReusesTheTunedAlgorithm) {
   KESTREL_SKIP_WITHOUT_GPU();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "engine/runtime/context.hpp"
@@ -48,6 +49,17 @@ inline ::testing::AssertionResult gpu_equals_cpu_ints(const Tensor& cpu, const T
 }  // namespace kestrel::test
 
 namespace kestrel::test {
+
+// "8x1x28x28": a shape as part of a parameterised test's name, so that a GPU log names the case
+// that failed instead of printing its bytes.
+inline std::string name_of(const Shape& s) {
+  std::string out;
+  for (int64_t i = 0; i < s.ndim(); ++i) {
+    if (i > 0) out += 'x';
+    out += std::to_string(s[i]);
+  }
+  return out;
+}
 
 // ||gpu - cpu|| / ||cpu||, the measure for TF32 results (10-bit mantissas in the products).
 inline double relative_l2_error(const Tensor& cpu, const Tensor& gpu) {

@@ -4,6 +4,7 @@
 // error under 3e-3; bf16 against the CPU's bf16 emulation (the same rounded operands, f32
 // sums in another order) rtol 1e-4 / atol 1e-4; element functors 1e-6 relative; dropout masks
 // bit-equal.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -24,6 +25,11 @@ using test::poisoned;
 struct LinearCase {
   int64_t n, in, out;
 };
+
+std::string case_name(const LinearCase& c) {
+  return fmt::format("n{}_in{}_out{}", c.n, c.in, c.out);
+}
+void PrintTo(const LinearCase& c, std::ostream* os) { *os << case_name(c); }
 
 class CudaLinear : public ::testing::TestWithParam<LinearCase> {};
 
@@ -73,7 +79,10 @@ TEST_P(CudaLinear, ForwardBackwardMatchCpu) {
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaLinear,
                          ::testing::Values(LinearCase{1, 7, 5}, LinearCase{5, 1, 3},
                                            LinearCase{6, 9, 1}, LinearCase{64, 256, 120},
-                                           LinearCase{33, 84, 10}, LinearCase{128, 9216, 4096}));
+                                           LinearCase{33, 84, 10}, LinearCase{128, 9216, 4096}),
+                         [](const ::testing::TestParamInfo<LinearCase>& param) {
+                           return case_name(param.param);
+                         });
 
 TEST(CudaRelu, ForwardBackwardMatchCpu) {
   KESTREL_SKIP_WITHOUT_GPU();

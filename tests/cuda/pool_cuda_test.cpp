@@ -1,6 +1,7 @@
 // Pooling and LRN on the GPU against the CPU backend. The functors are shared, so these tests
 // show the launches are right: every element written, same windows, same argmax. Tolerances:
 // max pooling is exact; averages and LRN allow 1e-6 relative (nvcc may contract a*b+c to FMA).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "engine/ops/lrn.hpp"
@@ -17,6 +18,14 @@ struct PoolCase {
   Shape input;
   ops::Pool2dSpec spec;
 };
+
+// "x4x6x28x28_k2s2p0": the case in test names and failure messages.
+std::string case_name(const PoolCase& c) {
+  return fmt::format("x{}_k{}s{}p{}{}{}", test::name_of(c.input), c.spec.kernel_h, c.spec.stride_h,
+                     c.spec.pad_h, c.spec.ceil_mode ? "_ceil" : "",
+                     c.spec.count_include_pad ? "" : "_nopad");
+}
+void PrintTo(const PoolCase& c, std::ostream* os) { *os << case_name(c); }
 
 class CudaPool2d : public ::testing::TestWithParam<PoolCase> {};
 
@@ -66,7 +75,10 @@ INSTANTIATE_TEST_SUITE_P(Cases, CudaPool2d,
                          ::testing::Values(make_case(Shape{4, 6, 28, 28}, 2, 2, 0, false),
                                            make_case(Shape{2, 64, 32, 32}, 3, 2, 0, false),
                                            make_case(Shape{1, 3, 7, 9}, 3, 2, 1, true, false),
-                                           make_case(Shape{3, 5, 5, 5}, 2, 2, 0, true)));
+                                           make_case(Shape{3, 5, 5, 5}, 2, 2, 0, true)),
+                         [](const ::testing::TestParamInfo<PoolCase>& param) {
+                           return case_name(param.param);
+                         });
 
 TEST(CudaAdaptiveAvgPool2d, ThreeByThreeToSixBySixMatchesCpu) {
   KESTREL_SKIP_WITHOUT_GPU();
