@@ -359,17 +359,18 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       result.best_top1 = eval.top1;
       result.best_epoch = epoch + 1;
     }
-    nlohmann::json record = {{"epoch", epoch + 1},
-                             {"step", step},
-                             {"lr", last_lr},
-                             {"train",
-                              {{"loss", tally.mean_loss()},
-                               {"accuracy", tally.accuracy()},
-                               {"samples", static_cast<int64_t>(seen)},
-                               {"images_per_second", seen / train_seconds},
-                               {"seconds", train_seconds}}},
-                             {"eval", eval.to_json(train_set.class_names)},
-                             {"best", best}};
+    nlohmann::json record = {
+        {"epoch", epoch + 1},
+        {"step", step},
+        {"lr", last_lr},
+        {"train",
+         {{"loss", tally.mean_loss()},
+          {"accuracy", tally.accuracy()},
+          {"samples", static_cast<int64_t>(seen)},
+          {"images_per_second", seen / train_seconds},
+          {"seconds", train_seconds}}},
+        {"eval", eval.to_json(train_set.class_names)},
+        {"best", best}};
     record["eval"]["seconds"] = eval.seconds;
     const bool target_reached = config.target_top1 > 0.0 && eval.top1 >= config.target_top1;
     if (target_reached) {
