@@ -34,18 +34,18 @@ void gemm(cublasHandle_t blas, cublasOperation_t trans_a, cublasOperation_t tran
           int64_t n, int64_t k, const void* a, int64_t lda, const void* b, int64_t ldb, float* c,
           int64_t ldc, MathMode math, float beta = 0.0f) {
   set_math(blas, math);
-  const float one = 1.0f, zero = beta;
+  const float one = 1.0f;
   // BLAS wants every leading dimension >= 1, even for an empty matrix.
   const auto i = [](int64_t v) { return static_cast<int>(v); };
   lda = std::max<int64_t>(lda, 1), ldb = std::max<int64_t>(ldb, 1), ldc = std::max<int64_t>(ldc, 1);
   if (math != MathMode::BF16) {
     KESTREL_CUBLAS_CHECK(cublasSgemm(blas, trans_a, trans_b, i(m), i(n), i(k), &one,
                                      static_cast<const float*>(a), i(lda),
-                                     static_cast<const float*>(b), i(ldb), &zero, c, i(ldc)));
+                                     static_cast<const float*>(b), i(ldb), &beta, c, i(ldc)));
     return;
   }
   KESTREL_CUBLAS_CHECK(cublasGemmEx(blas, trans_a, trans_b, i(m), i(n), i(k), &one, a, CUDA_R_16BF,
-                                    i(lda), b, CUDA_R_16BF, i(ldb), &zero, c, CUDA_R_32F, i(ldc),
+                                    i(lda), b, CUDA_R_16BF, i(ldb), &beta, c, CUDA_R_32F, i(ldc),
                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
