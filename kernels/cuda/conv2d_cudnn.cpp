@@ -94,25 +94,25 @@ ConvAlgoKey make_key(ConvDirection d, const kernels::Conv2dGeometry& g, const Co
 }
 
 // Picks the fastest usable result of a cudnnFind...Ex run (results come sorted by time): one
-// that ran, fits the workspace, is deterministic when asked and, in plain f32, is not a TF32
-// tensor-op kernel. When none is, the error lists each result and why it was passed over.
+// that ran, fits the workspace and is deterministic when asked. When none is, the error lists
+// each result and why it was passed over.
 template <class Perf>
 ConvAlgoChoice pick(const Perf* results, int count, const ConvOptions& o, const char* what,
                     const kernels::Conv2dGeometry& g) {
   std::string passed_over;
   for (int i = 0; i < count; ++i) {
     const Perf& p = results[i];
-    const char* why = p.status != CUDNN_STATUS_SUCCESS ? nullptr
-                      : p.memory > o.workspace_limit   ? "workspace"
-                      : o.deterministic && p.determinism != CUDNN_DETERMINISTIC
-                          ? "not deterministic"
-                      : !o.bf16 && !o.tf32 && p.mathType != CUDNN_FMA_MATH ? "tensor-op math"
-                                                                           : "";
-    if (why != nullptr && why[0] == '\0')
+    const char* why = nullptr;
+    if (p.status != CUDNN_STATUS_SUCCESS)
+      why = cudnnGetErrorString(p.status);
+    else if (p.memory > o.workspace_limit)
+      why = "workspace";
+    else if (o.deterministic && p.determinism != CUDNN_DETERMINISTIC)
+      why = "not deterministic";
+    else  // plain f32 stays on FMA kernels (no TF32), whatever math type the result names
       return ConvAlgoChoice{static_cast<int>(p.algo), p.memory, p.time,
-                            static_cast<int>(p.mathType)};
-    passed_over += fmt::format(" algo {}: {};", static_cast<int>(p.algo),
-                               why != nullptr ? why : cudnnGetErrorString(p.status));
+                            static_cast<int>(!o.bf16 && !o.tf32 ? CUDNN_FMA_MATH : p.mathType)};
+    passed_over += fmt::format(" algo {}: {};", static_cast<int>(p.algo), why);
   }
   KESTREL_FAIL(
       "conv2d: cuDNN found no {} algorithm{} within a {} MiB workspace for {} input [{}, {}, "
