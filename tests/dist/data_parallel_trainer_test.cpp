@@ -89,5 +89,34 @@ TEST(DataParallelTrainer, ThreadRanksMatchOneProcessAndOnlyRankZeroWrites) {
   EXPECT_EQ(names, (std::vector<std::string>{"dp2", "dp4", "one"}));
 }
 
+TEST(DataParallelTrainer, EveryRankStopsAtTheTargetTogether) {
+  // The target is judged on the summed (sharded) evaluation, which every rank holds the same:
+  // all ranks stop after the same epoch. A rank that trained on would wait in its next
+  // collective for ranks that have left (here the test would hang, not fail).
+  test::ScratchDir root;
+  Quiet quiet;
+  cpu::set_num_threads(1);
+  TrainConfig dp = run_config(root, "target", 64);
+  dp.epochs = 3;
+  dp.target_top1 = 0.01;  // reached by the first epoch's evaluation
+  constexpr int kRanks = 2;
+  test::ThreadGroup group(kRanks);
+  std::vector<RunResult> results(kRanks);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kRanks; ++r)
+    threads.emplace_back([&, r] {
+      test::ThreadCommunicator comm(group, r);
+      results[static_cast<size_t>(r)] = run_training(dp, apps::model_builder(), quiet, comm);
+    });
+  for (auto& t : threads) t.join();
+  cpu::set_num_threads(0);
+  for (const RunResult& r : results) {
+    EXPECT_EQ(r.status, RunStatus::Completed);
+    EXPECT_EQ(r.epochs_done, 1);
+    EXPECT_EQ(r.target_epoch, 1);
+    EXPECT_GT(r.seconds_to_target, 0.0);
+  }
+}
+
 }  // namespace
 }  // namespace kestrel::train
