@@ -98,7 +98,12 @@ train() {
   local resume=() planned
   # A run planned for another number of epochs is not extended: its learning-rate schedule
   # (one-cycle, cosine, step) was laid over the epochs it was started with.
-  planned=$(sed -n 's/.*"epochs": *\([0-9][0-9]*\).*/\1/p' "$dir/config.json" 2>/dev/null | head -n 1)
+  # (No config.json yet, a fresh run: nothing planned. Checked first: under pipefail a failing
+  # sed would end the script through set -e, silently.)
+  planned=
+  if [ -f "$dir/config.json" ]; then
+    planned=$(sed -n 's/.*"epochs": *\([0-9][0-9]*\).*/\1/p' "$dir/config.json" | head -n 1)
+  fi
   if [ -n "$planned" ] && [ "$planned" != "$epochs" ]; then
     echo "lab.sh: $name: planned for $planned epochs, not $epochs: training it again from the start"
     rm -rf "$dir"
