@@ -46,6 +46,21 @@ std::vector<float> saved_values(const TrainConfig& c) {
   return all;
 }
 
+// run_training on `ranks` threads, each a rank of one ThreadGroup; every rank's result.
+std::vector<RunResult> train_as_thread_ranks(const TrainConfig& c, int ranks) {
+  Quiet quiet;
+  test::ThreadGroup group(ranks);
+  std::vector<RunResult> results(static_cast<size_t>(ranks));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      test::ThreadCommunicator comm(group, r);
+      results[static_cast<size_t>(r)] = run_training(c, apps::model_builder(), quiet, comm);
+    });
+  for (auto& t : threads) t.join();
+  return results;
+}
+
 TEST(DataParallelTrainer, ThreadRanksMatchOneProcessAndOnlyRankZeroWrites) {
   test::ScratchDir root;
   Quiet quiet;
@@ -56,15 +71,7 @@ TEST(DataParallelTrainer, ThreadRanksMatchOneProcessAndOnlyRankZeroWrites) {
   for (int ranks : {2, 4}) {
     SCOPED_TRACE(testing::Message() << ranks << " ranks");
     const TrainConfig dp = run_config(root, "dp" + std::to_string(ranks), 128 / ranks);
-    test::ThreadGroup group(ranks);
-    std::vector<RunResult> results(static_cast<size_t>(ranks));
-    std::vector<std::thread> threads;
-    for (int r = 0; r < ranks; ++r)
-      threads.emplace_back([&, r] {
-        test::ThreadCommunicator comm(group, r);
-        results[static_cast<size_t>(r)] = run_training(dp, apps::model_builder(), quiet, comm);
-      });
-    for (auto& t : threads) t.join();
+    const std::vector<RunResult> results = train_as_thread_ranks(dp, ranks);
     for (const RunResult& r : results) {
       EXPECT_EQ(r.status, RunStatus::Completed);
       EXPECT_EQ(r.epochs_done, 2);
@@ -94,21 +101,11 @@ TEST(DataParallelTrainer, EveryRankStopsAtTheTargetTogether) {
   // all ranks stop after the same epoch. A rank that trained on would wait in its next
   // collective for ranks that have left (here the test would hang, not fail).
   test::ScratchDir root;
-  Quiet quiet;
   cpu::set_num_threads(1);
   TrainConfig dp = run_config(root, "target", 64);
   dp.epochs = 3;
   dp.target_top1 = 0.01;  // reached by the first epoch's evaluation
-  constexpr int kRanks = 2;
-  test::ThreadGroup group(kRanks);
-  std::vector<RunResult> results(kRanks);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < kRanks; ++r)
-    threads.emplace_back([&, r] {
-      test::ThreadCommunicator comm(group, r);
-      results[static_cast<size_t>(r)] = run_training(dp, apps::model_builder(), quiet, comm);
-    });
-  for (auto& t : threads) t.join();
+  const std::vector<RunResult> results = train_as_thread_ranks(dp, 2);
   cpu::set_num_threads(0);
   for (const RunResult& r : results) {
     EXPECT_EQ(r.status, RunStatus::Completed);
