@@ -41,6 +41,29 @@ const float* cpu_operand(const Context& ctx, const Tensor& t, Tensor& holder) {
   return static_cast<const float*>(operand(ctx, t, holder));
 }
 
+// y[n, out] (+)= x[n, in] w[out, in]^T on the context's device, onto what y holds when
+// `accumulate`: classic cuBLAS on a GPU, kestrel's GEMM on the CPU.
+void accumulate_product(const Context& ctx, int64_t n, int64_t in, int64_t out, const void* x,
+                        const void* w, float* y, bool accumulate) {
+#if defined(KESTREL_HAVE_CUDA)
+  if (ctx.is_cuda()) {
+    cuda::linear_forward_gemm(ctx.cuda().cublas(), {n, in, out}, x, w, y, accumulate,
+                              math_mode(ctx));
+    return;
+  }
+#else
+  (void)ctx;
+#endif
+  cpu::GemmArgs g;
+  g.trans_b = true;  // y[N, out] = x[N, in] * (w[out, in])^T
+  g.m = n, g.n = out, g.k = in;
+  g.a = static_cast<const float*>(x), g.lda = in;
+  g.b = static_cast<const float*>(w), g.ldb = in;
+  g.beta = accumulate ? 1.0f : 0.0f;
+  g.c = y, g.ldc = out;
+  cpu::gemm(g);
+}
+
 }  // namespace
 
 Shape linear_output_shape(const Shape& input, const Shape& weight) {
@@ -70,38 +93,26 @@ void linear_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
   detail::check_shape("linear", "output", y, Shape{n, out});
 
   Tensor x_holder, w_holder;
+  const void* xs = operand(ctx, x, x_holder);
+  const void* ws = operand(ctx, w, w_holder);
+  const float* b = bias != nullptr ? bias->data<float>() : nullptr;
+  float* ys = y.data<float>();
 #if defined(KESTREL_HAVE_CUDA)
+  // cuBLASLt adds the bias and applies the ReLU in the product's epilogue; the shapes it has no
+  // algorithm for take the passes below, as the CPU does.
   if (ctx.is_cuda()) {
-    // cuBLASLt adds the bias and applies the ReLU in the product's epilogue; for the shapes it
-    // has no algorithm for, classic cuBLAS with the bias and ReLU as passes of their own.
     auto& dc = ctx.cuda();
-    const void* xs = operand(ctx, x, x_holder);
-    const void* ws = operand(ctx, w, w_holder);
-    const float* b = bias != nullptr ? bias->data<float>() : nullptr;
-    float* ys = y.data<float>();
     if (cuda::linear_forward(dc.cublaslt(), ctx.stream(), dc.workspace(cuda::kLinearWorkspaceBytes),
                              cuda::kLinearWorkspaceBytes, {n, in, out}, xs, ws, b, ys, relu,
                              math_mode(ctx)))
       return;
-    if (b != nullptr)
-      detail::launch_elementwise(ctx, y.numel(), kernels::BroadcastBiasRows{b, ys, out});
-    cuda::linear_forward_gemm(dc.cublas(), {n, in, out}, xs, ws, ys, b != nullptr, math_mode(ctx));
-    if (relu) detail::launch_elementwise(ctx, y.numel(), kernels::ReluForward{ys, ys});
-    return;
   }
 #endif
-  // With a bias, y starts as bias rows and the GEMM accumulates onto it (beta = 1).
-  if (bias != nullptr)
-    cpu::launch(y.numel(), kernels::BroadcastBiasRows{bias->data<float>(), y.data<float>(), out});
-  cpu::GemmArgs g;
-  g.trans_b = true;  // y[N, out] = x[N, in] * (w[out, in])^T
-  g.m = n, g.n = out, g.k = in;
-  g.a = cpu_operand(ctx, x, x_holder), g.lda = in;
-  g.b = cpu_operand(ctx, w, w_holder), g.ldb = in;
-  g.beta = bias != nullptr ? 1.0f : 0.0f;
-  g.c = y.data<float>(), g.ldc = out;
-  cpu::gemm(g);
-  if (relu) cpu::launch(y.numel(), kernels::ReluForward{y.data<float>(), y.data<float>()});
+  // With a bias, y starts as bias rows and the product accumulates onto it (beta = 1).
+  if (b != nullptr)
+    detail::launch_elementwise(ctx, y.numel(), kernels::BroadcastBiasRows{b, ys, out});
+  accumulate_product(ctx, n, in, out, xs, ws, ys, b != nullptr);
+  if (relu) detail::launch_elementwise(ctx, y.numel(), kernels::ReluForward{ys, ys});
 }
 
 void linear_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w, Tensor& dx) {

@@ -346,13 +346,18 @@ TEST(MemoryPool, ReleaseCachedFreesOnlyWhollyFreeSegments) {
   EXPECT_EQ(f.log->bad_deallocations, 0u);
 }
 
-TEST(MemoryPool, OutOfMemoryReleasesTheCacheAndRetries) {
-  PoolFixture f;
+// An 8 MiB budget spent on two 4 MiB segments, both cached (allocated, then freed).
+void cache_two_segments_filling_the_budget(PoolFixture& f) {
   f.log->budget = 8 * MiB;
   void* a = f.pool->allocate(4 * MiB);
   void* b = f.pool->allocate(4 * MiB);
   f.pool->deallocate(a);
   f.pool->deallocate(b);
+}
+
+TEST(MemoryPool, OutOfMemoryReleasesTheCacheAndRetries) {
+  PoolFixture f;
+  cache_two_segments_filling_the_budget(f);
   // Two cached 4 MiB segments cannot serve 6 MiB and the budget is spent: the pool must give
   // them back and try again.
   void* c = f.pool->allocate(6 * MiB);
@@ -393,11 +398,7 @@ TEST(MemoryPool, WhileHoldingOutOfMemoryReleasesNothing) {
   // Holding is what a CUDA Graph capture does, and a cudaFree would invalidate the capture:
   // the raw allocator's error comes through and the cached segments stay.
   PoolFixture f;
-  f.log->budget = 8 * MiB;
-  void* a = f.pool->allocate(4 * MiB);
-  void* b = f.pool->allocate(4 * MiB);
-  f.pool->deallocate(a);
-  f.pool->deallocate(b);
+  cache_two_segments_filling_the_budget(f);
   f.pool->begin_holding();
   const std::string oom = error_text([&] { f.pool->allocate(6 * MiB); });
   EXPECT_NE(oom.find("out of memory allocating"), std::string::npos) << oom;
