@@ -12,24 +12,12 @@
 #include "engine/runtime/context.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gpu.hpp"
+#include "tests/support/poison.hpp"
 #include "tests/support/random.hpp"
 
 namespace kestrel::test {
 
 inline Device gpu0() { return Device::cuda(0); }
-
-// A tensor of `shape` on `device`, every element NaN (or -1 for integers).
-inline Tensor poisoned(const Shape& shape, Device device, DType dtype = DType::F32) {
-  Tensor t = Tensor::empty(shape, dtype, device);
-  if (dtype == DType::F32) {
-    t.fill(std::numeric_limits<float>::quiet_NaN());
-  } else {
-    Tensor host = Tensor::empty(shape, dtype);
-    std::fill_n(static_cast<uint8_t*>(host.raw_data()), host.nbytes(), uint8_t{0xff});
-    t.copy_from(host);
-  }
-  return t;
-}
 
 // The CPU result is the oracle: GPU within rtol/atol of it, element by element.
 inline ::testing::AssertionResult gpu_matches_cpu(const Tensor& cpu, const Tensor& gpu, double rtol,

@@ -1,5 +1,7 @@
 #include "tests/support/compare.hpp"
 
+#include <cstring>
+
 namespace kestrel::test {
 
 ::testing::AssertionResult all_close(const std::vector<double>& expected,
@@ -29,6 +31,25 @@ namespace kestrel::test {
 ::testing::AssertionResult all_close(const std::vector<double>& expected, const Tensor& actual,
                                      double rtol, double atol) {
   return all_close(expected, actual.to_vector(), rtol, atol);
+}
+
+::testing::AssertionResult same_bits(const std::vector<float>& expected,
+                                     const std::vector<float>& actual) {
+  if (expected.size() != actual.size())
+    return ::testing::AssertionFailure()
+           << "size mismatch: expected " << expected.size() << " got " << actual.size();
+  for (size_t i = 0; i < expected.size(); ++i)
+    if (std::memcmp(&expected[i], &actual[i], sizeof(float)) != 0)
+      return ::testing::AssertionFailure() << "element " << i << " of " << expected.size()
+                                           << ": expected " << expected[i] << ", got " << actual[i];
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult same_bits(const Tensor& expected, const Tensor& actual) {
+  if (expected.shape() != actual.shape())
+    return ::testing::AssertionFailure()
+           << "shape " << actual.shape().str() << ", expected " << expected.shape().str();
+  return same_bits(expected.to_vector(), actual.to_vector());
 }
 
 }  // namespace kestrel::test

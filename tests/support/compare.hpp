@@ -17,4 +17,10 @@ namespace kestrel::test {
 ::testing::AssertionResult all_close(const std::vector<double>& expected,
                                      const std::vector<float>& actual, double rtol, double atol);
 
+// The same f32 bits in every element (any devices; NaN equals NaN of the same bits); reports the
+// first element that differs.
+::testing::AssertionResult same_bits(const Tensor& expected, const Tensor& actual);
+::testing::AssertionResult same_bits(const std::vector<float>& expected,
+                                     const std::vector<float>& actual);
+
 }  // namespace kestrel::test
