@@ -1,5 +1,7 @@
 #include "engine/ops/checks.hpp"
 
+#include <cstdint>
+
 namespace kestrel::ops::detail {
 
 void check_tensor(std::string_view op, std::string_view name, const Tensor& t, const Context& ctx,
@@ -17,6 +19,13 @@ void check_shape(std::string_view op, std::string_view name, const Tensor& t,
                  const Shape& expected) {
   KESTREL_CHECK(t.shape() == expected, "{}: {} has shape {}, expected {}", op, name,
                 t.shape().str(), expected.str());
+}
+
+bool overlap(const Tensor& a, const Tensor& b) {
+  if (a.nbytes() == 0 || b.nbytes() == 0 || a.device() != b.device()) return false;
+  const auto a0 = reinterpret_cast<uintptr_t>(a.raw_data()),
+             b0 = reinterpret_cast<uintptr_t>(b.raw_data());
+  return a0 < b0 + b.nbytes() && b0 < a0 + a.nbytes();
 }
 
 void check_cross_entropy(std::string_view op, const Context& ctx, const Tensor& logits,

@@ -14,6 +14,8 @@ void check_tensor(std::string_view op, std::string_view name, const Tensor& t, c
 // `t` has exactly `expected` shape.
 void check_shape(std::string_view op, std::string_view name, const Tensor& t,
                  const Shape& expected);
+// Whether the bytes of `a` and `b` share an address (same device); empty tensors overlap nothing.
+bool overlap(const Tensor& a, const Tensor& b);
 
 // The arguments of a softmax-cross-entropy: logits [N, C] f32 with N, C > 0, labels [N] i32,
 // label_smoothing in [0, 1], gradient_divisor 0 or >= N. The labels' values are not read.
