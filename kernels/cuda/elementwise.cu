@@ -1,9 +1,11 @@
 // Every element functor the CUDA backend runs, instantiated once (see launch.hpp).
 #include "kernels/common/activation.hpp"
+#include "kernels/common/add.hpp"
 #include "kernels/common/adaptive_pool2d.hpp"
 #include "kernels/common/batch_assembly.hpp"
 #include "kernels/common/bf16.hpp"
 #include "kernels/common/classification.hpp"
+#include "kernels/common/concat.hpp"
 #include "kernels/common/dropout.hpp"
 #include "kernels/common/eval_tally.hpp"
 #include "kernels/common/fill.hpp"
@@ -56,3 +58,6 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AccumulateEvalBatch)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::RoundToBf16)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::PackBf16)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::UnpackBf16)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SumOperands)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AccumulateInto)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::CopyRowSlices)
