@@ -95,6 +95,19 @@ Tensor Tensor::sub(int64_t element_offset, const Shape& shape) const {
   return t;
 }
 
+Tensor Tensor::reinterpret(int64_t byte_offset, const Shape& shape, DType dtype) const {
+  const int64_t bytes = shape.numel() * static_cast<int64_t>(dtype_size(dtype));
+  KESTREL_CHECK(byte_offset >= 0 && byte_offset + bytes <= static_cast<int64_t>(nbytes()) &&
+                    byte_offset % static_cast<int64_t>(dtype_size(dtype)) == 0,
+                "reinterpret: {}{} at byte {} does not fit {} (or is misaligned)",
+                dtype_name(dtype), shape.str(), byte_offset, str());
+  Tensor t = *this;
+  t.offset_ += static_cast<size_t>(byte_offset);
+  t.shape_ = shape;
+  t.dtype_ = dtype;
+  return t;
+}
+
 std::vector<float> Tensor::to_vector() const {
   std::vector<float> v(static_cast<size_t>(numel()));
   copy_bytes(v.data(), Device::cpu(), data<float>(), device(), nbytes());

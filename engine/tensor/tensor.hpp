@@ -60,6 +60,10 @@ class Tensor {
   // A view of `shape` starting `element_offset` elements into this tensor's data (how layers
   // take their parameters out of the flat buffer).
   Tensor sub(int64_t element_offset, const Shape& shape) const;
+  // A view of `shape` and `dtype` starting `byte_offset` bytes into this tensor's data, which
+  // it must fit in (how the graph carves typed tensors out of its byte arena and state store).
+  // The offset must be a multiple of the dtype's size.
+  Tensor reinterpret(int64_t byte_offset, const Shape& shape, DType dtype) const;
 
   // Host round-trips, for tests and I/O (from any device; waits for queued work).
   std::vector<float> to_vector() const;
