@@ -99,7 +99,7 @@ void run_predict(const PredictFlags& f) {
   auto graph = model_builder()(model, Shape{info.channels, info.height, info.width}, info.classes);
   graph->build(ctx, batch);
   checkpoint::NamedTensors params;
-  for (const auto& p : graph->named_parameters()) params.emplace_back(p.name, p.tensor);
+  for (const auto& p : graph->state_dict()) params.emplace_back(p.name, p.tensor);
   checkpoint::restore_parameters(loaded, params, model);
 
   for (int64_t first = 0; first < count_all; first += batch) {

@@ -203,7 +203,7 @@ void run_eval(const EvalFlags& f) {
       model_builder()(model, Shape{test.channels(), test.height(), test.width()}, test.classes);
   graph->build(ctx, f.batch);
   checkpoint::NamedTensors params;
-  for (const auto& p : graph->named_parameters()) params.emplace_back(p.name, p.tensor);
+  for (const auto& p : graph->state_dict()) params.emplace_back(p.name, p.tensor);
   checkpoint::restore_parameters(loaded, params, model);
   // The run's normalisation: the lab's when the run used it, else the data set's statistics.
   bool lab = false;

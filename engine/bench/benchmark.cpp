@@ -147,7 +147,9 @@ BenchResult run_benchmark(const Context& ctx, const GraphFactory& make_graph, co
 
   BenchResult result;
   result.mode = mode;
-  result.forward_multiply_adds = graph->summary().multiply_adds;
+  const nn::GraphSummary summary = graph->summary();
+  result.forward_multiply_adds = summary.multiply_adds;
+  result.arena_bytes = summary.arena_bytes;
   result.flops_per_step = flops_per_step(result.forward_multiply_adds, mode);
 
   // The step's body (forward, or all of train_step after its inputs) is what a CUDA Graph
@@ -237,7 +239,8 @@ nlohmann::json to_json(const BenchReport& r) {
                         {"forward_multiply_adds", b.forward_multiply_adds},
                         {"flops_per_step", b.flops_per_step},
                         {"achieved_gflops", b.achieved_gflops},
-                        {"peak_memory_bytes", b.peak_memory_bytes}};
+                        {"peak_memory_bytes", b.peak_memory_bytes},
+                        {"arena_bytes", b.arena_bytes}};
     j["peak_share"] = r.peak.known() ? nlohmann::json(b.achieved_gflops / r.peak.gflops)
                                      : nlohmann::json(nullptr);
     if (b.mode == BenchMode::Train) j["last_loss"] = b.last_loss;
@@ -292,15 +295,16 @@ std::string format_report(const BenchReport& r) {
   out += fmt::format("peak: {}\n", r.peak.known() ? fmt::format("{:.1f} TFLOP/s ({})",
                                                                 r.peak.gflops / 1e3, r.peak.source)
                                                   : r.peak.source);
-  out += fmt::format("{:<8} {:>12} {:>10} {:>10} {:>8} {:>12}\n", "mode", "images/s", "ms/step",
-                     "GFLOP/s", "of peak", "peak memory");
+  out += fmt::format("{:<8} {:>12} {:>10} {:>10} {:>8} {:>12} {:>12}\n", "mode", "images/s",
+                     "ms/step", "GFLOP/s", "of peak", "peak memory", "graph arena");
   for (const BenchResult& b : r.results) {
     const std::string share =
         r.peak.known() ? fmt::format("{:.1f}%", 100.0 * b.achieved_gflops / r.peak.gflops)
                        : std::string("n/a");
-    out += fmt::format("{:<8} {:>12} {:>10.3f} {:>10.1f} {:>8} {:>12}\n", mode_name(b.mode),
+    out += fmt::format("{:<8} {:>12} {:>10.3f} {:>10.1f} {:>8} {:>12} {:>12}\n", mode_name(b.mode),
                        nn::with_thousands(std::llround(b.images_per_second)), b.ms_per_step,
-                       b.achieved_gflops, share, megabytes(b.peak_memory_bytes));
+                       b.achieved_gflops, share, megabytes(b.peak_memory_bytes),
+                       megabytes(static_cast<size_t>(b.arena_bytes)));
   }
   if (r.device != "cpu")
     for (const BenchResult& b : r.results)

@@ -79,8 +79,11 @@ struct BenchResult {
   double flops_per_step = 0.0;
   double achieved_gflops = 0.0;
   size_t peak_memory_bytes = 0;  // the device pool's high-water mark, data set included
-  float last_loss = 0.0f;        // training only: the last step's loss (a sanity check)
-  std::string graph;             // train::StepGraph::status() after the run
+  // The graph's planned arena (activations, their gradients, saved tensors; nn::Graph): the
+  // part of the peak that liveness planning sizes.
+  int64_t arena_bytes = 0;
+  float last_loss = 0.0f;  // training only: the last step's loss (a sanity check)
+  std::string graph;       // train::StepGraph::status() after the run
 };
 
 // Throws kestrel::Error for options out of range (naming the flag) and when a training loss
@@ -97,10 +100,10 @@ std::string device_description(const Context& ctx);
 struct BenchReport {
   std::string model;
   BenchData data;
-  std::string device;       // "cpu", "cuda:0"
-  std::string device_name;  // "cpu", "NVIDIA H100 80GB HBM3"
-  int threads = 0;          // CPU threads (OpenMP)
-  std::string precision;    // "fp32", "tf32", "bf16"
+  std::string device;                // "cpu", "cuda:0"
+  std::string device_name;           // "cpu", "NVIDIA H100 80GB HBM3"
+  int threads = 0;                   // CPU threads (OpenMP)
+  std::string precision;             // "fp32", "tf32", "bf16"
   std::string conv_layout = "nchw";  // the GPU convolutions' operands: "nchw", or "nhwc" (bf16)
   BenchOptions options;
   DevicePeak peak;

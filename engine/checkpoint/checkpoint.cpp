@@ -206,9 +206,12 @@ std::string optimizer_hparams_json(const optim::Optimizer& optimizer) {
 }
 
 void save_checkpoint(const std::string& path, const NamedTensors& params,
-                     const optim::Optimizer* optimizer, const CheckpointState& state) {
+                     const optim::Optimizer* optimizer, const CheckpointState& state,
+                     const NamedTensors& buffers) {
   std::set<std::string_view> names;
-  for (const auto& [name, tensor] : params) {
+  NamedTensors all = params;
+  all.insert(all.end(), buffers.begin(), buffers.end());
+  for (const auto& [name, tensor] : all) {
     KESTREL_CHECK(!name.starts_with(kOptimizerPrefix),
                   "cannot save checkpoint {}: parameter name {} uses the reserved prefix \"{}\"",
                   path, name, kOptimizerPrefix);
@@ -216,7 +219,7 @@ void save_checkpoint(const std::string& path, const NamedTensors& params,
                   "cannot save checkpoint {}: parameter name {} appears twice", path, name);
   }
   const auto metadata = checkpoint_metadata(params, optimizer, state, path);
-  NamedTensors tensors = params;
+  NamedTensors tensors = all;
   if (optimizer != nullptr) {
     for (const auto& [name, buffer] : optimizer->state()) {
       tensors.emplace_back(std::string(kOptimizerPrefix) + name, buffer);
@@ -273,13 +276,36 @@ void restore_parameters(const LoadedCheckpoint& checkpoint, const NamedTensors& 
   KESTREL_CHECK(saved_model.empty() || expected_model.empty() || saved_model == expected_model,
                 "checkpoint {} is for {}, not {}", path, saved_model, expected_model);
 
-  // Every check before the first copy, so that a refused checkpoint changes nothing.
+  // Every check before the first copy, so that a refused checkpoint changes nothing. Names
+  // first, all of them in one line: a file of another architecture differs in many.
   std::set<std::string_view> live_names;
+  std::vector<std::string_view> missing, unexpected;
   for (const auto& [name, live] : params) {
     live_names.insert(name);
+    if (checkpoint.file.find(name) == nullptr) missing.push_back(name);
+  }
+  for (const auto& entry : checkpoint.file.entries) {
+    if (!entry.name.starts_with(kOptimizerPrefix) && !live_names.contains(entry.name))
+      unexpected.push_back(entry.name);
+  }
+  const auto listed = [](const std::vector<std::string_view>& names) {
+    constexpr size_t kShown = 12;
+    std::string out;
+    for (size_t i = 0; i < names.size() && i < kShown; ++i)
+      out += (i > 0 ? ", " : "") + std::string(names[i]);
+    if (names.size() > kShown) out += fmt::format(" and {} more", names.size() - kShown);
+    return out;
+  };
+  KESTREL_CHECK(
+      missing.empty() && unexpected.empty(), "checkpoint {} does not match {}: {}{}{}", path, model,
+      missing.empty() ? ""
+                      : fmt::format("missing {} ({})", listed(missing),
+                                    missing.size() == 1 ? "needed" : "all needed"),
+      !missing.empty() && !unexpected.empty() ? "; " : "",
+      unexpected.empty() ? ""
+                         : fmt::format("unexpected {} (not in the model)", listed(unexpected)));
+  for (const auto& [name, live] : params) {
     const SafetensorsFile::Entry* saved = checkpoint.file.find(name);
-    KESTREL_CHECK(saved != nullptr, "checkpoint {} has no tensor {}, which {} needs", path, name,
-                  model);
     KESTREL_CHECK(saved->shape == live.shape(),
                   "checkpoint {}: {} has shape {} in the checkpoint but {} in {}", path, name,
                   saved->shape.str(), live.shape().str(), model);
@@ -287,11 +313,6 @@ void restore_parameters(const LoadedCheckpoint& checkpoint, const NamedTensors& 
                   "checkpoint {}: {} is {} in the checkpoint but {} in {}", path, name,
                   safetensors_dtype_name(saved->dtype), safetensors_dtype_name(live.dtype()),
                   model);
-  }
-  for (const auto& entry : checkpoint.file.entries) {
-    KESTREL_CHECK(entry.name.starts_with(kOptimizerPrefix) || live_names.contains(entry.name),
-                  "checkpoint {} has tensor {} {}, which is not a parameter of {}", path,
-                  entry.name, entry.shape.str(), model);
   }
   for (const auto& [name, live] : params) {
     Tensor target = live;

@@ -10,6 +10,9 @@
 //
 // Tensors:
 //   <parameter name>         each parameter as given (conv1.weight [out, in, kh, kw], ...)
+//   <buffer name>            each buffer (non-trainable state: bn1.running_mean f32,
+//                            bn1.num_batches_tracked i64, frozen parameters), as PyTorch's
+//                            state_dict holds them
 //   optimizer.<state name>   each optimizer buffer, FLAT over all parameters: optimizer.exp_avg
 //                            and optimizer.exp_avg_sq (Adam/AdamW), optimizer.momentum_buffer
 //                            (SGD with momentum); f32 [P], P = the total parameter count.
@@ -89,24 +92,27 @@ struct LoadedCheckpoint {
   SafetensorsFile file;  // every tensor, on the host
 };
 
-// Writes `params` (under their names), the state of `optimizer` (may be null: weights only) and
-// `state` to `path`, atomically (see write_safetensors). With optimizer state, the parameters
-// must be views that tile the optimizer's flat buffer (the model's flat parameter buffer), so
-// that optimizer.param_offsets can be recorded. Throws kestrel::Error for duplicate, empty or
-// reserved names, reserved `extra` keys, `config` that is not JSON, and I/O failures.
+// Writes `params` and `buffers` (under their names), the state of `optimizer` (may be null:
+// weights only) and `state` to `path`, atomically (see write_safetensors). With optimizer
+// state, the parameters must be views that tile the optimizer's flat buffer (the model's flat
+// parameter buffer), so that optimizer.param_offsets can be recorded; buffers are any tensors
+// beside them. Throws kestrel::Error for duplicate, empty or reserved names, reserved `extra`
+// keys, `config` that is not JSON, and I/O failures.
 void save_checkpoint(const std::string& path, const NamedTensors& params,
-                     const optim::Optimizer* optimizer, const CheckpointState& state);
+                     const optim::Optimizer* optimizer, const CheckpointState& state,
+                     const NamedTensors& buffers = {});
 
 // Reads and validates `path` (read_safetensors' checks) and its kestrel metadata: a kestrel
 // checkpoint must have every key above with well-formed values and a format version this
 // kestrel reads. Throws kestrel::Error naming the file and the problem.
 LoadedCheckpoint load_checkpoint(const std::string& path);
 
-// Copies the checkpoint's parameters into `params` (live views on any device). Checks first,
-// copies only if everything matches: the checkpoint's model is `expected_model` (skipped when
-// the file does not name one or `expected_model` is empty), every parameter is present with its
-// shape and dtype, and the file holds no parameter the model lacks (tensors under "optimizer."
-// aside).
+// Copies the checkpoint's tensors into `params` (the model's parameters and buffers: live views
+// on any device). Checks first, copies only if everything matches: the checkpoint's model is
+// `expected_model` (skipped when the file does not name one or `expected_model` is empty),
+// every tensor is present with its shape and dtype, and the file holds no tensor the model
+// lacks (tensors under "optimizer." aside); one error line names every missing and every
+// unexpected tensor.
 void restore_parameters(const LoadedCheckpoint& checkpoint, const NamedTensors& params,
                         std::string_view expected_model);
 

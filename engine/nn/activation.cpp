@@ -6,7 +6,7 @@ namespace kestrel::nn {
 
 void ReLU::forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) {
   (void)step;
-  if (!fused_) ops::relu_forward(ctx, x, y);
+  ops::relu_forward(ctx, x, y);
 }
 
 void ReLU::backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,

@@ -1,12 +1,13 @@
 #include "engine/nn/conv2d.hpp"
 
+#include "engine/nn/summary.hpp"
 #include "kernels/common/error.hpp"
 
 namespace kestrel::nn {
 
 Conv2d::Conv2d(std::string name, int64_t in_channels, int64_t out_channels, int kernel_size,
                const Conv2dOptions& options)
-    : Layer(std::move(name)),
+    : UnaryLayer(std::move(name)),
       in_channels_(in_channels),
       out_channels_(out_channels),
       infer_in_channels_(in_channels == 0),
@@ -60,14 +61,20 @@ void Conv2d::backward(const Context& ctx, const Tensor& x, const Tensor& y, cons
                       Tensor* dx, const StepInfo& step) {
   (void)y;
   (void)step;
-  ops::conv2d_backward_weight(ctx, x, dy, grad_weight_, spec_);
-  if (has_bias_) ops::conv2d_backward_bias(ctx, dy, grad_bias_);
+  // A frozen parameter has no gradient view.
+  if (grad_weight_.defined()) ops::conv2d_backward_weight(ctx, x, dy, grad_weight_, spec_);
+  if (grad_bias_.defined()) ops::conv2d_backward_bias(ctx, dy, grad_bias_);
   if (dx != nullptr) ops::conv2d_backward_data(ctx, dy, weight_, *dx, spec_);
 }
 
 int64_t Conv2d::multiply_adds(const Shape& input) const {
   const ops::Conv2dGeometry g = ops::conv2d_geometry(input, weight_shape(), spec_);
   return g.n * g.k * g.oh * g.ow * g.col_rows();
+}
+
+void Conv2d::describe(LayerSummary& row) const {
+  row.kernel = kernel_size_;
+  row.stride = spec_.stride_h;
 }
 
 }  // namespace kestrel::nn

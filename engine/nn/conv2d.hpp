@@ -13,7 +13,7 @@ struct Conv2dOptions {
   bool bias = true;
 };
 
-class Conv2d : public Layer {
+class Conv2d : public UnaryLayer {
  public:
   // in_channels 0: taken from the input at setup.
   Conv2d(std::string name, int64_t in_channels, int64_t out_channels, int kernel_size,
@@ -27,6 +27,7 @@ class Conv2d : public Layer {
   void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 const StepInfo& step) override;
   int64_t multiply_adds(const Shape& input) const override;
+  void describe(LayerSummary& row) const override;
 
   const ops::Conv2dSpec& spec() const { return spec_; }
   int kernel_size() const { return kernel_size_; }

@@ -1,10 +1,11 @@
 #include "engine/nn/dropout.hpp"
 
+#include "engine/nn/summary.hpp"
 #include "kernels/common/error.hpp"
 
 namespace kestrel::nn {
 
-Dropout::Dropout(std::string name, float p) : Layer(std::move(name)), p_(p) {
+Dropout::Dropout(std::string name, float p) : UnaryLayer(std::move(name)), p_(p) {
   KESTREL_CHECK(p >= 0.0f && p <= 1.0f, "Dropout '{}': p must be in [0, 1], got {}", this->name(),
                 p);
 }
@@ -26,5 +27,7 @@ void Dropout::backward(const Context& ctx, const Tensor& x, const Tensor& y, con
   (void)y;
   if (dx != nullptr) ops::dropout_backward(ctx, dy, *dx, spec(step), step.training);
 }
+
+void Dropout::describe(LayerSummary& row) const { row.dropout = p_; }
 
 }  // namespace kestrel::nn

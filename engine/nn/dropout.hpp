@@ -10,7 +10,7 @@ namespace kestrel::nn {
 
 using kernels::dropout_stream;
 
-class Dropout : public Layer {
+class Dropout : public UnaryLayer {
  public:
   // p: probability of zeroing an element, in [0, 1] (torch's default 0.5).
   explicit Dropout(std::string name, float p = 0.5f);
@@ -21,6 +21,8 @@ class Dropout : public Layer {
   void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 const StepInfo& step) override;
   Aliasing aliasing() const override { return Aliasing::InPlace; }
+  bool backward_needs_input() const override { return false; }
+  void describe(LayerSummary& row) const override;
 
   float p() const { return p_; }
   // The op's spec for a step of this layer.

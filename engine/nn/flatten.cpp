@@ -5,7 +5,7 @@
 namespace kestrel::nn {
 
 Flatten::Flatten(std::string name, int start_dim, int end_dim)
-    : Layer(std::move(name)), start_dim_(start_dim), end_dim_(end_dim) {}
+    : UnaryLayer(std::move(name)), start_dim_(start_dim), end_dim_(end_dim) {}
 
 Shape Flatten::setup(const Shape& input) {
   const int n = input.ndim();

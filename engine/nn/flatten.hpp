@@ -5,7 +5,7 @@
 
 namespace kestrel::nn {
 
-class Flatten : public Layer {
+class Flatten : public UnaryLayer {
  public:
   explicit Flatten(std::string name, int start_dim = 1, int end_dim = -1);
 
@@ -16,6 +16,7 @@ class Flatten : public Layer {
   void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 const StepInfo& step) override;
   Aliasing aliasing() const override { return Aliasing::View; }
+  bool backward_needs_input() const override { return false; }
 
  private:
   int start_dim_, end_dim_;

@@ -2,11 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "engine/nn/activation.hpp"
-#include "engine/nn/conv2d.hpp"
-#include "engine/nn/dropout.hpp"
-#include "engine/nn/linear.hpp"
-#include "engine/nn/pooling.hpp"
+#include <algorithm>
+#include <numeric>
+
+#include "engine/ops/add.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "kernels/common/error.hpp"
 
@@ -27,21 +26,66 @@ int64_t align_up(int64_t n, int64_t alignment) {
   return (n + alignment - 1) / alignment * alignment;
 }
 
+constexpr int64_t kStateAlignment = 256;  // bytes, as the arena
+
 }  // namespace
 
-Layer& SequentialGraph::add(std::unique_ptr<Layer> layer) {
+ValueId Graph::add(std::unique_ptr<Layer> layer, std::span<const ValueId> inputs) {
   KESTREL_CHECK(layer != nullptr, "graph: add of a null layer");
   for (const Node& n : nodes_)
     KESTREL_CHECK(n.layer->name() != layer->name(), "graph: two layers named '{}'", layer->name());
+  const ValueId next = last_value() + 1;
+  KESTREL_CHECK(!inputs.empty(), "graph: layer {} reads no value", layer->name());
+  for (ValueId v : inputs)
+    KESTREL_CHECK(v >= 0 && v < next,
+                  "graph: layer {} reads value {}, which is not in the graph (values 0 to {})",
+                  layer->name(), v, next - 1);
+  const int arity = layer->arity();
+  KESTREL_CHECK(arity == 0 ? inputs.size() >= 2 : inputs.size() == static_cast<size_t>(arity),
+                "graph: layer {} ({}) reads {}, got {} value(s)", layer->name(), layer->type(),
+                arity == 0 ? std::string("two or more values") : fmt::format("{} value(s)", arity),
+                inputs.size());
   Node node;
   node.layer = std::move(layer);
+  node.inputs.assign(inputs.begin(), inputs.end());
   nodes_.push_back(std::move(node));
   planned_ = built_ = forward_done_ = false;
+  return next;
+}
+
+Layer& Graph::add(std::unique_ptr<Layer> layer) {
+  const ValueId input = last_value();
+  add(std::move(layer), {input});
   return *nodes_.back().layer;
 }
 
-void SequentialGraph::plan(const Shape& input_chw, int64_t batch, int64_t classes) {
+void Graph::freeze(const std::string& name) {
+  frozen_.insert(name);
   planned_ = built_ = forward_done_ = false;
+}
+
+void Graph::set_keep_activations(bool keep) {
+  keep_activations_ = keep;
+  planned_ = built_ = forward_done_ = false;
+}
+
+void Graph::plan(const Shape& input_chw, int64_t batch, int64_t classes) {
+  planned_ = built_ = forward_done_ = false;
+  infer_shapes(input_chw, batch, classes);
+  lay_out_parameters_and_state();
+  plan_memory_blocks();
+  for (Node& n : nodes_) {
+    n.nvtx_forward = n.layer->name() + " forward";
+    n.nvtx_backward = n.layer->name() + " backward";
+  }
+  input_chw_ = input_chw;
+  batch_ = batch;
+  classes_ = classes;
+  planned_ = true;
+}
+
+// Every layer's setup, in node order; an error names the layer it happened in.
+void Graph::infer_shapes(const Shape& input_chw, int64_t batch, int64_t classes) {
   KESTREL_CHECK(!nodes_.empty(), "graph: no layers to plan");
   KESTREL_CHECK(input_chw.ndim() >= 1 && input_chw.ndim() < Shape::kMaxDims,
                 "graph: input shape {} must have 1 to {} dimensions (without the batch)",
@@ -56,165 +100,343 @@ void SequentialGraph::plan(const Shape& input_chw, int64_t batch, int64_t classe
                   input_chw.str());
     dims[d + 1] = input_chw[d];
   }
-  Shape shape = Shape::from(dims, input_chw.ndim() + 1);
+  values_.assign(nodes_.size() + 1, Value());
+  values_[0].shape = Shape::from(dims, input_chw.ndim() + 1);
 
-  // Shapes, layer by layer; an error names the layer it happened in.
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
     n.layer->set_index(static_cast<int>(i));
-    n.input = shape;
+    n.input_shapes.clear();
+    for (size_t slot = 0; slot < n.inputs.size(); ++slot) {
+      Value& in = values_[static_cast<size_t>(n.inputs[slot])];
+      n.input_shapes.push_back(in.shape);
+      in.readers.emplace_back(static_cast<int>(i), static_cast<int>(slot));
+    }
     try {
-      n.output = n.layer->setup(shape);
-      n.multiply_adds = n.layer->multiply_adds(shape);
+      n.output = n.layer->setup_inputs(n.input_shapes);
+      n.multiply_adds = n.layer->multiply_adds_inputs(n.input_shapes);
     } catch (const Error& e) {
-      KESTREL_FAIL("layer {} ({}) on input {}: {}", n.layer->name(), n.layer->type(), shape.str(),
+      std::string shapes;
+      for (const Shape& s : n.input_shapes) shapes += (shapes.empty() ? "" : " and ") + s.str();
+      KESTREL_FAIL("layer {} ({}) on input {}: {}", n.layer->name(), n.layer->type(), shapes,
                    e.message().empty() ? e.what() : e.message());
     }
-    shape = n.output;
+    KESTREL_CHECK(n.output.ndim() >= 1 && n.output[0] == batch,
+                  "graph: layer {} ({}) gives {}, which does not keep the batch of {} first",
+                  n.layer->name(), n.layer->type(), n.output.str(), batch);
+    Value& out = values_[i + 1];
+    out.shape = n.output;
+    out.producer = static_cast<int>(i);
+  }
+  for (size_t v = 1; v + 1 < values_.size(); ++v) {
+    const Layer& l = *nodes_[v - 1].layer;
+    KESTREL_CHECK(!values_[v].readers.empty(),
+                  "graph: the output of layer {} ({}) is never read (only the last layer's "
+                  "output may end the graph)",
+                  l.name(), l.type());
   }
   const Node& last = nodes_.back();
   KESTREL_CHECK(last.output == (Shape{batch, classes}),
                 "graph: the last layer {} ({}) gives {}, expected [{}, {}] for {} classes",
                 last.layer->name(), last.layer->type(), last.output.str(), batch, classes, classes);
+}
 
-  // Parameters in state_dict order, each at an aligned offset.
+// Trainable parameters in state_dict order, each at an aligned offset of the flat buffers;
+// buffers and frozen parameters in the state store. Which values need a gradient follows.
+void Graph::lay_out_parameters_and_state() {
   params_.clear();
-  int64_t offset = 0;
+  states_.clear();
+  std::set<std::string> unused_frozen = frozen_;
+  int64_t offset = 0, state_offset = 0;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
     n.params.clear();
+    n.states.clear();
+    n.param_slots.clear();
     int weights = 0, biases = 0;
-    for (ParamSpec& p : n.layer->params()) {
+    for (const ParamSpec& p : n.layer->params()) {
       (p.kind == ParamKind::Weight ? weights : biases) += 1;
+      const std::string name = n.layer->name() + "." + p.name;
+      if (unused_frozen.erase(name) > 0) {
+        n.param_slots.push_back({true, static_cast<int>(states_.size())});
+        n.states.push_back(static_cast<int>(states_.size()));
+        states_.push_back({name, p.shape, DType::F32, state_offset, static_cast<int>(i), true});
+        state_offset = align_up(state_offset + bytes_of(p.shape, DType::F32), kStateAlignment);
+        continue;
+      }
+      n.param_slots.push_back({false, static_cast<int>(params_.size())});
       n.params.push_back(static_cast<int>(params_.size()));
-      params_.push_back(
-          {n.layer->name() + "." + p.name, p.shape, offset, static_cast<int>(i), p.kind});
+      params_.push_back({name, p.shape, offset, static_cast<int>(i), p.kind});
       offset = align_up(offset + p.shape.numel(), kParamAlignment);
     }
     KESTREL_CHECK(weights <= 1 && biases <= weights,
                   "graph: layer {} declares {} weights and {} biases (at most one weight and its "
                   "bias)",
                   n.layer->name(), weights, biases);
-    n.kept = n.layer->buffers();
+    for (const StateSpec& s : n.layer->state()) {
+      KESTREL_CHECK(s.dtype == DType::F32 || s.dtype == DType::I64,
+                    "graph: layer {} declares state {} of dtype {} (f32 or i64 only)",
+                    n.layer->name(), s.name, dtype_name(s.dtype));
+      n.states.push_back(static_cast<int>(states_.size()));
+      states_.push_back({n.layer->name() + "." + s.name, s.shape, s.dtype, state_offset,
+                         static_cast<int>(i), false});
+      state_offset = align_up(state_offset + bytes_of(s.shape, s.dtype), kStateAlignment);
+    }
+    n.saved = n.layer->saved();
   }
+  KESTREL_CHECK(unused_frozen.empty(), "graph: cannot freeze {}: no layer has that parameter",
+                *unused_frozen.begin());
   flat_numel_ = offset;
+  state_bytes_ = state_offset;
 
-  // Activation buffers: in place where the arithmetic allows it (see graph.hpp).
-  buffer_shapes_.clear();
-  std::vector<int> last_writer;  // per buffer: the layer that last wrote it
-  int previous = -1;             // the buffer holding the previous layer's output
+  // A value needs a gradient when it depends on a trainable parameter; a node runs backward
+  // when it has one or reads such a value.
+  values_[0].needs_grad = false;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
-    n.owns_buffer = false;
-    const Aliasing a = n.layer->aliasing();
-    const bool in_place = a == Aliasing::InPlace && previous >= 0 &&
-                          !nodes_[static_cast<size_t>(last_writer[static_cast<size_t>(previous)])]
-                               .layer->backward_needs_output();
-    if (a == Aliasing::View) {
-      n.buffer = previous;
-    } else if (in_place) {
-      n.buffer = previous;
-      last_writer[static_cast<size_t>(previous)] = static_cast<int>(i);
-    } else {
-      n.buffer = static_cast<int>(buffer_shapes_.size());
-      n.owns_buffer = true;
-      buffer_shapes_.push_back(n.output);
-      last_writer.push_back(static_cast<int>(i));
-    }
-    previous = n.buffer;
+    bool needs = !n.params.empty();
+    for (ValueId v : n.inputs) needs = needs || values_[static_cast<size_t>(v)].needs_grad;
+    n.runs_backward = needs;
+    values_[i + 1].needs_grad = needs;
   }
-
-  // A ReLU running in place on a Linear's output is fused into the product.
-  for (Node& n : nodes_) {
-    if (auto* linear = dynamic_cast<Linear*>(n.layer.get())) linear->set_fused_relu(false);
-    if (auto* relu = dynamic_cast<ReLU*>(n.layer.get())) relu->set_fused(false);
-  }
-  for (size_t i = 0; i + 1 < nodes_.size(); ++i) {
-    auto* linear = dynamic_cast<Linear*>(nodes_[i].layer.get());
-    auto* relu = dynamic_cast<ReLU*>(nodes_[i + 1].layer.get());
-    if (linear == nullptr || relu == nullptr || nodes_[i + 1].buffer != nodes_[i].buffer) continue;
-    linear->set_fused_relu(true);
-    relu->set_fused(true);
-  }
-  for (Node& n : nodes_) {
-    n.nvtx_forward = n.layer->name() + " forward";
-    n.nvtx_backward = n.layer->name() + " backward";
-  }
-
-  input_chw_ = input_chw;
-  batch_ = batch;
-  classes_ = classes;
-  planned_ = true;
 }
 
-void SequentialGraph::build(const Context& ctx, const Shape& input_chw, int64_t batch,
-                            int64_t classes) {
+namespace {
+
+// Union-find over values: which values share one block of memory.
+struct Groups {
+  std::vector<int> parent;
+  explicit Groups(size_t n) : parent(n) { std::iota(parent.begin(), parent.end(), 0); }
+  int find(int v) {
+    while (parent[static_cast<size_t>(v)] != v) {
+      parent[static_cast<size_t>(v)] = parent[static_cast<size_t>(parent[static_cast<size_t>(v)])];
+      v = parent[static_cast<size_t>(v)];
+    }
+    return v;
+  }
+  // b's group joins a's (a's root stays the root).
+  void join(int a, int b) { parent[static_cast<size_t>(find(b))] = find(a); }
+};
+
+}  // namespace
+
+// Aliasing, absorption, lifetimes and the arena plan (see graph.hpp).
+void Graph::plan_memory_blocks() {
+  const int count = size();
+  const int end = 2 * count;  // after the last backward step
+  const auto fwd = [](int node) { return node; };
+  const auto bwd = [count](int node) { return 2 * count - 1 - node; };
+  const ValueId output = last_value();
+
+  Groups act(values_.size()), grad(values_.size());
+  // The steps at which a value's memory is read, excluding its readers' forward passes.
+  const auto read_in_backward = [&](ValueId v) {
+    const Value& val = values_[static_cast<size_t>(v)];
+    if (val.producer >= 0) {
+      const Node& p = nodes_[static_cast<size_t>(val.producer)];
+      if (p.runs_backward && p.layer->backward_needs_output()) return true;
+    }
+    for (const auto& [reader, slot] : val.readers) {
+      (void)slot;
+      const Node& r = nodes_[static_cast<size_t>(reader)];
+      if (r.runs_backward && r.layer->backward_needs_input()) return true;
+    }
+    return false;
+  };
+  // Whether node n may overwrite the memory of every value sharing its input 0's memory.
+  const auto may_overwrite = [&](int n) {
+    const Node& node = nodes_[static_cast<size_t>(n)];
+    const ValueId x = node.inputs[0];
+    if (act.find(x) == act.find(kInput)) return false;  // the caller's images
+    if (values_[static_cast<size_t>(x)].readers.size() != 1) return false;
+    if (node.runs_backward && node.layer->backward_needs_input()) return false;
+    const int root = act.find(x);
+    for (ValueId u = 1; u < static_cast<ValueId>(values_.size()); ++u) {
+      if (act.find(u) != root) continue;
+      if (read_in_backward(u)) return false;
+      for (const auto& [reader, slot] : values_[static_cast<size_t>(u)].readers) {
+        (void)slot;
+        if (reader > n || (reader == n && u != x)) return false;
+      }
+    }
+    return true;
+  };
+
+  for (int i = 0; i < count; ++i) {
+    Node& n = nodes_[static_cast<size_t>(i)];
+    const ValueId x = n.inputs[0], y = i + 1;
+    const Value& xv = values_[static_cast<size_t>(x)];
+    n.in_place = false;
+    n.absorbed = false;
+    const Aliasing a = n.layer->aliasing();
+    if (a == Aliasing::View || (a == Aliasing::InPlace && may_overwrite(i))) {
+      act.join(x, y);
+      n.in_place = a == Aliasing::InPlace;
+      if (xv.needs_grad && xv.readers.size() == 1 && y != output) grad.join(x, y);
+    }
+  }
+  // A layer may absorb the one that runs in place on its output.
+  for (int i = 0; i < count; ++i) {
+    const Value& out = values_[static_cast<size_t>(i + 1)];
+    Layer* next = nullptr;
+    int next_node = -1;
+    if (out.readers.size() == 1) {
+      next_node = out.readers[0].first;
+      if (nodes_[static_cast<size_t>(next_node)].in_place)
+        next = nodes_[static_cast<size_t>(next_node)].layer.get();
+    }
+    if (nodes_[static_cast<size_t>(i)].layer->absorb(next) && next != nullptr)
+      nodes_[static_cast<size_t>(next_node)].absorbed = true;
+  }
+
+  // Blocks: one per activation group (the images' group has none), one per gradient group,
+  // one per saved tensor, one per gradient scratch.
+  blocks_.clear();
+  std::vector<int> act_block(values_.size(), -1), grad_block(values_.size(), -1);
+  const auto extend = [&](int block, int64_t bytes, int first, int last) {
+    MemoryBlock& b = blocks_[static_cast<size_t>(block)];
+    b.bytes = std::max(b.bytes, bytes);
+    b.first = std::min(b.first, first);
+    b.last = std::max(b.last, last);
+  };
+  const auto new_block = [&](BlockKind kind, int64_t bytes, int first, int last) {
+    blocks_.push_back({bytes, first, last, kind});
+    return static_cast<int>(blocks_.size()) - 1;
+  };
+  for (ValueId v = 1; v < static_cast<ValueId>(values_.size()); ++v) {
+    Value& val = values_[static_cast<size_t>(v)];
+    const int root = act.find(v);
+    if (root == act.find(kInput)) {
+      val.block = -1;
+    } else {
+      int last = fwd(val.producer);
+      for (const auto& [reader, slot] : val.readers) {
+        (void)slot;
+        last = std::max(last, fwd(reader));
+        const Node& r = nodes_[static_cast<size_t>(reader)];
+        if (r.runs_backward && r.layer->backward_needs_input()) last = std::max(last, bwd(reader));
+      }
+      const Node& p = nodes_[static_cast<size_t>(val.producer)];
+      if (p.runs_backward && p.layer->backward_needs_output())
+        last = std::max(last, bwd(val.producer));
+      if (v == output || keep_activations_) last = end;
+      const int64_t bytes = bytes_of(val.shape, DType::F32);
+      int& block = act_block[static_cast<size_t>(root)];
+      if (block < 0) {
+        block = new_block(BlockKind::Activation, bytes, fwd(val.producer), last);
+      } else {
+        extend(block, bytes, fwd(val.producer), last);
+      }
+      val.block = block;
+    }
+    val.grad_block = -1;
+    if (val.needs_grad && v != output) {
+      int last_reader = 0;
+      for (const auto& [reader, slot] : val.readers) last_reader = std::max(last_reader, reader);
+      int& block = grad_block[static_cast<size_t>(grad.find(v))];
+      const int64_t bytes = bytes_of(val.shape, DType::F32);
+      if (block < 0) {
+        block = new_block(BlockKind::Gradient, bytes, bwd(last_reader), bwd(val.producer));
+      } else {
+        extend(block, bytes, bwd(last_reader), bwd(val.producer));
+      }
+      val.grad_block = block;
+    }
+  }
+  for (int i = 0; i < count; ++i) {
+    Node& n = nodes_[static_cast<size_t>(i)];
+    n.saved_blocks.clear();
+    for (const SavedSpec& s : n.saved)
+      n.saved_blocks.push_back(new_block(BlockKind::Saved, bytes_of(s.shape, s.dtype), fwd(i),
+                                         n.runs_backward ? bwd(i) : fwd(i)));
+    // The first gradient contribution to a value comes from its last reader's lowest slot
+    // that reads it; every other one goes through scratch.
+    n.scratch_blocks.assign(n.inputs.size(), -1);
+    if (!n.runs_backward) continue;
+    for (size_t slot = 0; slot < n.inputs.size(); ++slot) {
+      const Value& x = values_[static_cast<size_t>(n.inputs[slot])];
+      if (!x.needs_grad) continue;
+      const auto& [first_node, first_slot] =
+          *std::max_element(x.readers.begin(), x.readers.end(), [](const auto& a, const auto& b) {
+            return a.first != b.first ? a.first < b.first : a.second > b.second;
+          });
+      if (first_node == i && first_slot == static_cast<int>(slot)) continue;
+      n.scratch_blocks[slot] =
+          new_block(BlockKind::Scratch, bytes_of(x.shape, DType::F32), bwd(i), bwd(i));
+    }
+  }
+  plan_ = plan_memory(blocks_, kArenaAlignment);
+}
+
+void Graph::build(const Context& ctx, const Shape& input_chw, int64_t batch, int64_t classes) {
   plan(input_chw, batch, classes);
   const Device d = ctx.device();
   params_flat_ = Tensor::zeros(Shape{flat_numel_}, DType::F32, d);
   grads_flat_ = Tensor::zeros(Shape{flat_numel_}, DType::F32, d);
+  state_ = Tensor::zeros(Shape{state_bytes_}, DType::U8, d);
+  arena_ = Tensor::empty(Shape{std::max<int64_t>(plan_.arena_bytes, 1)}, DType::U8, d);
 
-  activations_.clear();
-  activation_grads_.clear();
-  for (const Shape& s : buffer_shapes_) {
-    activations_.push_back(Tensor::empty(s, DType::F32, d));
-    activation_grads_.push_back(Tensor::empty(s, DType::F32, d));
-  }
-
-  kept_.clear();
-  std::vector<Tensor> p, g, k;
-  for (Node& n : nodes_) {
+  std::vector<Tensor> p, g, s, k;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& n = nodes_[i];
     p.clear();
     g.clear();
+    s.clear();
     k.clear();
-    for (int index : n.params) {
-      const ParamInfo& info = params_[static_cast<size_t>(index)];
-      p.push_back(params_flat_.sub(info.offset, info.shape));
-      g.push_back(grads_flat_.sub(info.offset, info.shape));
+    // A frozen parameter is bound from the state store, with no gradient (an undefined view).
+    for (const Node::ParamSlot& slot : n.param_slots) {
+      if (slot.frozen) {
+        const StateInfo& info = states_[static_cast<size_t>(slot.index)];
+        p.push_back(state_.reinterpret(info.byte_offset, info.shape, info.dtype));
+        g.push_back(Tensor());
+      } else {
+        const ParamInfo& info = params_[static_cast<size_t>(slot.index)];
+        p.push_back(params_flat_.sub(info.offset, info.shape));
+        g.push_back(grads_flat_.sub(info.offset, info.shape));
+      }
     }
-    for (const BufferSpec& b : n.kept) {
-      k.push_back(Tensor::empty(b.shape, b.dtype, d));
-      kept_.push_back(k.back());
+    for (int index : n.states) {
+      const StateInfo& info = states_[static_cast<size_t>(index)];
+      if (!info.frozen_parameter)
+        s.push_back(state_.reinterpret(info.byte_offset, info.shape, info.dtype));
     }
+    for (size_t j = 0; j < n.saved.size(); ++j)
+      k.push_back(
+          block_view(n.saved_blocks[j], n.saved[j].shape, n.saved[j].dtype, n.saved[j].shape[0]));
     n.layer->bind_params(p, g);
-    n.layer->bind_buffers(k);
+    n.layer->bind_state(s);
+    n.layer->bind_saved(k);
+    n.layer->reset_state(ctx);
+    n.input_views.assign(n.inputs.size(), Tensor());
+    n.grad_views.assign(n.inputs.size(), Tensor());
+    n.grad_slots.assign(n.inputs.size(), nullptr);
   }
 
-  outputs_.assign(nodes_.size(), Tensor());
-  output_grads_.assign(nodes_.size(), Tensor());
+  value_views_.assign(values_.size(), Tensor());
+  grad_value_views_.assign(values_.size(), Tensor());
   images_ = Tensor();
   built_ = true;
 }
 
-void SequentialGraph::build(const Context& ctx, int64_t batch) {
+void Graph::build(const Context& ctx, int64_t batch) {
   check_planned("build");
   build(ctx, Shape(input_chw_), batch, classes_);
 }
 
-void SequentialGraph::check_planned(const char* what) const {
+void Graph::check_planned(const char* what) const {
   KESTREL_CHECK(planned_, "graph: {} before the graph was planned or built", what);
 }
 
-void SequentialGraph::check_built(const char* what) const {
+void Graph::check_built(const char* what) const {
   KESTREL_CHECK(built_, "graph: {} before the graph was built", what);
 }
 
-// Layer i's output for batch b: the leading rows of its buffer (or of the images, for a view
-// of them), in the layer's output shape.
-Tensor SequentialGraph::output_view(int i, int64_t b) const {
-  const Node& n = nodes_[static_cast<size_t>(i)];
-  const Shape shape = with_batch(n.output, b);
-  if (n.buffer < 0) return images_.view(shape);
-  return activations_[static_cast<size_t>(n.buffer)].slice(0, b).view(shape);
+// The leading b rows of a block, as `shape` (planned batch) with b rows.
+Tensor Graph::block_view(int block, const Shape& shape, DType dtype, int64_t b) const {
+  return arena_.reinterpret(plan_.offsets[static_cast<size_t>(block)], with_batch(shape, b), dtype);
 }
 
-Tensor SequentialGraph::output_grad_view(int i, int64_t b) const {
-  const Node& n = nodes_[static_cast<size_t>(i)];
-  return activation_grads_[static_cast<size_t>(n.buffer)].slice(0, b).view(with_batch(n.output, b));
-}
-
-Tensor SequentialGraph::forward(const Context& ctx, const Tensor& images, bool training,
-                                int64_t step) {
+Tensor Graph::forward(const Context& ctx, const Tensor& images, bool training, int64_t step) {
   check_built("forward");
   NvtxRange range("forward");
   const Shape& s = images.shape();
@@ -231,23 +453,27 @@ Tensor SequentialGraph::forward(const Context& ctx, const Tensor& images, bool t
   images_ = images;
   current_batch_ = s[0];
   current_step_ = StepInfo{training, step, seed_, step_on_device_};
+  value_views_[0] = images_;
   for (int i = 0; i < size(); ++i) {
     Node& n = nodes_[static_cast<size_t>(i)];
     NvtxRange layer_range(n.nvtx_forward);
-    const Tensor& x = i == 0 ? images_ : outputs_[static_cast<size_t>(i - 1)];
-    outputs_[static_cast<size_t>(i)] = output_view(i, current_batch_);
-    n.layer->forward(ctx, x, outputs_[static_cast<size_t>(i)], current_step_);
+    const Value& out = values_[static_cast<size_t>(i + 1)];
+    Tensor& y = value_views_[static_cast<size_t>(i + 1)];
+    y = out.block < 0 ? images_.view(with_batch(out.shape, current_batch_))
+                      : block_view(out.block, out.shape, DType::F32, current_batch_);
+    for (size_t slot = 0; slot < n.inputs.size(); ++slot)
+      n.input_views[slot] = value_views_[static_cast<size_t>(n.inputs[slot])];
+    if (!n.absorbed) n.layer->forward_inputs(ctx, n.input_views, y, current_step_);
   }
   forward_done_ = true;
-  return outputs_.back();
+  return value_views_.back();
 }
 
-void SequentialGraph::backward(const Context& ctx, const Tensor& dlogits,
-                               const BackwardHook& after_layer) {
+void Graph::backward(const Context& ctx, const Tensor& dlogits, const BackwardHook& after_layer) {
   check_built("backward");
   KESTREL_CHECK(forward_done_, "graph: backward without a forward");
   NvtxRange range("backward");
-  const Tensor& logits = outputs_.back();
+  const Tensor& logits = value_views_.back();
   KESTREL_CHECK(dlogits.defined() && dlogits.dtype() == DType::F32 &&
                     dlogits.shape() == logits.shape() && dlogits.device() == ctx.device(),
                 "graph: dlogits {} must be f32{} on {} like the last forward's logits",
@@ -259,141 +485,234 @@ void SequentialGraph::backward(const Context& ctx, const Tensor& dlogits,
                 "backward",
                 last.layer->name(), last.layer->type());
 
+  grad_value_views_.back() = dlogits;
   for (int i = size() - 1; i >= 0; --i) {
     Node& n = nodes_[static_cast<size_t>(i)];
-    NvtxRange layer_range(n.nvtx_backward);
-    const Tensor& x = i == 0 ? images_ : outputs_[static_cast<size_t>(i - 1)];
-    const Tensor& dy = i == size() - 1 ? dlogits : output_grads_[static_cast<size_t>(i)];
-    // No gradient for the images (nor for a view of them).
-    const bool needs_dx = i > 0 && nodes_[static_cast<size_t>(i - 1)].buffer >= 0;
-    Tensor* dx = nullptr;
-    if (needs_dx) {
-      output_grads_[static_cast<size_t>(i - 1)] = output_grad_view(i - 1, current_batch_);
-      dx = &output_grads_[static_cast<size_t>(i - 1)];
+    if (n.runs_backward) {
+      NvtxRange layer_range(n.nvtx_backward);
+      for (size_t slot = 0; slot < n.inputs.size(); ++slot) {
+        const ValueId x = n.inputs[slot];
+        const Value& xv = values_[static_cast<size_t>(x)];
+        n.input_views[slot] = value_views_[static_cast<size_t>(x)];
+        n.grad_slots[slot] = nullptr;
+        if (!xv.needs_grad) continue;
+        if (n.scratch_blocks[slot] < 0) {
+          grad_value_views_[static_cast<size_t>(x)] =
+              block_view(xv.grad_block, xv.shape, DType::F32, current_batch_);
+          n.grad_slots[slot] = &grad_value_views_[static_cast<size_t>(x)];
+        } else {
+          n.grad_views[slot] =
+              block_view(n.scratch_blocks[slot], xv.shape, DType::F32, current_batch_);
+          n.grad_slots[slot] = &n.grad_views[slot];
+        }
+      }
+      n.layer->backward_inputs(ctx, n.input_views, value_views_[static_cast<size_t>(i + 1)],
+                               grad_value_views_[static_cast<size_t>(i + 1)], n.grad_slots,
+                               current_step_);
+      for (size_t slot = 0; slot < n.inputs.size(); ++slot) {
+        if (n.scratch_blocks[slot] >= 0)
+          ops::accumulate(ctx, n.grad_views[slot],
+                          grad_value_views_[static_cast<size_t>(n.inputs[slot])]);
+      }
     }
-    n.layer->backward(ctx, x, outputs_[static_cast<size_t>(i)], dy, dx, current_step_);
     if (after_layer) after_layer(i);
   }
 }
 
-const Tensor& SequentialGraph::layer_output(int i) const {
+const Tensor& Graph::layer_output(int i) const {
   KESTREL_CHECK(forward_done_, "graph: layer_output before a forward");
   KESTREL_CHECK(i >= 0 && i < size(), "graph: no layer {} (the graph has {})", i, size());
-  return outputs_[static_cast<size_t>(i)];
+  const Value& v = values_[static_cast<size_t>(i + 1)];
+  KESTREL_CHECK(v.block < 0 || blocks_[static_cast<size_t>(v.block)].last >= size() - 1,
+                "graph: the output of layer {} is not kept after forward (its memory is reused "
+                "before the end of forward; set_keep_activations(true) keeps it)",
+                nodes_[static_cast<size_t>(i)].layer->name());
+  return value_views_[static_cast<size_t>(i + 1)];
 }
 
-Tensor& SequentialGraph::parameters() {
+Tensor& Graph::parameters() {
   check_built("parameters");
   return params_flat_;
 }
 
-Tensor& SequentialGraph::gradients() {
+Tensor& Graph::gradients() {
   check_built("gradients");
   return grads_flat_;
 }
 
-std::vector<NamedTensor> SequentialGraph::named_parameters() const {
+Tensor& Graph::state() {
+  check_built("state");
+  return state_;
+}
+
+std::vector<NamedTensor> Graph::named_parameters() const {
   check_built("named_parameters");
   std::vector<NamedTensor> out;
   for (const ParamInfo& p : params_) out.push_back({p.name, params_flat_.sub(p.offset, p.shape)});
   return out;
 }
 
-std::vector<NamedTensor> SequentialGraph::named_gradients() const {
+std::vector<NamedTensor> Graph::named_gradients() const {
   check_built("named_gradients");
   std::vector<NamedTensor> out;
   for (const ParamInfo& p : params_) out.push_back({p.name, grads_flat_.sub(p.offset, p.shape)});
   return out;
 }
 
-const std::vector<ParamInfo>& SequentialGraph::parameter_infos() const {
+std::vector<NamedTensor> Graph::named_state() const {
+  check_built("named_state");
+  std::vector<NamedTensor> out;
+  for (const StateInfo& s : states_)
+    out.push_back({s.name, state_.reinterpret(s.byte_offset, s.shape, s.dtype)});
+  return out;
+}
+
+std::vector<NamedTensor> Graph::state_dict() const {
+  std::vector<NamedTensor> out = named_parameters();
+  for (NamedTensor& s : named_state()) out.push_back(std::move(s));
+  return out;
+}
+
+const std::vector<ParamInfo>& Graph::parameter_infos() const {
   check_planned("parameter_infos");
   return params_;
 }
 
-int64_t SequentialGraph::parameter_count() const {
-  check_planned("parameter_count");
+const std::vector<StateInfo>& Graph::state_infos() const {
+  check_planned("state_infos");
+  return states_;
+}
+
+const std::vector<MemoryBlock>& Graph::memory_blocks() const {
+  check_planned("memory_blocks");
+  return blocks_;
+}
+
+const MemoryPlan& Graph::memory_plan() const {
+  check_planned("memory_plan");
+  return plan_;
+}
+
+int64_t Graph::trainable_parameter_count() const {
+  check_planned("trainable_parameter_count");
   int64_t total = 0;
   for (const ParamInfo& p : params_) total += p.shape.numel();
   return total;
 }
 
-std::string_view SequentialGraph::nonlinearity_after(int i) const {
-  for (size_t j = static_cast<size_t>(i) + 1; j < nodes_.size(); ++j) {
-    const Layer& l = *nodes_[j].layer;
-    if (dynamic_cast<const Tanh*>(&l) != nullptr) return "tanh";
-    if (dynamic_cast<const ReLU*>(&l) != nullptr || !nodes_[j].params.empty()) break;
+int64_t Graph::parameter_count() const {
+  int64_t total = trainable_parameter_count();
+  for (const StateInfo& s : states_)
+    if (s.frozen_parameter) total += s.shape.numel();
+  return total;
+}
+
+// Along first readers from node i's output, the first layer that names a nonlinearity, unless
+// a layer with parameters comes before it.
+std::string_view Graph::nonlinearity_after(int i) const {
+  ValueId v = i + 1;
+  while (!values_[static_cast<size_t>(v)].readers.empty()) {
+    const int reader = values_[static_cast<size_t>(v)].readers.front().first;
+    const Layer& l = *nodes_[static_cast<size_t>(reader)].layer;
+    if (!l.nonlinearity().empty()) return l.nonlinearity();
+    if (!l.params().empty()) break;
+    v = reader + 1;
   }
   return "relu";
 }
 
-void SequentialGraph::initialize(const Context& ctx, init::InitScheme scheme, uint64_t seed) {
+void Graph::initialize(const Context& ctx, init::InitScheme scheme, uint64_t seed) {
   check_built("initialize");
   seed_ = seed;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const Node& n = nodes_[i];
-    if (n.params.empty()) continue;
+    if (n.param_slots.empty()) continue;
     Tensor weight, bias;
-    for (int index : n.params) {
-      const ParamInfo& p = params_[static_cast<size_t>(index)];
-      (p.kind == ParamKind::Weight ? weight : bias) = params_flat_.sub(p.offset, p.shape);
+    const std::vector<ParamSpec> specs = n.layer->params();
+    for (size_t k = 0; k < specs.size(); ++k) {
+      const Node::ParamSlot& slot = n.param_slots[k];
+      Tensor view;
+      if (slot.frozen) {
+        const StateInfo& s = states_[static_cast<size_t>(slot.index)];
+        view = state_.reinterpret(s.byte_offset, s.shape, s.dtype);
+      } else {
+        const ParamInfo& p = params_[static_cast<size_t>(slot.index)];
+        view = params_flat_.sub(p.offset, p.shape);
+      }
+      (specs[k].kind == ParamKind::Weight ? weight : bias) = view;
     }
     init::initialize(ctx, scheme, weight, bias.defined() ? &bias : nullptr, seed,
                      static_cast<uint64_t>(i), nonlinearity_after(static_cast<int>(i)));
   }
 }
 
-namespace {
-
-// Window, stride and dropout probability of the layers that have them.
-void describe_layer(const Layer& layer, LayerSummary& row) {
-  if (const auto* conv = dynamic_cast<const Conv2d*>(&layer)) {
-    row.kernel = conv->kernel_size();
-    row.stride = conv->spec().stride_h;
-  } else if (const auto* max_pool = dynamic_cast<const MaxPool2d*>(&layer)) {
-    row.kernel = max_pool->spec().kernel_h;
-    row.stride = max_pool->spec().stride_h;
-  } else if (const auto* avg_pool = dynamic_cast<const AvgPool2d*>(&layer)) {
-    row.kernel = avg_pool->spec().kernel_h;
-    row.stride = avg_pool->spec().stride_h;
-  } else if (const auto* dropout = dynamic_cast<const Dropout*>(&layer)) {
-    row.dropout = dropout->p();
-  }
-}
-
-}  // namespace
-
-GraphSummary SequentialGraph::summary() const {
+GraphSummary Graph::summary() const {
   check_planned("summary");
   GraphSummary s;
-  s.input = nodes_.front().input;
+  s.input = values_[0].shape;
   s.input_bytes = bytes_of(s.input, DType::F32);
-  for (const Node& n : nodes_) {
+  std::vector<bool> block_counted(blocks_.size(), false);
+  const bool chain = [&] {
+    for (int i = 0; i < size(); ++i)
+      if (nodes_[static_cast<size_t>(i)].inputs != std::vector<ValueId>{i}) return false;
+    return true;
+  }();
+  for (int i = 0; i < size(); ++i) {
+    const Node& n = nodes_[static_cast<size_t>(i)];
     LayerSummary row;
     row.name = n.layer->name();
     row.type = std::string(n.layer->type());
     row.output = n.output;
+    if (!chain) {
+      for (ValueId v : n.inputs)
+        row.inputs.push_back(v == kInput ? "input"
+                                         : nodes_[static_cast<size_t>(v - 1)].layer->name());
+    }
     for (int index : n.params) row.params += params_[static_cast<size_t>(index)].shape.numel();
+    for (int index : n.states) {
+      const StateInfo& st = states_[static_cast<size_t>(index)];
+      if (st.frozen_parameter) {
+        row.params += st.shape.numel();
+        row.frozen_params += st.shape.numel();
+      }
+    }
     row.multiply_adds = n.multiply_adds;
-    describe_layer(*n.layer, row);
-    if (n.owns_buffer) row.activation_bytes += bytes_of(n.output, DType::F32);
-    for (const BufferSpec& b : n.kept) row.activation_bytes += bytes_of(b.shape, b.dtype);
-    const auto* relu = dynamic_cast<const ReLU*>(n.layer.get());
-    if (relu != nullptr && relu->fused()) {
+    n.layer->describe(row);
+    const int block = values_[static_cast<size_t>(i + 1)].block;
+    const bool owns = block >= 0 && !block_counted[static_cast<size_t>(block)];
+    if (owns) {
+      block_counted[static_cast<size_t>(block)] = true;
+      row.activation_bytes += bytes_of(n.output, DType::F32);
+    }
+    for (const SavedSpec& b : n.saved) row.activation_bytes += bytes_of(b.shape, b.dtype);
+    if (n.absorbed) {
       row.memory_note = "fused";
     } else if (n.layer->aliasing() == Aliasing::View) {
       row.memory_note = "view";
-    } else if (!n.owns_buffer) {
+    } else if (!owns) {
       row.memory_note = "in place";
     }
     s.total_params += row.params;
+    s.frozen_params += row.frozen_params;
     s.multiply_adds += row.multiply_adds;
     s.activation_bytes += row.activation_bytes;
     s.layers.push_back(std::move(row));
   }
-  for (const Shape& b : buffer_shapes_) s.activation_grad_bytes += bytes_of(b, DType::F32);
+  std::vector<bool> grad_counted(blocks_.size(), false);
+  for (const Value& v : values_) {
+    if (v.grad_block < 0 || grad_counted[static_cast<size_t>(v.grad_block)]) continue;
+    grad_counted[static_cast<size_t>(v.grad_block)] = true;
+    s.activation_grad_bytes += blocks_[static_cast<size_t>(v.grad_block)].bytes;
+  }
+  for (const Node& n : nodes_)
+    for (int block : n.scratch_blocks)
+      if (block >= 0) s.activation_grad_bytes += blocks_[static_cast<size_t>(block)].bytes;
+  for (const StateInfo& st : states_)
+    if (!st.frozen_parameter) s.buffer_elements += st.shape.numel();
+  s.arena_bytes = plan_.arena_bytes;
   s.param_bytes = flat_numel_ * static_cast<int64_t>(sizeof(float));
   s.gradient_bytes = s.param_bytes;
+  s.state_bytes = state_bytes_;
   return s;
 }
 

@@ -1,9 +1,13 @@
 #pragma once
 // Layer: one node of a static graph, split as in Caffe into shape setup (once, before any
 // memory exists), forward and backward. A layer never allocates: the graph gives it views of
-// its parameters and gradients (into one flat buffer each), of its kept state (max-pool
-// argmax, LRN scale) and of its input and output activations, all allocated once for the
+// its parameters and gradients (into one flat buffer each), of its non-trainable state
+// (batch norm's running statistics), of what it saves from forward for backward (max-pool
+// argmax, LRN scale) and of its input and output activations, all planned once for the
 // largest batch. A smaller batch arrives as the leading rows of those views.
+//
+// A node reads one or more values of the graph (`Layer`: spans of inputs); most layers read
+// one and derive from `UnaryLayer`, which keeps the one-input signatures.
 //
 // Names are PyTorch module paths ("conv1", "features.0", "classifier.6"), so parameter names
 // are `<layer>.<param>` exactly as in a PyTorch state_dict.
@@ -19,6 +23,8 @@
 
 namespace kestrel::nn {
 
+struct LayerSummary;
+
 // How Graph::initialize fills a parameter: weights by the chosen scheme from their fans,
 // biases together with the weight of their layer (engine/init: init::initialize).
 enum class ParamKind { Weight, Bias };
@@ -29,13 +35,24 @@ struct ParamSpec {
   ParamKind kind;
 };
 
-// State a layer keeps from forward to backward, one row per sample (batch dimension first).
-struct BufferSpec {
+// Non-trainable state that belongs to the model (PyTorch's buffers: batch norm's running_mean,
+// running_var, num_batches_tracked): saved in checkpoints under `<layer>.<name>`, never touched
+// by the optimizer or by gradient all-reduce.
+struct StateSpec {
+  std::string name;  // local name: "running_mean"
+  Shape shape;
+  DType dtype;  // f32 or i64 (PyTorch's dtypes: num_batches_tracked is int64)
+};
+
+// What a layer saves in forward for its backward pass, one row per sample (batch dimension
+// first): max-pool argmax, LRN scale.
+struct SavedSpec {
   Shape shape;
   DType dtype;
 };
 
-// What a pass needs to know about the step: dropout draws its mask from (seed, step, layer).
+// What a pass needs to know about the step: train or eval mode, and where dropout draws its
+// mask from (seed, step, layer).
 struct StepInfo {
   bool training = false;
   int64_t step = 0;
@@ -45,13 +62,16 @@ struct StepInfo {
   const int64_t* step_on_device = nullptr;
 };
 
-// How a layer's output may share memory with its input.
+// How a layer's output may share memory with its first input.
 enum class Aliasing {
   None,     // separate output buffer
-  InPlace,  // element-wise: y may be x and dx may be dy; backward reads neither x nor the
-            // previous layer's output
+  InPlace,  // element-wise on input 0: y may be x0 and dx0 may be dy (the graph decides, see
+            // graph.hpp); the layer must work either way
   View,     // a reshape (Flatten): y is x viewed with another shape, no computation
 };
+
+// The gradient slots backward writes: one per input, null where no gradient is wanted.
+using InputGrads = std::span<Tensor* const>;
 
 class Layer {
  public:
@@ -64,37 +84,67 @@ class Layer {
   // PyTorch's class name: "Conv2d", "ReLU", "MaxPool2d", ...
   virtual std::string_view type() const = 0;
 
-  // Checks that the layer accepts `input` ([N, ...], N the batch) and returns its output shape.
-  // Sizes the layer infers from its input (in_features left at 0) are fixed here. Throws
+  // How many values the layer reads: a count, or 0 for "two or more" (Add, Concat).
+  virtual int arity() const = 0;
+
+  // The general form the graph calls: every input at once (UnaryLayer maps these onto its
+  // one-input signatures). Checks that the layer accepts the inputs ([N, ...], N the batch)
+  // and returns its output shape; sizes inferred from the input are fixed here. Throws
   // kestrel::Error naming the mismatch.
-  virtual Shape setup(const Shape& input) = 0;
+  virtual Shape setup_inputs(std::span<const Shape> inputs) = 0;
+  // y = layer(inputs); y is preallocated (and is inputs[0] itself when the graph runs the
+  // layer in place).
+  virtual void forward_inputs(const Context& ctx, std::span<const Tensor> inputs, Tensor& y,
+                              const StepInfo& step) = 0;
+  // Writes the parameter gradients (overwriting them) and every non-null dinputs[i] = dL/dx_i
+  // (overwriting it). inputs and y are the forward's; dy = dL/dy. When backward_needs_input()
+  // is false the inputs' memory may already hold other values: read their shapes only; the
+  // same holds for y and backward_needs_output().
+  virtual void backward_inputs(const Context& ctx, std::span<const Tensor> inputs, const Tensor& y,
+                               const Tensor& dy, InputGrads dinputs, const StepInfo& step) = 0;
+  // Multiply-accumulates of one forward pass (torchinfo's "Mult-Adds": the products of
+  // convolutions and matrix products; 0 for everything else).
+  virtual int64_t multiply_adds_inputs(std::span<const Shape> inputs) const {
+    (void)inputs;
+    return 0;
+  }
+
   // The parameters (after setup), in PyTorch's state_dict order.
   virtual std::vector<ParamSpec> params() const { return {}; }
-  // Views of the parameters and their gradients, in params() order.
+  // Views of the parameters and their gradients, in params() order. The gradient of a frozen
+  // parameter (Graph::freeze) is an undefined tensor: the layer computes none for it.
   virtual void bind_params(std::span<const Tensor> params, std::span<const Tensor> grads) {
     (void)params;
     (void)grads;
   }
-  // State kept from forward to backward (after setup), for the batch of setup().
-  virtual std::vector<BufferSpec> buffers() const { return {}; }
-  virtual void bind_buffers(std::span<const Tensor> buffers) { (void)buffers; }
+  // Non-trainable state (after setup), in PyTorch's state_dict order, and views of it.
+  virtual std::vector<StateSpec> state() const { return {}; }
+  virtual void bind_state(std::span<const Tensor> state) { (void)state; }
+  // Sets the state to its initial values (batch norm: mean 0, variance 1, no batches), on
+  // ctx's device; the graph calls it once the state is bound.
+  virtual void reset_state(const Context& ctx) { (void)ctx; }
+  // What forward saves for backward (after setup), for the batch of setup(), and views of it.
+  virtual std::vector<SavedSpec> saved() const { return {}; }
+  virtual void bind_saved(std::span<const Tensor> saved) { (void)saved; }
 
-  // y = layer(x); y is preallocated (and is x itself when the graph runs the layer in place).
-  virtual void forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) = 0;
-  // Writes the parameter gradients (overwriting them) and, when dx is not null, dL/dx. x and y
-  // are the forward's input and output, dy = dL/dy.
-  virtual void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
-                        Tensor* dx, const StepInfo& step) = 0;
-
-  // Multiply-accumulates of one forward pass over `input` (torchinfo's "Mult-Adds": the
-  // products of convolutions and matrix products; 0 for everything else).
-  virtual int64_t multiply_adds(const Shape& input) const {
-    (void)input;
-    return 0;
-  }
+  // What the graph needs to know to plan memory (graph.hpp): conservative defaults.
   virtual Aliasing aliasing() const { return Aliasing::None; }
-  // Whether backward reads y: an in-place layer must not then overwrite this layer's output.
+  virtual bool backward_needs_input() const { return true; }
   virtual bool backward_needs_output() const { return false; }
+
+  // An activation names itself ("relu", "tanh"; init::calculate_gain's names): the layer with
+  // parameters before it is initialised with that gain, and a layer before it may absorb it.
+  virtual std::string_view nonlinearity() const { return {}; }
+  // The graph offers each layer the layer that runs in place on its output (null when none)
+  // once per plan. Returning true means this layer applies `next` in its own forward (Linear
+  // absorbs a ReLU into the product); the graph then skips next's forward, and next's backward
+  // still runs on the shared output.
+  virtual bool absorb(const Layer* next) {
+    (void)next;
+    return false;
+  }
+  // Fills what a summary row knows only from the layer (window, stride, dropout probability).
+  virtual void describe(LayerSummary& row) const { (void)row; }
 
   // The layer's position in its graph (set by the graph; dropout streams use it).
   int index() const { return index_; }
@@ -103,6 +153,36 @@ class Layer {
  private:
   std::string name_;
   int index_ = 0;
+};
+
+// A layer with one input: the signatures every unary op implements (README: how to add an op).
+class UnaryLayer : public Layer {
+ public:
+  using Layer::Layer;
+
+  int arity() const final { return 1; }
+  Shape setup_inputs(std::span<const Shape> inputs) final { return setup(inputs[0]); }
+  void forward_inputs(const Context& ctx, std::span<const Tensor> inputs, Tensor& y,
+                      const StepInfo& step) final {
+    forward(ctx, inputs[0], y, step);
+  }
+  void backward_inputs(const Context& ctx, std::span<const Tensor> inputs, const Tensor& y,
+                       const Tensor& dy, InputGrads dinputs, const StepInfo& step) final {
+    backward(ctx, inputs[0], y, dy, dinputs[0], step);
+  }
+  int64_t multiply_adds_inputs(std::span<const Shape> inputs) const final {
+    return multiply_adds(inputs[0]);
+  }
+
+  virtual Shape setup(const Shape& input) = 0;
+  virtual void forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) = 0;
+  // dx is null when no gradient is wanted for x.
+  virtual void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
+                        Tensor* dx, const StepInfo& step) = 0;
+  virtual int64_t multiply_adds(const Shape& input) const {
+    (void)input;
+    return 0;
+  }
 };
 
 }  // namespace kestrel::nn

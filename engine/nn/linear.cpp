@@ -6,7 +6,7 @@
 namespace kestrel::nn {
 
 Linear::Linear(std::string name, int64_t in_features, int64_t out_features, bool bias)
-    : Layer(std::move(name)),
+    : UnaryLayer(std::move(name)),
       in_features_(in_features),
       out_features_(out_features),
       infer_in_features_(in_features == 0),
@@ -50,9 +50,15 @@ void Linear::backward(const Context& ctx, const Tensor& x, const Tensor& y, cons
                       Tensor* dx, const StepInfo& step) {
   (void)y;
   (void)step;
-  ops::linear_backward_weight(ctx, x, dy, grad_weight_);
-  if (has_bias_) ops::linear_backward_bias(ctx, dy, grad_bias_);
+  // A frozen parameter has no gradient view.
+  if (grad_weight_.defined()) ops::linear_backward_weight(ctx, x, dy, grad_weight_);
+  if (grad_bias_.defined()) ops::linear_backward_bias(ctx, dy, grad_bias_);
   if (dx != nullptr) ops::linear_backward_data(ctx, dy, weight_, *dx);
+}
+
+bool Linear::absorb(const Layer* next) {
+  fused_relu_ = next != nullptr && next->nonlinearity() == "relu";
+  return fused_relu_;
 }
 
 int64_t Linear::multiply_adds(const Shape& input) const {

@@ -1,12 +1,12 @@
 #pragma once
-// Linear: torch.nn.Linear. weight [out, in], bias [out]. When the graph finds it followed by a
-// ReLU it fuses the ReLU into the product (ops::linear_forward with relu): the output is then
-// the ReLU's, and the ReLU layer's backward masks the gradient with it.
+// Linear: torch.nn.Linear. weight [out, in], bias [out]. When the graph offers it a ReLU that
+// runs in place on its output, it absorbs the ReLU into the product (ops::linear_forward with
+// relu): the output is then the ReLU's, and the ReLU layer's backward masks the gradient with it.
 #include "engine/nn/layer.hpp"
 
 namespace kestrel::nn {
 
-class Linear : public Layer {
+class Linear : public UnaryLayer {
  public:
   // in_features 0: taken from the input at setup (torch.nn.LazyLinear).
   Linear(std::string name, int64_t in_features, int64_t out_features, bool bias = true);
@@ -20,8 +20,8 @@ class Linear : public Layer {
                 const StepInfo& step) override;
   int64_t multiply_adds(const Shape& input) const override;
 
-  // Applies max(0, .) to the output in the forward pass (set by the graph).
-  void set_fused_relu(bool fused) { fused_relu_ = fused; }
+  // Absorbs a ReLU that runs in place on the output: max(0, .) is applied in the product.
+  bool absorb(const Layer* next) override;
   bool fused_relu() const { return fused_relu_; }
 
  private:

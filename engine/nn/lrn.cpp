@@ -5,7 +5,7 @@
 namespace kestrel::nn {
 
 LocalResponseNorm::LocalResponseNorm(std::string name, int size, float alpha, float beta, float k)
-    : Layer(std::move(name)), spec_{size, alpha, beta, k} {
+    : UnaryLayer(std::move(name)), spec_{size, alpha, beta, k} {
   KESTREL_CHECK(size >= 1, "LocalResponseNorm '{}': size must be at least 1, got {}", this->name(),
                 size);
 }

@@ -7,7 +7,7 @@
 
 namespace kestrel::nn {
 
-class LocalResponseNorm : public Layer {
+class LocalResponseNorm : public UnaryLayer {
  public:
   // torch's defaults: alpha 1e-4, beta 0.75, k 1 (AlexNet uses k = 2).
   LocalResponseNorm(std::string name, int size, float alpha = 1e-4f, float beta = 0.75f,
@@ -15,8 +15,8 @@ class LocalResponseNorm : public Layer {
 
   std::string_view type() const override { return "LocalResponseNorm"; }
   Shape setup(const Shape& input) override;
-  std::vector<BufferSpec> buffers() const override { return {{input_, DType::F32}}; }
-  void bind_buffers(std::span<const Tensor> buffers) override { scale_ = buffers[0]; }
+  std::vector<SavedSpec> saved() const override { return {{input_, DType::F32}}; }
+  void bind_saved(std::span<const Tensor> saved) override { scale_ = saved[0]; }
   void forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) override;
   void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 const StepInfo& step) override;

@@ -1,5 +1,6 @@
 #include "engine/nn/pooling.hpp"
 
+#include "engine/nn/summary.hpp"
 #include "kernels/common/error.hpp"
 
 namespace kestrel::nn {
@@ -21,14 +22,15 @@ ops::Pool2dSpec pool_spec(std::string_view layer, std::string_view name, int ker
 }  // namespace
 
 MaxPool2d::MaxPool2d(std::string name, int kernel_size, const PoolOptions& options)
-    : Layer(std::move(name)), spec_(pool_spec("MaxPool2d", this->name(), kernel_size, options)) {}
+    : UnaryLayer(std::move(name)),
+      spec_(pool_spec("MaxPool2d", this->name(), kernel_size, options)) {}
 
 Shape MaxPool2d::setup(const Shape& input) {
   output_ = ops::pool2d_output_shape(input, spec_);
   return output_;
 }
 
-std::vector<BufferSpec> MaxPool2d::buffers() const { return {{output_, DType::I32}}; }
+std::vector<SavedSpec> MaxPool2d::saved() const { return {{output_, DType::I32}}; }
 
 void MaxPool2d::forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) {
   (void)step;
@@ -44,7 +46,8 @@ void MaxPool2d::backward(const Context& ctx, const Tensor& x, const Tensor& y, c
 }
 
 AvgPool2d::AvgPool2d(std::string name, int kernel_size, const PoolOptions& options)
-    : Layer(std::move(name)), spec_(pool_spec("AvgPool2d", this->name(), kernel_size, options)) {}
+    : UnaryLayer(std::move(name)),
+      spec_(pool_spec("AvgPool2d", this->name(), kernel_size, options)) {}
 
 Shape AvgPool2d::setup(const Shape& input) { return ops::pool2d_output_shape(input, spec_); }
 
@@ -62,7 +65,7 @@ void AvgPool2d::backward(const Context& ctx, const Tensor& x, const Tensor& y, c
 }
 
 AdaptiveAvgPool2d::AdaptiveAvgPool2d(std::string name, int output_h, int output_w)
-    : Layer(std::move(name)), output_h_(output_h), output_w_(output_w) {
+    : UnaryLayer(std::move(name)), output_h_(output_h), output_w_(output_w) {
   KESTREL_CHECK(output_h > 0 && output_w > 0,
                 "AdaptiveAvgPool2d '{}': output size {}x{} must be positive", this->name(),
                 output_h, output_w);
@@ -84,6 +87,16 @@ void AdaptiveAvgPool2d::backward(const Context& ctx, const Tensor& x, const Tens
   (void)y;
   (void)step;
   if (dx != nullptr) ops::adaptive_avg_pool2d_backward(ctx, dy, *dx);
+}
+
+void MaxPool2d::describe(LayerSummary& row) const {
+  row.kernel = spec_.kernel_h;
+  row.stride = spec_.stride_h;
+}
+
+void AvgPool2d::describe(LayerSummary& row) const {
+  row.kernel = spec_.kernel_h;
+  row.stride = spec_.stride_h;
 }
 
 }  // namespace kestrel::nn

@@ -13,17 +13,19 @@ struct PoolOptions {
 };
 
 // Keeps the argmax of every output (i32) for the backward pass.
-class MaxPool2d : public Layer {
+class MaxPool2d : public UnaryLayer {
  public:
   MaxPool2d(std::string name, int kernel_size, const PoolOptions& options = {});
 
   std::string_view type() const override { return "MaxPool2d"; }
   Shape setup(const Shape& input) override;
-  std::vector<BufferSpec> buffers() const override;
-  void bind_buffers(std::span<const Tensor> buffers) override { argmax_ = buffers[0]; }
+  std::vector<SavedSpec> saved() const override;
+  void bind_saved(std::span<const Tensor> saved) override { argmax_ = saved[0]; }
   void forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) override;
   void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 const StepInfo& step) override;
+  bool backward_needs_input() const override { return false; }
+  void describe(LayerSummary& row) const override;
 
   const ops::Pool2dSpec& spec() const { return spec_; }
 
@@ -33,7 +35,7 @@ class MaxPool2d : public Layer {
   Tensor argmax_;
 };
 
-class AvgPool2d : public Layer {
+class AvgPool2d : public UnaryLayer {
  public:
   AvgPool2d(std::string name, int kernel_size, const PoolOptions& options = {});
 
@@ -42,6 +44,8 @@ class AvgPool2d : public Layer {
   void forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) override;
   void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 const StepInfo& step) override;
+  bool backward_needs_input() const override { return false; }
+  void describe(LayerSummary& row) const override;
 
   const ops::Pool2dSpec& spec() const { return spec_; }
 
@@ -49,7 +53,7 @@ class AvgPool2d : public Layer {
   ops::Pool2dSpec spec_;
 };
 
-class AdaptiveAvgPool2d : public Layer {
+class AdaptiveAvgPool2d : public UnaryLayer {
  public:
   AdaptiveAvgPool2d(std::string name, int output_h, int output_w);
 
@@ -58,6 +62,7 @@ class AdaptiveAvgPool2d : public Layer {
   void forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) override;
   void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 const StepInfo& step) override;
+  bool backward_needs_input() const override { return false; }
 
  private:
   int output_h_, output_w_;

@@ -16,9 +16,10 @@ namespace {
 constexpr int kGalleryScale = 3;  // 28x28 digits become 84x84, CIFAR's 32x32 become 96x96
 
 std::string card(const std::string& value, const std::string& label) {
-  return fmt::format("<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">{}"
-                     "</div></div>",
-                     value, label);
+  return fmt::format(
+      "<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">{}"
+      "</div></div>",
+      value, label);
 }
 
 std::string notice(const std::string& text, bool error = false) {
@@ -105,11 +106,14 @@ std::string epochs_table(const RunRecord& run) {
   t.numeric.assign(t.header.size(), true);
   for (const EpochRecord& e : run.epochs) {
     std::vector<std::string> row = {
-        e.best ? fmt::format("{} <span class=\"muted\" title=\"best so far\">&#9733;</span>",
-                             e.epoch)
-               : std::to_string(e.epoch),
-        learning_rate(e.lr), fixed(e.train_loss, 4), percent(e.train_accuracy),
-        fixed(e.eval_loss, 4), percent(e.top1)};
+        e.best
+            ? fmt::format("{} <span class=\"muted\" title=\"best so far\">&#9733;</span>", e.epoch)
+            : std::to_string(e.epoch),
+        learning_rate(e.lr),
+        fixed(e.train_loss, 4),
+        percent(e.train_accuracy),
+        fixed(e.eval_loss, 4),
+        percent(e.top1)};
     if (top5) row.push_back(e.top5 >= 0.0 ? percent(e.top5) : "&ndash;");
     row.push_back(fixed(e.macro_f1, 4));
     row.push_back(thousands(e.images_per_second));
@@ -141,8 +145,8 @@ std::string config_tables(const RunRecord& run) {
   const auto text = [&](const char* key) {
     return run.config.contains(key) ? json_cell(run.config[key]) : std::string("&ndash;");
   };
-  env.rows.push_back({"device it ran on", escape_html(run.device().empty() ? "unknown"
-                                                                          : run.device())});
+  env.rows.push_back(
+      {"device it ran on", escape_html(run.device().empty() ? "unknown" : run.device())});
   env.rows.push_back({"device requested", text("device")});
   env.rows.push_back({"deterministic algorithms", text("deterministic")});
   env.rows.push_back({"TF32 tensor cores", text("tf32")});
@@ -157,9 +161,10 @@ std::string config_tables(const RunRecord& run) {
   env.rows.push_back({"source commit (training)", build("commit")});
   env.rows.push_back({"run directory", "<code>" + escape_html(run.dir.string()) + "</code>"});
   out += render_table(env);
-  out += "<p class=\"muted\">Version and commit come from the run's checkpoint metadata; the "
-         "GPU libraries are listed under <a href=\"#environment\">environment at report "
-         "time</a>.</p>\n";
+  out +=
+      "<p class=\"muted\">Version and commit come from the run's checkpoint metadata; the "
+      "GPU libraries are listed under <a href=\"#environment\">environment at report "
+      "time</a>.</p>\n";
   out += "</div>\n</div>\n";
   return out;
 }
@@ -178,16 +183,18 @@ std::string render_model_summary(const nn::GraphSummary& s) {
   t.header = {"layer", "type", "output shape", "parameters", "multiply-adds", "activations"};
   t.numeric = {false, false, false, true, true, true};
   for (const nn::LayerSummary& l : s.layers) {
-    t.rows.push_back(
-        {escape_html(l.name), escape_html(l.type), "<code>" + escape_html(l.output.str()) + "</code>",
-         l.params > 0 ? nn::with_thousands(l.params) : "&ndash;",
-         l.multiply_adds > 0 ? nn::with_thousands(l.multiply_adds) : "&ndash;",
-         l.activation_bytes > 0 ? memory(l.activation_bytes)
-                                : "<span class=\"muted\">" +
-                                      escape_html(l.memory_note.empty() ? "--" : l.memory_note) +
-                                      "</span>"});
+    t.rows.push_back({escape_html(l.name), escape_html(l.type),
+                      "<code>" + escape_html(l.output.str()) + "</code>",
+                      l.params > 0 ? nn::with_thousands(l.params) : "&ndash;",
+                      l.multiply_adds > 0 ? nn::with_thousands(l.multiply_adds) : "&ndash;",
+                      l.activation_bytes > 0
+                          ? memory(l.activation_bytes)
+                          : "<span class=\"muted\">" +
+                                escape_html(l.memory_note.empty() ? "--" : l.memory_note) +
+                                "</span>"});
   }
-  t.rows.push_back({"<strong>total</strong>", "", "<code>input " + escape_html(s.input.str()) + "</code>",
+  t.rows.push_back({"<strong>total</strong>", "",
+                    "<code>input " + escape_html(s.input.str()) + "</code>",
                     "<strong>" + nn::with_thousands(s.total_params) + "</strong>",
                     "<strong>" + nn::with_thousands(s.multiply_adds) + "</strong>",
                     "<strong>" + memory(s.activation_bytes) + "</strong>"});
@@ -196,11 +203,12 @@ std::string render_model_summary(const nn::GraphSummary& s) {
   out += fmt::format("<p class=\"muted\">Per image: {} multiply-adds in the forward pass.</p>\n",
                      nn::with_thousands(s.multiply_adds / batch));
   out += fmt::format(
-      "<p class=\"muted\">Memory at this batch: input {}, activations {}, their gradients {}, "
-      "parameters {}, parameter gradients {}; about {} in all (optimizer state not "
-      "included).</p>\n",
+      "<p class=\"muted\">Memory at this batch: input {}, activations {} and their gradients "
+      "{}, planned by lifetime into one arena of {}; parameters {}, parameter gradients {}; "
+      "about {} in all (optimizer state not included).</p>\n",
       memory(s.input_bytes), memory(s.activation_bytes), memory(s.activation_grad_bytes),
-      memory(s.param_bytes), memory(s.gradient_bytes), memory(s.total_bytes()));
+      memory(s.arena_bytes), memory(s.param_bytes), memory(s.gradient_bytes),
+      memory(s.total_bytes()));
   return out;
 }
 
@@ -209,7 +217,7 @@ std::string render_misclassified_gallery(const RunRecord& run, const data::Image
   const auto names = run.class_names();
   const auto name = [&](int32_t k) {
     return k >= 0 && static_cast<size_t>(k) < names.size() ? names[static_cast<size_t>(k)]
-                                                            : std::to_string(k);
+                                                           : std::to_string(k);
   };
   const int c = static_cast<int>(images.channels()), h = static_cast<int>(images.height()),
             w = static_cast<int>(images.width());
@@ -255,14 +263,16 @@ std::string render_run_section(const RunRecord& run, const std::string& id,
   out += fmt::format(
       "<p><strong>{}</strong> on <strong>{}</strong> &middot; {} &middot; {} of {} epochs &middot; "
       "<code>{}</code></p>\n",
-      escape_html(model), escape_html(dataset), escape_html(run.device().empty() ? "device unknown" : run.device()),
-      done, planned > 0 ? std::to_string(planned) : "?", escape_html(run.dir.string()));
+      escape_html(model), escape_html(dataset),
+      escape_html(run.device().empty() ? "device unknown" : run.device()), done,
+      planned > 0 ? std::to_string(planned) : "?", escape_html(run.dir.string()));
   if (run.divergence) {
-    out += notice(fmt::format(
-        "The run stopped at epoch {}, step {}: the training loss became {} (learning rate {:.3g}). "
-        "The metrics below end with the last good epoch.",
-        run.divergence->epoch, run.divergence->step, escape_html(run.divergence->loss),
-        run.divergence->lr), true);
+    out += notice(fmt::format("The run stopped at epoch {}, step {}: the training loss became {} "
+                              "(learning rate {:.3g}). "
+                              "The metrics below end with the last good epoch.",
+                              run.divergence->epoch, run.divergence->step,
+                              escape_html(run.divergence->loss), run.divergence->lr),
+                  true);
   }
 
   // Final evaluation.
@@ -310,9 +320,10 @@ std::string render_run_section(const RunRecord& run, const std::string& id,
   } else if (run.misclassified.empty()) {
     out += "<p>The run's last evaluation got every test image right.</p>\n";
   } else if (context.test_images == nullptr) {
-    out += notice(fmt::format("{} test images were misclassified, but the images cannot be shown: "
-                              "{}",
-                              run.misclassified.size(), escape_html(context.images_error)));
+    out +=
+        notice(fmt::format("{} test images were misclassified, but the images cannot be shown: "
+                           "{}",
+                           run.misclassified.size(), escape_html(context.images_error)));
   } else {
     out += fmt::format(
         "<p class=\"muted\">The first {} misclassified images of the test split (in test order) "

@@ -26,6 +26,17 @@ void broadcast_training_state(dist::Communicator& comm, nn::Graph& graph,
     (void)name;
     comm.broadcast(state.data<float>(), state.numel(), 0);
   }
+  broadcast_model_state(comm, graph);
+}
+
+void broadcast_model_state(dist::Communicator& comm, nn::Graph& graph) {
+  if (comm.size() == 1 || graph.state().numel() == 0) return;
+  // Through the host: a few kilobytes once per epoch, in any dtype (f32 statistics, i64 counts).
+  Tensor& state = graph.state();
+  Tensor host = state.to(Device::cpu());
+  comm.broadcast_host(std::span<std::byte>(static_cast<std::byte*>(host.raw_data()), host.nbytes()),
+                      0);
+  state.copy_from(host);
 }
 
 void check_replicas_agree(dist::Communicator& comm, double parameter_norm, int64_t epoch) {

@@ -20,11 +20,20 @@ namespace kestrel::train {
 // shards would share their dropout masks.
 uint64_t dropout_seed_for_rank(uint64_t seed, int rank);
 
-// Copies rank 0's parameters and optimizer state to every rank. Ranks initialise from the same
-// seed or load the same checkpoint anyway; this makes agreement a fact rather than a hope
-// (different hardware, a checkpoint rewritten between reads).
+// Copies rank 0's parameters, model state and optimizer state to every rank. Ranks initialise
+// from the same seed or load the same checkpoint anyway; this makes agreement a fact rather
+// than a hope (different hardware, a checkpoint rewritten between reads).
 void broadcast_training_state(dist::Communicator& comm, nn::Graph& graph,
                               optim::Optimizer& optimizer);
+
+// Copies rank 0's model state (buffers such as batch norm's running statistics) to every rank.
+// Each rank's training passes update its own copy from its own rows; the trainer calls this
+// before every evaluation (and so before every checkpoint), so all ranks evaluate with, and
+// rank 0 saves, rank 0's statistics: what PyTorch's DistributedDataParallel gives with its
+// default broadcast_buffers=True (rank 0's buffers, updated by rank 0's batches), for one
+// transfer per epoch instead of one per step. Training passes never read running statistics,
+// so the training itself does not depend on the rule. A model without state sends nothing.
+void broadcast_model_state(dist::Communicator& comm, nn::Graph& graph);
 
 // Throws kestrel::Error on every rank when some rank's parameters differ from rank 0's:
 // `parameter_norm` (ops::l2_norm of the flat parameters, deterministic) is compared bit for

@@ -91,9 +91,9 @@ data::ImageDataset first_images(const data::ImageDataset& d, int64_t n) {
   return out;
 }
 
-checkpoint::NamedTensors named(const nn::Graph& graph) {
+checkpoint::NamedTensors named(const std::vector<nn::NamedTensor>& tensors) {
   checkpoint::NamedTensors out;
-  for (const auto& p : graph.named_parameters()) out.emplace_back(p.name, p.tensor);
+  for (const auto& p : tensors) out.emplace_back(p.name, p.tensor);
   return out;
 }
 
@@ -195,7 +195,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
                   "--resume {}: the file holds weights only, not a kestrel run to continue",
                   config.resume);
     check_resume_world_size(loaded, ranks);
-    checkpoint::restore_parameters(loaded, named(*graph), config.model);
+    checkpoint::restore_parameters(loaded, named(graph->state_dict()), config.model);
     checkpoint::restore_optimizer(loaded, *optimizer, graph->parameters());
     first_epoch = loaded.state.epoch;
     step = loaded.state.step;
@@ -262,7 +262,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     s.extra["best_epoch"] = std::to_string(result.best_epoch);
     s.extra["train_seconds"] = fmt::format("{:.17g}", result.run_train_seconds);
     s.extra[kWorldSizeKey] = std::to_string(ranks);
-    checkpoint::save_checkpoint(run->file(file).string(), named(*graph), optimizer.get(), s);
+    checkpoint::save_checkpoint(run->file(file).string(), named(graph->named_parameters()),
+                                optimizer.get(), s, named(graph->named_state()));
   };
 
   // Stops the run on a non-finite loss or parameters, before anything bad is saved: the newest
@@ -350,6 +351,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     check_replicas_agree(comm, parameter_norm, epoch);
     if (!std::isfinite(parameter_norm))
       return diverged("parameter norm", epoch, parameter_norm, last_lr);
+    broadcast_model_state(comm, *graph);
     const EvalResult eval = evaluate(ctx, *graph, eval_loader, train_set.classes, &comm);
     if (!std::isfinite(eval.loss)) return diverged("evaluation loss", epoch, eval.loss, last_lr);
     result.epochs_done = epoch + 1;
@@ -359,18 +361,17 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       result.best_top1 = eval.top1;
       result.best_epoch = epoch + 1;
     }
-    nlohmann::json record = {
-        {"epoch", epoch + 1},
-        {"step", step},
-        {"lr", last_lr},
-        {"train",
-         {{"loss", tally.mean_loss()},
-          {"accuracy", tally.accuracy()},
-          {"samples", static_cast<int64_t>(seen)},
-          {"images_per_second", seen / train_seconds},
-          {"seconds", train_seconds}}},
-        {"eval", eval.to_json(train_set.class_names)},
-        {"best", best}};
+    nlohmann::json record = {{"epoch", epoch + 1},
+                             {"step", step},
+                             {"lr", last_lr},
+                             {"train",
+                              {{"loss", tally.mean_loss()},
+                               {"accuracy", tally.accuracy()},
+                               {"samples", static_cast<int64_t>(seen)},
+                               {"images_per_second", seen / train_seconds},
+                               {"seconds", train_seconds}}},
+                             {"eval", eval.to_json(train_set.class_names)},
+                             {"best", best}};
     record["eval"]["seconds"] = eval.seconds;
     const bool target_reached = config.target_top1 > 0.0 && eval.top1 >= config.target_top1;
     if (target_reached) {

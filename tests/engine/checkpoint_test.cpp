@@ -5,6 +5,7 @@
 // hyperparameters, reserved names, bad metadata) says what is wrong and changes nothing.
 #include "engine/checkpoint/checkpoint.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -365,7 +366,7 @@ TEST_F(CheckpointRefusal, MissingTensor) {
   Layout layout = kLenetLike;
   layout.emplace_back("fc2.weight", Shape{3, 10});
   expect_refused(layout, "lenet5",
-                 "checkpoint " + path_ + " has no tensor fc2.weight, which lenet5 needs");
+                 "checkpoint " + path_ + " does not match lenet5: missing fc2.weight (needed)");
 }
 
 TEST_F(CheckpointRefusal, TensorTheModelLacks) {
@@ -373,7 +374,66 @@ TEST_F(CheckpointRefusal, TensorTheModelLacks) {
   layout.pop_back();
   expect_refused(
       layout, "lenet5",
-      "checkpoint " + path_ + " has tensor fc1.bias [10], which is not a parameter of lenet5");
+      "checkpoint " + path_ + " does not match lenet5: unexpected fc1.bias (not in the model)");
+}
+
+TEST_F(CheckpointRefusal, EveryMissingAndUnexpectedNameInOneLine) {
+  // Another architecture's file: the line names them all (up to twelve of each, then a count).
+  Layout layout = {{"conv1.weight", Shape{6, 1, 5, 5}}, {"conv1.bias", Shape{6}}};
+  for (int i = 0; i < 14; ++i) layout.emplace_back(fmt::format("bn{}.running_mean", i), Shape{6});
+  expect_refused(layout, "lenet5",
+                 "checkpoint " + path_ +
+                     " does not match lenet5: missing bn0.running_mean, bn1.running_mean, "
+                     "bn2.running_mean, bn3.running_mean, bn4.running_mean, bn5.running_mean, "
+                     "bn6.running_mean, bn7.running_mean, bn8.running_mean, bn9.running_mean, "
+                     "bn10.running_mean, bn11.running_mean and 2 more (all needed); unexpected "
+                     "fc1.bias, fc1.weight (not in the model)");
+}
+
+TEST(Checkpoint, BuffersSaveBesideTheParametersAndRestoreWithThem) {
+  // Model state (f32 statistics, an i64 count) is saved as tensors of its own, outside the
+  // optimizer's flat layout, and restored by name like the parameters.
+  std::mt19937_64 gen(10);
+  test::ScratchDir dir;
+  Context ctx;
+  Model m = make_model(kLenetLike, gen);
+  optim::Adam adam(optim::AdamOptions{});
+  adam.step(ctx, m.flat, test::random_tensor(Shape{406}, gen));
+  Tensor mean = test::random_tensor(Shape{6}, gen);
+  Tensor count = Tensor::zeros(Shape{}, DType::I64);
+  count.data<int64_t>()[0] = 1234567890123;
+  const std::string path = dir.file("buffers.safetensors");
+  save_checkpoint(path, m.params, &adam, lenet_state(),
+                  {{"bn1.running_mean", mean}, {"bn1.num_batches_tracked", count}});
+
+  const LoadedCheckpoint loaded = load_checkpoint(path);
+  const auto* saved_count = loaded.file.find("bn1.num_batches_tracked");
+  ASSERT_NE(saved_count, nullptr);
+  EXPECT_EQ(saved_count->dtype, DType::I64);
+  EXPECT_EQ(saved_count->shape, Shape{});
+  // The optimizer's map covers the parameters only.
+  const auto offsets = nlohmann::json::parse(loaded.file.metadata.at("optimizer.param_offsets"));
+  EXPECT_EQ(offsets.size(), 4u);
+
+  Model live = make_model(kLenetLike, gen);
+  Tensor live_mean = Tensor::zeros(Shape{6});
+  Tensor live_count = Tensor::zeros(Shape{}, DType::I64);
+  NamedTensors all = live.params;
+  all.emplace_back("bn1.running_mean", live_mean);
+  all.emplace_back("bn1.num_batches_tracked", live_count);
+  restore_parameters(loaded, all, "lenet5");
+  EXPECT_TRUE(same_bytes(live_mean, mean));
+  EXPECT_EQ(live_count.data<int64_t>()[0], 1234567890123);
+  EXPECT_TRUE(same_bytes(live.flat, m.flat));
+  // Without the buffers the file does not match the model.
+  EXPECT_TRUE(throws_error([&] { restore_parameters(loaded, live.params, "lenet5"); },
+                           "unexpected bn1.num_batches_tracked, bn1.running_mean"));
+  // A buffer may not reuse a parameter's name.
+  EXPECT_TRUE(throws_error(
+      [&] {
+        save_checkpoint(path, m.params, &adam, lenet_state(), {{"fc1.bias", mean}});
+      },
+      "parameter name fc1.bias appears twice"));
 }
 
 TEST_F(CheckpointRefusal, WrongDtype) {

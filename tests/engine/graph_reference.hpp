@@ -133,6 +133,29 @@ inline Act linear_ref(const Act& x, const double* w, const double* b, int64_t ou
   return y;
 }
 
+// Element-wise sum of same-shaped activations (a residual connection).
+inline Act add_ref(Act a, const Act& b) {
+  for (size_t i = 0; i < a.v.size(); ++i) a.v[i] += b.v[i];
+  return a;
+}
+
+// torch.cat(parts, dim=1).
+inline Act concat_ref(const std::vector<Act>& parts) {
+  int64_t channels = 0;
+  for (const Act& p : parts) channels += p.c;
+  Act y = make_act(parts[0].n, channels, parts[0].h, parts[0].w);
+  for (int64_t i = 0; i < y.n; ++i) {
+    int64_t base = 0;
+    for (const Act& p : parts) {
+      for (int64_t c = 0; c < p.c; ++c)
+        for (int64_t r = 0; r < p.h; ++r)
+          for (int64_t t = 0; t < p.w; ++t) y.at(i, base + c, r, t) = p.at(i, c, r, t);
+      base += p.c;
+    }
+  }
+  return y;
+}
+
 // Mean over the rows of -log softmax(logits)[label].
 inline double cross_entropy_ref(const Act& logits, const std::vector<int32_t>& labels) {
   double total = 0.0;

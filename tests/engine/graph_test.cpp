@@ -27,6 +27,7 @@
 #include "engine/optim/adam.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "tests/engine/graph_reference.hpp"
+#include "tests/engine/graph_test_support.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
 #include "tests/support/random.hpp"
@@ -35,6 +36,13 @@ namespace kestrel {
 namespace {
 
 using test::Act;
+using test::bitwise_equal;
+using test::error_of;
+using test::loss_and_gradients;
+using test::packed_gradients;
+using test::packed_offsets;
+using test::packed_parameters;
+using test::to_act;
 
 constexpr int64_t kClasses = 5;
 
@@ -72,36 +80,6 @@ std::unique_ptr<nn::Graph> tanh_graph() {
 }
 const Shape kTanhInput{3, 7, 7};
 
-// The graph's parameters (padding left out) in state_dict order, as doubles.
-std::vector<double> packed_parameters(const nn::Graph& g) {
-  std::vector<double> out;
-  for (const nn::NamedTensor& p : g.named_parameters())
-    for (float v : p.tensor.to_vector()) out.push_back(v);
-  return out;
-}
-
-std::vector<float> packed_gradients(const nn::Graph& g) {
-  std::vector<float> out;
-  for (const nn::NamedTensor& p : g.named_gradients())
-    for (float v : p.tensor.to_vector()) out.push_back(v);
-  return out;
-}
-
-// Where each named parameter starts in packed_parameters().
-std::map<std::string, size_t> packed_offsets(const nn::Graph& g) {
-  std::map<std::string, size_t> out;
-  size_t offset = 0;
-  for (const nn::ParamInfo& p : g.parameter_infos()) {
-    out[p.name] = offset;
-    offset += static_cast<size_t>(p.shape.numel());
-  }
-  return out;
-}
-
-Act to_act(const Tensor& images) {
-  return Act{test::to_double(images), images.dim(0), images.dim(1), images.dim(2), images.dim(3)};
-}
-
 // The float64 loss of relu_graph() for packed parameters theta.
 double relu_graph_loss(const std::vector<double>& theta, const std::map<std::string, size_t>& at,
                        const Act& x, const std::vector<int32_t>& labels) {
@@ -126,32 +104,11 @@ double tanh_graph_loss(const std::vector<double>& theta, const std::map<std::str
                                  labels);
 }
 
-// One training step: forward, cross-entropy (its gradient written over the logits), backward.
-float loss_and_gradients(const Context& ctx, nn::Graph& g, const Tensor& images,
-                         const Tensor& labels, int64_t step) {
-  Tensor logits = g.forward(ctx, images, /*training=*/true, step);
-  const float loss = ops::cross_entropy_forward_backward(ctx, logits, labels, &logits);
-  g.backward(ctx, logits);
-  return loss;
-}
-
-bool bitwise_equal(const Tensor& a, const Tensor& b) {
-  return a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 TEST(Graph, ForwardEqualsTheOpsChainedByHand) {
   std::mt19937_64 gen(test::test_seed());
   Context ctx;
   auto g = relu_graph();
+  g->set_keep_activations(true);  // to compare every layer's output, not only the logits
   g->build(ctx, kReluInput, 2, kClasses);
   g->initialize(ctx, init::InitScheme::PyTorchDefault, gen());
   const Tensor x = test::random_tensor(Shape{2, 3, 8, 8}, gen);
@@ -344,16 +301,19 @@ TEST(Graph, DropoutIsActiveInTrainingReproducibleAndTheIdentityInEvaluation) {
   g->initialize(ctx, init::InitScheme::PyTorchDefault, 9);
   const Tensor x = test::random_tensor(Shape{16, 8}, gen);
 
-  // Evaluation: fc2(fc1(x)), nothing dropped.
-  const Tensor eval = g->forward(ctx, x, /*training=*/false, 3);
-  const Tensor eval_copy = eval.to(Device::cpu());
-  const Tensor hidden = g->layer_output(0).to(Device::cpu());
-  EXPECT_TRUE(bitwise_equal(g->layer_output(1), hidden));
+  // Evaluation: fc2(fc1(x)) by the ops themselves, nothing dropped.
+  std::map<std::string, Tensor> p;
+  for (const nn::NamedTensor& t : g->named_parameters()) p[t.name] = t.tensor;
+  Tensor hidden = Tensor::empty(Shape{16, 64}), expected = Tensor::empty(Shape{16, 3});
+  ops::linear_forward(ctx, x, p["fc1.weight"], &p["fc1.bias"], hidden);
+  ops::linear_forward(ctx, hidden, p["fc2.weight"], &p["fc2.bias"], expected);
+  const Tensor eval_copy = g->forward(ctx, x, /*training=*/false, 3).to(Device::cpu());
+  EXPECT_TRUE(bitwise_equal(eval_copy, expected));
 
-  // Training: about half the hidden units are zero, the others doubled.
-  const Tensor pre = g->layer_output(0).to(Device::cpu());
+  // Training: about half the hidden units are zero, the others doubled; the logits are fc2 of
+  // exactly that.
   const Tensor train3 = g->forward(ctx, x, /*training=*/true, 3).to(Device::cpu());
-  const auto kept = g->layer_output(1).to_vector(), before = pre.to_vector();
+  const auto kept = g->layer_output(1).to_vector(), before = hidden.to_vector();
   int64_t zeros = 0;
   for (size_t i = 0; i < kept.size(); ++i) {
     if (kept[i] == 0.0f) {
@@ -364,6 +324,9 @@ TEST(Graph, DropoutIsActiveInTrainingReproducibleAndTheIdentityInEvaluation) {
   }
   EXPECT_GT(zeros, 16 * 64 * 4 / 10);
   EXPECT_LT(zeros, 16 * 64 * 6 / 10);
+  Tensor dropped_logits = Tensor::empty(Shape{16, 3});
+  ops::linear_forward(ctx, g->layer_output(1), p["fc2.weight"], &p["fc2.bias"], dropped_logits);
+  EXPECT_TRUE(bitwise_equal(train3, dropped_logits));
   EXPECT_FALSE(bitwise_equal(train3, eval_copy));
 
   // The same step draws the same mask; another step or seed another one.
