@@ -10,6 +10,7 @@
 #include "apps/commands/model_summarizer.hpp"
 #include "engine/report/markdown.hpp"
 #include "engine/report/report.hpp"
+#include "engine/run/run_directory.hpp"
 #include "kernels/common/error.hpp"
 
 namespace kestrel::apps {
@@ -26,8 +27,8 @@ struct ReportFlags {
 void run_report(const ReportFlags& f) {
   std::vector<std::filesystem::path> dirs(f.run_dirs.begin(), f.run_dirs.end());
   const std::filesystem::path out = !f.out.empty()     ? std::filesystem::path(f.out)
-                                    : dirs.size() == 1 ? dirs[0] / "report.html"
-                                                       : std::filesystem::path("report.html");
+                                    : dirs.size() == 1 ? dirs[0] / run::kReportFile
+                                                       : std::filesystem::path(run::kReportFile);
   report::ReportOptions options;
   options.data_dir = f.data_dir;
   options.summarize_model = model_summarizer();
@@ -42,7 +43,7 @@ void run_report(const ReportFlags& f) {
 }  // namespace
 
 void write_run_report(const std::string& run_dir, const std::string& data_dir) {
-  const std::filesystem::path out = std::filesystem::path(run_dir) / "report.html";
+  const std::filesystem::path out = std::filesystem::path(run_dir) / run::kReportFile;
   try {
     report::write_report({run_dir}, out, {data_dir, model_summarizer(), ""});
     fmt::print("report: {}\n", out.string());

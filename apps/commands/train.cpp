@@ -22,6 +22,7 @@
 #include "engine/data/registry.hpp"
 #include "engine/dist/launch_env.hpp"
 #include "engine/dist/make_communicator.hpp"
+#include "engine/run/run_directory.hpp"
 #include "engine/runtime/gpu_info.hpp"
 #include "engine/train/evaluate.hpp"
 #include "engine/train/multi_gpu.hpp"
@@ -104,7 +105,7 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
       throw CLI::ValidationError("--resume without a path needs --name RUN (the run to continue)");
     resume = !f.resume.empty()
                  ? f.resume
-                 : (std::filesystem::path(f.out) / f.name / "last.safetensors").string();
+                 : (std::filesystem::path(f.out) / f.name / run::kLastCheckpoint).string();
     if (name.empty()) name = std::filesystem::path(resume).parent_path().filename().string();
     if (!given("--out") && !f.resume.empty())
       out = std::filesystem::path(resume).parent_path().parent_path().string();

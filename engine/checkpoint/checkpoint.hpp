@@ -15,7 +15,10 @@
 //                            state_dict holds them
 //   optimizer.<state name>   each optimizer buffer, FLAT over all parameters: optimizer.exp_avg
 //                            and optimizer.exp_avg_sq (Adam/AdamW), optimizer.momentum_buffer
-//                            (SGD with momentum); f32 [P], P = the total parameter count.
+//                            (SGD with momentum); f32 [F], F = the size of the model's flat
+//                            parameter buffer: each parameter starts at a multiple of 64
+//                            elements (engine/nn/graph.hpp), so F also counts the zero
+//                            padding after each one (F >= the parameter count).
 //
 // The optimizer state stays flat because that is what it is in kestrel (one buffer beside the
 // flat parameter buffer, one fused update): it is written and restored with one copy each, and

@@ -1,6 +1,7 @@
 #pragma once
 // Optimizer: updates the model's flat parameter buffer from its flat gradient buffer, one
-// fused launch per step (DESIGN.md: parameters and gradients live in one buffer each). State
+// fused launch per step: the graph keeps every parameter in one buffer and every gradient in
+// another, so one element-wise pass updates the whole model, however many tensors it has. State
 // buffers (Adam's moments, SGD's momentum) are flat too, allocated on the first step with the
 // parameters' size and zero-filled, and exposed by name for checkpoints.
 #include <cstdint>

@@ -9,7 +9,7 @@
 
 #include "engine/nn/summary.hpp"
 #include "engine/report/html.hpp"
-#include "engine/train/run_directory.hpp"
+#include "engine/run/run_directory.hpp"
 #include "kernels/common/error.hpp"
 
 namespace kestrel::report {
@@ -235,7 +235,7 @@ void write_markdown(const std::vector<std::filesystem::path>& run_dirs,
                     const std::filesystem::path& out_md, const ReportOptions& options) {
   std::vector<RunRecord> runs;
   for (const auto& dir : run_dirs) runs.push_back(load_run(dir));
-  train::write_file_atomically(out_md, render_markdown(runs, options));
+  run::write_file_atomically(out_md, render_markdown(runs, options));
 }
 
 }  // namespace kestrel::report

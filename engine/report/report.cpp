@@ -12,8 +12,8 @@
 #include "engine/report/html.hpp"
 #include "engine/report/run_charts.hpp"
 #include "engine/report/run_sections.hpp"
+#include "engine/run/run_directory.hpp"
 #include "engine/runtime/gpu_info.hpp"
-#include "engine/train/run_directory.hpp"
 #include "kernels/common/error.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/parallel.hpp"
@@ -306,7 +306,7 @@ void write_report(const std::vector<fs::path>& run_dirs, const fs::path& out_htm
     fs::create_directories(out_html.parent_path(), ec);
     KESTREL_CHECK(!ec, "cannot create {}: {}", out_html.parent_path().string(), ec.message());
   }
-  train::write_file_atomically(out_html, html);
+  run::write_file_atomically(out_html, html);
 }
 
 void write_report(const std::vector<fs::path>& run_dirs, const fs::path& out_html,

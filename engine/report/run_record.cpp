@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <fstream>
 
-#include "engine/train/run_directory.hpp"
+#include "engine/run/run_directory.hpp"
 #include "kernels/common/error.hpp"
 
 namespace kestrel::report {
@@ -90,12 +90,12 @@ std::map<std::string, std::string> read_safetensors_metadata(const fs::path& fil
 RunRecord load_run(const fs::path& dir) {
   RunRecord run;
   run.dir = dir;
-  const fs::path metrics = dir / "metrics.jsonl";
+  const fs::path metrics = dir / run::kMetricsFile;
   KESTREL_CHECK(fs::is_directory(dir), "run directory {} not found", dir.string());
   KESTREL_CHECK(fs::exists(metrics), "{} not found: {} is not a kestrel run directory",
                 metrics.string(), dir.string());
 
-  const fs::path config = dir / "config.json";
+  const fs::path config = dir / run::kConfigFile;
   if (fs::exists(config)) {
     run.config = read_json_file(config);
     KESTREL_CHECK(run.config.is_object(), "{} is not a JSON object", config.string());
@@ -109,7 +109,7 @@ RunRecord load_run(const fs::path& dir) {
     run.name = folder.has_filename() ? folder.filename().string()
                                      : folder.parent_path().filename().string();
 
-  const std::vector<nlohmann::json> records = train::read_metrics(metrics);
+  const std::vector<nlohmann::json> records = run::read_metrics(metrics);
   KESTREL_CHECK(!records.empty(), "{} holds no records: the run has not finished an epoch",
                 metrics.string());
   const nlohmann::json* last_eval = nullptr;
@@ -145,7 +145,7 @@ RunRecord load_run(const fs::path& dir) {
     }
   }
 
-  const fs::path wrong = dir / "misclassified.json";
+  const fs::path wrong = dir / run::kMisclassifiedFile;
   if (fs::exists(wrong)) {
     const nlohmann::json list = read_json_file(wrong);
     try {
@@ -170,7 +170,7 @@ RunRecord load_run(const fs::path& dir) {
     run.has_misclassified = true;
   }
 
-  for (const char* checkpoint : {"last.safetensors", "best.safetensors"}) {
+  for (const std::string_view checkpoint : {run::kLastCheckpoint, run::kBestCheckpoint}) {
     const auto metadata = read_safetensors_metadata(dir / checkpoint);
     if (auto it = metadata.find("kestrel.version"); it != metadata.end())
       run.build["version"] = it->second;

@@ -15,12 +15,12 @@
 #include "engine/ops/grad_norm.hpp"
 #include "engine/optim/adam.hpp"
 #include "engine/optim/sgd.hpp"
+#include "engine/run/run_directory.hpp"
 #include "engine/runtime/gpu_info.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "engine/runtime/profiler.hpp"
 #include "engine/train/data_parallel.hpp"
 #include "engine/train/gradient_reducer.hpp"
-#include "engine/train/run_directory.hpp"
 #include "engine/train/step_graph.hpp"
 #include "engine/train/step_ledger.hpp"
 #include "engine/train/train_step.hpp"
@@ -184,8 +184,9 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
 
   // Run directory; resume restores the weights, the optimizer and the position.
   const bool resuming = !config.resume.empty();
-  const std::string name =
-      config.name.empty() ? RunDirectory::default_name(config.model, config.dataset) : config.name;
+  const std::string name = config.name.empty()
+                               ? run::RunDirectory::default_name(config.model, config.dataset)
+                               : config.name;
   int64_t first_epoch = 0, step = 0;
   double best_top1 = -1.0, run_train_seconds = 0.0;
   int64_t best_epoch = 0;
@@ -221,8 +222,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       comm, *graph,
       std::max<int64_t>(1, static_cast<int64_t>(config.dist_bucket_mb * 1024.0 * 1024.0)));
 
-  std::optional<RunDirectory> run;
-  if (lead) run.emplace(config.out_dir, name, resuming);
+  std::optional<run::RunDirectory> run_dir;
+  if (lead) run_dir.emplace(config.out_dir, name, resuming);
   const std::filesystem::path run_path = std::filesystem::path(config.out_dir) / name;
   nlohmann::json config_json = config.to_json();
   config_json["name"] = name;
@@ -232,7 +233,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   config_json["dist_backend"] = std::string(comm.backend());
   config_json["kestrel_version"] = version();
   config_json["kestrel_commit"] = commit();
-  if (lead) run->write_config(config_json);
+  if (lead) run_dir->write_config(config_json);
 
   RunResult result;
   result.run_dir = run_path.string();
@@ -246,7 +247,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
                      config.batch * ranks, graph->parameter_count(), train_set.size(),
                      test_set.size(), batches, first_epoch, config.bf16, config.target_top1});
 
-  const auto save = [&](const std::string& file, int64_t epochs_done) {
+  const auto save = [&](std::string_view file, int64_t epochs_done) {
     if (!lead) return;
     checkpoint::CheckpointState s;
     s.model = config.model;
@@ -262,14 +263,14 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     s.extra["best_epoch"] = std::to_string(result.best_epoch);
     s.extra["train_seconds"] = fmt::format("{:.17g}", result.run_train_seconds);
     s.extra[kWorldSizeKey] = std::to_string(ranks);
-    checkpoint::save_checkpoint(run->file(file).string(), named(graph->named_parameters()),
+    checkpoint::save_checkpoint(run_dir->file(file).string(), named(graph->named_parameters()),
                                 optimizer.get(), s, named(graph->named_state()));
   };
 
   // Stops the run on a non-finite loss or parameters, before anything bad is saved: the newest
   // last.safetensors (this run's, or the one it resumed from) is the last good state.
   const auto diverged = [&](const std::string& what, int64_t epoch, double value, float lr) {
-    const std::string good = epoch > first_epoch ? (run_path / "last.safetensors").string()
+    const std::string good = epoch > first_epoch ? (run_path / run::kLastCheckpoint).string()
                              : resuming          ? config.resume
                                                  : std::string();
     result.status = RunStatus::Diverged;
@@ -279,14 +280,14 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
                     good.empty() ? "no epoch had completed, so there is no checkpoint to go back to"
                                  : "the last good checkpoint is " + good);
     if (lead)
-      run->append_metrics({{"event", "diverged"},
-                           {"what", what},
-                           {"epoch", epoch + 1},
-                           {"step", step},
-                           {"value", std::isnan(value) ? "nan"
-                                     : value > 0       ? "inf"
-                                                       : "-inf"},
-                           {"lr", lr}});
+      run_dir->append_metrics({{"event", "diverged"},
+                               {"what", what},
+                               {"epoch", epoch + 1},
+                               {"step", step},
+                               {"value", std::isnan(value) ? "nan"
+                                         : value > 0       ? "inf"
+                                                           : "-inf"},
+                               {"lr", lr}});
     result.total_seconds = seconds_since(run_start);
     return result;
   };
@@ -379,19 +380,19 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       result.seconds_to_target = result.run_train_seconds;
     }
     if (lead) {
-      run->append_metrics(record);
+      run_dir->append_metrics(record);
       if (target_reached)
-        run->append_metrics({{"event", "target_reached"},
-                             {"epoch", epoch + 1},
-                             {"step", step},
-                             {"target_top1", config.target_top1},
-                             {"top1", eval.top1},
-                             {"train_seconds", result.run_train_seconds}});
-      write_file_atomically(run->file("misclassified.json"),
-                            eval.misclassified_json().dump() + "\n");
+        run_dir->append_metrics({{"event", "target_reached"},
+                                 {"epoch", epoch + 1},
+                                 {"step", step},
+                                 {"target_top1", config.target_top1},
+                                 {"top1", eval.top1},
+                                 {"train_seconds", result.run_train_seconds}});
+      run::write_file_atomically(run_dir->file(run::kMisclassifiedFile),
+                                 eval.misclassified_json().dump() + "\n");
     }
-    save("last.safetensors", epoch + 1);
-    if (best) save("best.safetensors", epoch + 1);
+    save(run::kLastCheckpoint, epoch + 1);
+    if (best) save(run::kBestCheckpoint, epoch + 1);
     observer.on_epoch(record);
     if (target_reached) break;
   }

@@ -17,7 +17,7 @@
 #include "engine/checkpoint/checkpoint.hpp"
 #include "engine/core/version.hpp"
 #include "engine/data/registry.hpp"
-#include "engine/train/run_directory.hpp"
+#include "engine/run/run_directory.hpp"
 #include "kernels/common/error.hpp"
 #include "tests/support/data_dir.hpp"
 #include "tests/support/scratch_dir.hpp"
@@ -27,6 +27,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using run::read_metrics;
 
 class Quiet final : public TrainObserver {};
 

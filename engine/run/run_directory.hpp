@@ -1,13 +1,27 @@
 #pragma once
-// A run's directory: config.json (what was asked), metrics.jsonl (one JSON object per epoch or
-// evaluation, appended and flushed as the run goes, so a crash loses nothing already written),
-// checkpoints and the report.
+// A run's directory, the one format shared by the layer that writes runs (engine/train) and the
+// layers that read them (engine/report, the CLI): config.json (what was asked), metrics.jsonl
+// (one JSON object per epoch or evaluation, appended and flushed as the run goes, so a crash
+// loses nothing already written), misclassified.json, the checkpoints and the report. It sits
+// below both so that the report reads runs without depending on the trainer, and the trainer
+// writes them without knowing the report.
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <vector>
 
-namespace kestrel::train {
+namespace kestrel::run {
+
+// The files of a run directory.
+inline constexpr std::string_view kConfigFile = "config.json";
+inline constexpr std::string_view kMetricsFile = "metrics.jsonl";
+// The last evaluation's first misclassified test images (index, label, prediction, confidence).
+inline constexpr std::string_view kMisclassifiedFile = "misclassified.json";
+inline constexpr std::string_view kLastCheckpoint = "last.safetensors";
+inline constexpr std::string_view kBestCheckpoint = "best.safetensors";
+inline constexpr std::string_view kReportFile = "report.html";
 
 class RunDirectory {
  public:
@@ -19,7 +33,7 @@ class RunDirectory {
   RunDirectory& operator=(const RunDirectory&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path file(const std::string& name) const { return path_ / name; }
+  std::filesystem::path file(std::string_view name) const { return path_ / name; }
 
   // Writes config.json atomically (temporary file, then rename).
   void write_config(const nlohmann::json& config) const;
@@ -40,4 +54,4 @@ std::vector<nlohmann::json> read_metrics(const std::filesystem::path& file);
 // Writes `text` to `path` atomically: a temporary file beside it, fsync, rename.
 void write_file_atomically(const std::filesystem::path& path, const std::string& text);
 
-}  // namespace kestrel::train
+}  // namespace kestrel::run

@@ -1,4 +1,4 @@
-#include "engine/train/run_directory.hpp"
+#include "engine/run/run_directory.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 
 #include "kernels/common/error.hpp"
 
-namespace kestrel::train {
+namespace kestrel::run {
 
 namespace fs = std::filesystem;
 
@@ -40,7 +40,7 @@ RunDirectory::RunDirectory(const fs::path& root, const std::string& name, bool r
   std::error_code ec;
   fs::create_directories(path_, ec);
   KESTREL_CHECK(!ec, "cannot create run directory {}: {}", path_.string(), ec.message());
-  const fs::path metrics = path_ / "metrics.jsonl";
+  const fs::path metrics = path_ / kMetricsFile;
   KESTREL_CHECK(resume || !fs::exists(metrics),
                 "run directory {} already holds a run: choose another --out/--name, or --resume it",
                 path_.string());
@@ -53,14 +53,14 @@ RunDirectory::~RunDirectory() {
 }
 
 void RunDirectory::write_config(const nlohmann::json& config) const {
-  write_file_atomically(path_ / "config.json", config.dump(2) + "\n");
+  write_file_atomically(path_ / kConfigFile, config.dump(2) + "\n");
 }
 
 void RunDirectory::append_metrics(const nlohmann::json& record) {
   const std::string line = record.dump() + "\n";
   const bool ok = std::fwrite(line.data(), 1, line.size(), metrics_) == line.size() &&
                   std::fflush(metrics_) == 0 && ::fsync(::fileno(metrics_)) == 0;
-  KESTREL_CHECK(ok, "cannot append to {}: {}", (path_ / "metrics.jsonl").string(),
+  KESTREL_CHECK(ok, "cannot append to {}: {}", (path_ / kMetricsFile).string(),
                 std::strerror(errno));
 }
 
@@ -91,4 +91,4 @@ std::vector<nlohmann::json> read_metrics(const fs::path& file) {
   return records;
 }
 
-}  // namespace kestrel::train
+}  // namespace kestrel::run

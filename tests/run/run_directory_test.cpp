@@ -1,6 +1,6 @@
 // Run directories: config written whole, metrics appended line by line and read back, a used
 // directory refused unless resuming.
-#include "engine/train/run_directory.hpp"
+#include "engine/run/run_directory.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include "kernels/common/error.hpp"
 #include "tests/support/random.hpp"
 
-namespace kestrel::train {
+namespace kestrel::run {
 namespace {
 
 namespace fs = std::filesystem;
@@ -70,4 +70,4 @@ TEST(RunDirectory, DefaultNameHasModelDatasetAndTime) {
 }
 
 }  // namespace
-}  // namespace kestrel::train
+}  // namespace kestrel::run
