@@ -361,6 +361,11 @@ HeaderEntry parse_entry(const std::string& name, const Json& info, uint64_t buff
   // The size in bytes, with every product checked: a header may claim any dimensions.
   uint64_t bytes = dtype_size(e.dtype);
   bool overflow = false;
+  // The product of the non-zero dimensions must fit int64_t even when another dimension is 0
+  // (an empty tensor): Shape::numel() and row sizes multiply dimensions in any order.
+  constexpr uint64_t kMaxElements = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  uint64_t nonzero_elements = 1;
+  bool too_many_elements = false;
   for (size_t d = 0; d < shape.size(); ++d) {
     const Json& dim = shape[d];
     KESTREL_CHECK(!(dim.is_number_integer() && !as_count(dim)),
@@ -372,6 +377,10 @@ HeaderEntry parse_entry(const std::string& name, const Json& info, uint64_t buff
     overflow = overflow || *n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
                (*n != 0 && bytes > std::numeric_limits<uint64_t>::max() / *n);
     if (!overflow) bytes *= *n;
+    if (*n != 0) {
+      too_many_elements = too_many_elements || *n > kMaxElements / nonzero_elements;
+      if (!too_many_elements) nonzero_elements *= *n;
+    }
     dims[d] = overflow ? 0 : static_cast<int64_t>(*n);
   }
 
@@ -395,6 +404,10 @@ HeaderEntry parse_entry(const std::string& name, const Json& info, uint64_t buff
                 "{}: tensor {}: data_offsets {} do not match shape {} of {} ({} bytes)", path, name,
                 shown(offsets), shown(shape), dtype_text,
                 overflow ? std::string("too many") : grouped(bytes));
+  KESTREL_CHECK(!too_many_elements,
+                "{}: tensor {}: shape {} is too large: its non-zero dimensions multiply to more "
+                "than 2^63 - 1 elements",
+                path, name, shown(shape));
   e.shape = Shape::from(dims.data(), static_cast<int>(shape.size()));
   return e;
 }
