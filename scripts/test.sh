@@ -68,8 +68,14 @@ supp="$PWD/scripts/sanitizers"
 export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:strict_init_order=1:log_path=$logs/asan"
 export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=86"
+# Left out: cli.lab_fresh_run, the end-to-end run of scripts/lab.sh (five trainings, AlexNet's
+# among them, each evaluated on its whole test set on one thread, then the report). Sanitized it
+# took 269 s here on its own (272 s at -O3), against 493 s for the other 1007 tests together on
+# two cores, and it ran last and alone; the code it drives (trainer, models, checkpoints,
+# report, lab.sh's splicing) is in the unit and CLI tests that do run here.
 status=0
-ctest --test-dir "$build_dir" --output-on-failure -j 2 --timeout 600 || status=1
+ctest --test-dir "$build_dir" --output-on-failure -j 2 --timeout 600 -E '^cli\.lab_fresh_run$' ||
+  status=1
 if [ -n "$(ls -A "$logs")" ]; then
   echo "test.sh: sanitizer reports ($logs):" >&2
   for f in "$logs"/*; do echo "---- $f" >&2; cat "$f" >&2; done
