@@ -17,7 +17,7 @@ for arg in "$@"; do
   case "$arg" in
     --cpu-only) cpu_only=1 ;;
     --sanitize) sanitize=1 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
