@@ -15,6 +15,7 @@
 #include <numeric>
 #include <optional>
 #include <set>
+#include <span>
 #include <tuple>
 
 #include "engine/tensor/copy.hpp"
@@ -205,7 +206,18 @@ int create_temp_file(const std::string& path, std::string& temp_path) {
 
 // ---- reading ------------------------------------------------------------------------------
 
-class File {
+// Where the reader's bytes come from: a file, read piece by piece with pread (a checkpoint is
+// never held twice in memory), or a buffer already in memory (the fuzzer's entry). Both know
+// their size before anything is read.
+class Input {
+ public:
+  virtual ~Input() = default;
+  virtual uint64_t size() const = 0;
+  // Exactly `bytes` bytes at `offset`, which the reader has checked against size().
+  virtual void read_at(uint64_t offset, void* dst, size_t bytes) const = 0;
+};
+
+class File final : public Input {
  public:
   explicit File(const std::string& path) : path_(path) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -217,13 +229,13 @@ class File {
     }
     size_ = static_cast<uint64_t>(st.st_size);
   }
-  ~File() { ::close(fd_); }
+  ~File() override { ::close(fd_); }
   File(const File&) = delete;
   File& operator=(const File&) = delete;
 
-  uint64_t size() const { return size_; }
+  uint64_t size() const override { return size_; }
 
-  void read_at(uint64_t offset, void* dst, size_t bytes) const {
+  void read_at(uint64_t offset, void* dst, size_t bytes) const override {
     char* p = static_cast<char*>(dst);
     while (bytes > 0) {
       const ssize_t n = ::pread(fd_, p, bytes, static_cast<off_t>(offset));
@@ -241,6 +253,23 @@ class File {
   std::string path_;
   int fd_ = -1;
   uint64_t size_ = 0;
+};
+
+class Memory final : public Input {
+ public:
+  explicit Memory(std::span<const uint8_t> bytes) : bytes_(bytes) {}
+
+  uint64_t size() const override { return bytes_.size(); }
+
+  void read_at(uint64_t offset, void* dst, size_t bytes) const override {
+    KESTREL_CHECK(offset <= bytes_.size() && bytes <= bytes_.size() - offset,
+                  "internal error: safetensors read of {} bytes at {} past the {}-byte buffer",
+                  bytes, offset, bytes_.size());
+    if (bytes > 0) std::memcpy(dst, bytes_.data() + offset, bytes);
+  }
+
+ private:
+  std::span<const uint8_t> bytes_;
 };
 
 // Parses the header, refusing duplicate keys in any object: nlohmann keeps the last of a
@@ -332,6 +361,11 @@ HeaderEntry parse_entry(const std::string& name, const Json& info, uint64_t buff
   // The size in bytes, with every product checked: a header may claim any dimensions.
   uint64_t bytes = dtype_size(e.dtype);
   bool overflow = false;
+  // The product of the non-zero dimensions must fit int64_t even when another dimension is 0
+  // (an empty tensor): Shape::numel() and row sizes multiply dimensions in any order.
+  constexpr uint64_t kMaxElements = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  uint64_t nonzero_elements = 1;
+  bool too_many_elements = false;
   for (size_t d = 0; d < shape.size(); ++d) {
     const Json& dim = shape[d];
     KESTREL_CHECK(!(dim.is_number_integer() && !as_count(dim)),
@@ -343,6 +377,10 @@ HeaderEntry parse_entry(const std::string& name, const Json& info, uint64_t buff
     overflow = overflow || *n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
                (*n != 0 && bytes > std::numeric_limits<uint64_t>::max() / *n);
     if (!overflow) bytes *= *n;
+    if (*n != 0) {
+      too_many_elements = too_many_elements || *n > kMaxElements / nonzero_elements;
+      if (!too_many_elements) nonzero_elements *= *n;
+    }
     dims[d] = overflow ? 0 : static_cast<int64_t>(*n);
   }
 
@@ -366,6 +404,10 @@ HeaderEntry parse_entry(const std::string& name, const Json& info, uint64_t buff
                 "{}: tensor {}: data_offsets {} do not match shape {} of {} ({} bytes)", path, name,
                 shown(offsets), shown(shape), dtype_text,
                 overflow ? std::string("too many") : grouped(bytes));
+  KESTREL_CHECK(!too_many_elements,
+                "{}: tensor {}: shape {} is too large: its non-zero dimensions multiply to more "
+                "than 2^63 - 1 elements",
+                path, name, shown(shape));
   e.shape = Shape::from(dims.data(), static_cast<int>(shape.size()));
   return e;
 }
@@ -475,8 +517,10 @@ const SafetensorsFile::Entry* SafetensorsFile::find(std::string_view name) const
   return it == entries.end() ? nullptr : &*it;
 }
 
-SafetensorsFile read_safetensors(const std::string& path) {
-  const File file(path);
+namespace {
+
+// The reader behind read_safetensors and parse_safetensors; `path` starts every message.
+SafetensorsFile read_from(const Input& file, const std::string& path) {
   KESTREL_CHECK(file.size() >= 8,
                 "{}: not a safetensors file ({} bytes, shorter than the 8-byte header length)",
                 path, file.size());
@@ -521,6 +565,14 @@ SafetensorsFile read_safetensors(const std::string& path) {
     out.entries.push_back({e.name, e.dtype, e.shape, std::move(t)});
   }
   return out;
+}
+
+}  // namespace
+
+SafetensorsFile read_safetensors(const std::string& path) { return read_from(File(path), path); }
+
+SafetensorsFile parse_safetensors(std::span<const uint8_t> bytes, const std::string& name) {
+  return read_from(Memory(bytes), name);
 }
 
 }  // namespace kestrel::checkpoint

@@ -18,7 +18,9 @@
 // The reader checks everything the spec requires and refuses anything else with a
 // kestrel::Error naming the file and the problem; it never trusts a length or an offset before
 // checking it against the file.
+#include <cstdint>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,5 +67,9 @@ struct SafetensorsFile {
 // not hold (F64, BOOL, ...), more than Shape::kMaxDims dimensions, offsets that do not match
 // shape and dtype, overlap, holes, or bytes beyond the last tensor.
 SafetensorsFile read_safetensors(const std::string& path);
+
+// The same checks on a whole file already in memory (the fuzzer's entry): `name` stands for the
+// path in the messages.
+SafetensorsFile parse_safetensors(std::span<const uint8_t> bytes, const std::string& name);
 
 }  // namespace kestrel::checkpoint

@@ -22,6 +22,7 @@
 namespace kestrel {
 namespace {
 
+using checkpoint::parse_safetensors;
 using checkpoint::read_safetensors;
 using checkpoint::SafetensorsFile;
 using checkpoint::write_safetensors;
@@ -216,6 +217,20 @@ TEST(Safetensors, ReadsHandWrittenFile) {
   EXPECT_EQ(ids.data<int64_t>()[2], int64_t{1} << 40);
 }
 
+TEST(Safetensors, ParsesTheSameFileFromMemory) {
+  const std::string header = R"({"__metadata__":{"k":"v"},)"
+                             R"("w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                             R"("e":{"dtype":"U8","shape":[0,3],"data_offsets":[8,8]}})";
+  const std::string bytes = safetensors_bytes(header, le_f32(1.5f) + le_f32(-2.0f));
+  const SafetensorsFile file =
+      parse_safetensors({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, "memory");
+  EXPECT_EQ(file.metadata, (std::map<std::string, std::string>{{"k", "v"}}));
+  ASSERT_EQ(file.entries.size(), 2u);
+  EXPECT_EQ(file.find("w")->tensor.to_vector(), (std::vector<float>{1.5f, -2.0f}));
+  EXPECT_EQ(file.find("e")->shape, (Shape{0, 3}));
+  EXPECT_EQ(file.find("e")->tensor.numel(), 0);
+}
+
 TEST(Safetensors, ReadsUnpaddedPrettyHeaderAndZeroSizeTensors) {
   test::ScratchDir dir;
   // Unpadded, with newlines: still valid JSON, so still valid safetensors. Two zero-size
@@ -341,6 +356,13 @@ std::vector<CorruptCase> corrupt_cases() {
                "}",
            std::string(8, '\0')),
        "do not match shape [4611686018427387904, 4611686018427387904] of F32 (too many bytes)"},
+      // Zero bytes, but 2^62 x 2 elements before the 0: the file was accepted and
+      // Shape::numel() overflowed int64_t (UBSan under fuzz_safetensors: signed overflow).
+      {"EmptyShapeOverflows",
+       safetensors_bytes("{" + tensor_json("a", "U8", "[4611686018427387904,2,0]", "[0,0]") + "}",
+                         ""),
+       "tensor a: shape [4611686018427387904, 2, 0] is too large: its non-zero dimensions "
+       "multiply to more than 2^63 - 1 elements"},
       {"DimBeyondUint64",
        safetensors_bytes("{" + tensor_json("a", "F32", "[18446744073709551616]", "[0,8]") + "}",
                          std::string(8, '\0')),
@@ -379,6 +401,15 @@ TEST_P(SafetensorsCorrupt, IsRefusedWithItsMessage) {
     FAIL() << "expected kestrel::Error";
   } catch (const Error& e) {
     EXPECT_EQ(e.message().rfind(path + ": ", 0), 0u) << e.message();  // starts with the file
+    EXPECT_NE(e.message().find(GetParam().expected), std::string::npos) << e.message();
+  }
+  // The same checks on the bytes in memory (the fuzzer's entry), named as given.
+  const std::string& bytes = GetParam().bytes;
+  try {
+    parse_safetensors({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, "memory");
+    FAIL() << "expected kestrel::Error from parse_safetensors";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.message().rfind("memory: ", 0), 0u) << e.message();
     EXPECT_NE(e.message().find(GetParam().expected), std::string::npos) << e.message();
   }
 }
