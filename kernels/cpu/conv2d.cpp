@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/depthwise_conv2d.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/im2col.hpp"
 #include "kernels/cpu/parallel.hpp"
@@ -30,9 +31,10 @@ ImageSlots plan_image_slots(int64_t images, int64_t floats_per_slot) {
   return {(images + per_slot - 1) / per_slot, per_slot};
 }
 
-// Floats of one image-group's column matrix; none when the input is its own column matrix.
+// Floats of one image-group's column matrix; none when the input is its own column matrix or
+// the direct depthwise loops run instead.
 int64_t col_floats(const Conv2dGeometry& g) {
-  return g.is_pointwise() ? 0 : g.col_rows() * g.col_cols();
+  return g.is_pointwise() || is_direct_depthwise(g) ? 0 : g.col_rows() * g.col_cols();
 }
 
 // Runs body(image, scratch) for every image, slot by slot in parallel, images in order within
@@ -60,6 +62,7 @@ int64_t conv2d_backward_data_workspace(const Conv2dGeometry& g) {
 }
 
 int64_t conv2d_backward_weight_workspace(const Conv2dGeometry& g) {
+  if (is_direct_depthwise(g)) return 0;
   // Each slot needs a column matrix and a partial weight gradient; slot 0 sums straight into dw.
   const int64_t slots = plan_image_slots(g.n, col_floats(g) + g.weight_size()).count;
   return slots * col_floats(g) + std::max<int64_t>(slots - 1, 0) * g.weight_size();
@@ -67,10 +70,10 @@ int64_t conv2d_backward_weight_workspace(const Conv2dGeometry& g) {
 
 void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias,
                     float* y, float* workspace) {
+  if (is_direct_depthwise(g)) return depthwise_conv2d_forward(g, x, w, bias, y);
   const int64_t cg = g.channels_per_group(), kg = g.out_channels_per_group();
   const int64_t rows = g.col_rows(), positions = g.col_cols();
-  for_each_image_in_slots(g.n, col_floats(g), workspace,
-                          [&](int64_t image, float* col) {
+  for_each_image_in_slots(g.n, col_floats(g), workspace, [&](int64_t image, float* col) {
     for (int64_t group = 0; group < g.groups; ++group) {
       const float* x_group = x + image * g.input_image_size() + group * cg * g.h * g.w;
       float* y_group = y + image * g.output_image_size() + group * kg * positions;
@@ -97,10 +100,10 @@ void conv2d_forward(const Conv2dGeometry& g, const float* x, const float* w, con
 
 void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float* w, float* dx,
                           float* workspace) {
+  if (is_direct_depthwise(g)) return depthwise_conv2d_backward_data(g, dy, w, dx);
   const int64_t cg = g.channels_per_group(), kg = g.out_channels_per_group();
   const int64_t rows = g.col_rows(), positions = g.col_cols();
-  for_each_image_in_slots(g.n, col_floats(g), workspace,
-                          [&](int64_t image, float* col) {
+  for_each_image_in_slots(g.n, col_floats(g), workspace, [&](int64_t image, float* col) {
     for (int64_t group = 0; group < g.groups; ++group) {
       const float* dy_group = dy + image * g.output_image_size() + group * kg * positions;
       float* dx_group = dx + image * g.input_image_size() + group * cg * g.h * g.w;
@@ -119,6 +122,7 @@ void conv2d_backward_data(const Conv2dGeometry& g, const float* dy, const float*
 
 void conv2d_backward_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw,
                             float* workspace) {
+  if (is_direct_depthwise(g)) return depthwise_conv2d_backward_weight(g, x, dy, dw);
   const int64_t cg = g.channels_per_group(), kg = g.out_channels_per_group();
   const int64_t rows = g.col_rows(), positions = g.col_cols();
   const int64_t col_size = col_floats(g), weight_size = g.weight_size();

@@ -1,12 +1,13 @@
 // conv2d forward against a naive float64 convolution; the three backward passes against
 // central differences of that reference; thread-count independence; argument errors.
+#include "engine/ops/conv2d.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <functional>
 #include <string>
 
-#include "engine/ops/conv2d.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
@@ -186,7 +187,19 @@ INSTANTIATE_TEST_SUITE_P(
         // Unpadded, stride 1, undilated: the host's dense im2col, with channels and groups.
         ConvCase{"LeNetConv2", Shape{2, 6, 12, 12}, Shape{16, 6, 5, 5}, spec_of(1, 1, 0, 0)},
         ConvCase{"DenseGroups2NonSquare", Shape{2, 4, 7, 6}, Shape{4, 2, 3, 2},
-                 spec_of(1, 1, 0, 0, 1, 1, 2)}),
+                 spec_of(1, 1, 0, 0, 1, 1, 2)},
+        // Depthwise (the direct loops, kernels/cpu/depthwise_conv2d.cpp): MobileNetV2's 3x3 and
+        // EfficientNet's 5x5, stride 1 and 2, odd planes, dilation, a multiplier, no bias.
+        ConvCase{"Depthwise3x3Stride2Odd", Shape{2, 5, 9, 7}, Shape{5, 1, 3, 3},
+                 spec_of(2, 2, 1, 1, 1, 1, 5)},
+        ConvCase{"Depthwise5x5Pad2", Shape{2, 4, 8, 9}, Shape{4, 1, 5, 5},
+                 spec_of(1, 1, 2, 2, 1, 1, 4)},
+        ConvCase{"Depthwise5x5Stride2Pad2", Shape{1, 3, 11, 10}, Shape{3, 1, 5, 5},
+                 spec_of(2, 2, 2, 2, 1, 1, 3), false},
+        ConvCase{"DepthwiseDilation2Multiplier3", Shape{2, 2, 9, 8}, Shape{6, 1, 3, 3},
+                 spec_of(1, 2, 2, 1, 2, 2, 2)},
+        ConvCase{"DepthwiseStrideLargerThanKernel", Shape{2, 3, 8, 9}, Shape{3, 1, 2, 2},
+                 spec_of(3, 3, 0, 1, 1, 1, 3)}),
     [](const ::testing::TestParamInfo<ConvCase>& p) { return p.param.name; });
 
 // A batch big enough that one parallel slot holds several images (the column matrix of one
@@ -262,12 +275,14 @@ TEST_P(Conv2dThreadsTest, OneAndTwoThreadsAgreeBitwise) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, Conv2dThreadsTest,
-    ::testing::Values(
-        ConvCase{"Groups2Pad1", Shape{9, 6, 10, 11}, Shape{8, 3, 3, 3},
-                 spec_of(1, 1, 1, 1, 1, 1, 2)},
-        ConvCase{"SeveralImagesPerSlot", Shape{70, 32, 24, 24}, Shape{8, 32, 3, 3},
-                 spec_of(1, 1, 1, 1)},
-        ConvCase{"Pointwise", Shape{11, 8, 5, 5}, Shape{4, 8, 1, 1}, spec_of(1, 1, 0, 0)}),
+    ::testing::Values(ConvCase{"Groups2Pad1", Shape{9, 6, 10, 11}, Shape{8, 3, 3, 3},
+                               spec_of(1, 1, 1, 1, 1, 1, 2)},
+                      ConvCase{"SeveralImagesPerSlot", Shape{70, 32, 24, 24}, Shape{8, 32, 3, 3},
+                               spec_of(1, 1, 1, 1)},
+                      ConvCase{"Pointwise", Shape{11, 8, 5, 5}, Shape{4, 8, 1, 1},
+                               spec_of(1, 1, 0, 0)},
+                      ConvCase{"Depthwise", Shape{6, 32, 16, 16}, Shape{32, 1, 3, 3},
+                               spec_of(1, 1, 1, 1, 1, 1, 32)}),
     [](const ::testing::TestParamInfo<ConvCase>& p) { return p.param.name; });
 
 // Runs `call`, expects a kestrel::Error whose message contains `text`.
@@ -295,29 +310,41 @@ TEST(Conv2dErrors, ChannelMismatch) {
 TEST(Conv2dErrors, GroupsMustDivideInputChannels) {
   Conv2dSpec spec;
   spec.groups = 4;
-  expect_error([&] { ops::conv2d_output_shape(Shape{2, 6, 8, 8}, Shape{4, 2, 3, 3}, spec); },
-               "conv2d: groups 4 does not divide the 6 input channels (input [2, 6, 8, 8], "
-               "weight [4, 2, 3, 3])");
+  expect_error(
+      [&] {
+        ops::conv2d_output_shape(Shape{2, 6, 8, 8}, Shape{4, 2, 3, 3}, spec);
+      },
+      "conv2d: groups 4 does not divide the 6 input channels (input [2, 6, 8, 8], "
+      "weight [4, 2, 3, 3])");
 }
 
 TEST(Conv2dErrors, GroupsMustDivideOutputChannels) {
   Conv2dSpec spec;
   spec.groups = 4;
-  expect_error([&] { ops::conv2d_output_shape(Shape{2, 4, 8, 8}, Shape{6, 1, 3, 3}, spec); },
-               "conv2d: groups 4 does not divide the 6 output channels (input [2, 4, 8, 8], "
-               "weight [6, 1, 3, 3])");
+  expect_error(
+      [&] {
+        ops::conv2d_output_shape(Shape{2, 4, 8, 8}, Shape{6, 1, 3, 3}, spec);
+      },
+      "conv2d: groups 4 does not divide the 6 output channels (input [2, 4, 8, 8], "
+      "weight [6, 1, 3, 3])");
 }
 
 TEST(Conv2dErrors, KernelLargerThanPaddedInput) {
   Conv2dSpec spec;
   spec.dilation_h = spec.dilation_w = 2;
-  expect_error([&] { ops::conv2d_output_shape(Shape{1, 1, 4, 6}, Shape{1, 1, 3, 3}, spec); },
-               "conv2d: kernel 3x3 with dilation (2, 2) spans 5x5, more than the padded input "
-               "4x6 (input [1, 1, 4, 6], weight [1, 1, 3, 3], padding (0, 0))");
+  expect_error(
+      [&] {
+        ops::conv2d_output_shape(Shape{1, 1, 4, 6}, Shape{1, 1, 3, 3}, spec);
+      },
+      "conv2d: kernel 3x3 with dilation (2, 2) spans 5x5, more than the padded input "
+      "4x6 (input [1, 1, 4, 6], weight [1, 1, 3, 3], padding (0, 0))");
   spec = Conv2dSpec{};
   spec.pad_w = 1;
-  expect_error([&] { ops::conv2d_output_shape(Shape{1, 1, 5, 3}, Shape{1, 1, 3, 6}, spec); },
-               "spans 3x6, more than the padded input 5x5");
+  expect_error(
+      [&] {
+        ops::conv2d_output_shape(Shape{1, 1, 5, 3}, Shape{1, 1, 3, 6}, spec);
+      },
+      "spans 3x6, more than the padded input 5x5");
 }
 
 TEST(Conv2dErrors, WrongOutputShape) {
@@ -356,20 +383,32 @@ TEST(Conv2dErrors, RankAndSpec) {
                "conv2d: input must have 4 dimensions, got [3, 8, 8]");
   Conv2dSpec spec;
   spec.stride_w = 0;
-  expect_error([&] { ops::conv2d_output_shape(Shape{1, 3, 8, 8}, Shape{5, 3, 3, 3}, spec); },
-               "conv2d: stride must be positive, got (1, 0)");
+  expect_error(
+      [&] {
+        ops::conv2d_output_shape(Shape{1, 3, 8, 8}, Shape{5, 3, 3, 3}, spec);
+      },
+      "conv2d: stride must be positive, got (1, 0)");
   spec = Conv2dSpec{};
   spec.pad_h = -1;
-  expect_error([&] { ops::conv2d_output_shape(Shape{1, 3, 8, 8}, Shape{5, 3, 3, 3}, spec); },
-               "conv2d: padding must be non-negative, got (-1, 0)");
+  expect_error(
+      [&] {
+        ops::conv2d_output_shape(Shape{1, 3, 8, 8}, Shape{5, 3, 3, 3}, spec);
+      },
+      "conv2d: padding must be non-negative, got (-1, 0)");
   spec = Conv2dSpec{};
   spec.dilation_h = 0;
-  expect_error([&] { ops::conv2d_output_shape(Shape{1, 3, 8, 8}, Shape{5, 3, 3, 3}, spec); },
-               "conv2d: dilation must be positive, got (0, 1)");
+  expect_error(
+      [&] {
+        ops::conv2d_output_shape(Shape{1, 3, 8, 8}, Shape{5, 3, 3, 3}, spec);
+      },
+      "conv2d: dilation must be positive, got (0, 1)");
   spec = Conv2dSpec{};
   spec.groups = 0;
-  expect_error([&] { ops::conv2d_output_shape(Shape{1, 3, 8, 8}, Shape{5, 3, 3, 3}, spec); },
-               "conv2d: groups must be positive, got 0");
+  expect_error(
+      [&] {
+        ops::conv2d_output_shape(Shape{1, 3, 8, 8}, Shape{5, 3, 3, 3}, spec);
+      },
+      "conv2d: groups must be positive, got 0");
 }
 
 TEST(Conv2d, EmptyBatchZeroesWeightAndBiasGradients) {
