@@ -38,8 +38,8 @@ void batch_norm_forward(const Context& ctx, const Tensor& x, const Tensor& weigh
 
 // Gradients from forward's x and saved statistics, spec.training as in that forward: with batch
 // statistics dx flows through the mean and variance, with running ones it is dy * weight *
-// invstd. Overwrites each non-null output: dx (like x), dweight and dbias ([C]; only with a
-// weight). Reads neither y nor the running statistics.
+// invstd. Overwrites each non-null output: dx (like x), dweight ([C], only with a weight) and
+// dbias ([C]). Reads neither y nor the running statistics.
 void batch_norm_backward(const Context& ctx, const Tensor& x, const Tensor& dy,
                          const Tensor& weight, const Tensor& save_mean, const Tensor& save_invstd,
                          Tensor* dx, Tensor* dweight, Tensor* dbias, const BatchNormSpec& spec);
