@@ -346,8 +346,13 @@ void Graph::initialize(const Context& ctx, init::InitScheme scheme, uint64_t see
         const ParamInfo& p = params_[static_cast<size_t>(slot.index)];
         view = params_flat_.sub(p.offset, p.shape);
       }
+      if (specs[k].init != ParamInit::Scheme) {
+        init::constant(ctx, view, specs[k].init == ParamInit::Ones ? 1.0f : 0.0f);
+        continue;
+      }
       (specs[k].kind == ParamKind::Weight ? weight : bias) = view;
     }
+    if (!weight.defined()) continue;  // constants only (planning refuses a scheme bias alone)
     init::initialize(ctx, scheme, weight, bias.defined() ? &bias : nullptr, seed,
                      static_cast<uint64_t>(i), nonlinearity_after(static_cast<int>(i)));
   }

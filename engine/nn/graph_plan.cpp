@@ -93,9 +93,11 @@ void Graph::lay_out_parameters_and_state() {
     n.params.clear();
     n.states.clear();
     n.param_slots.clear();
-    int weights = 0, biases = 0;
+    int weights = 0, biases = 0, scheme_weights = 0, scheme_biases = 0;
     for (const ParamSpec& p : n.layer->params()) {
       (p.kind == ParamKind::Weight ? weights : biases) += 1;
+      if (p.init == ParamInit::Scheme)
+        (p.kind == ParamKind::Weight ? scheme_weights : scheme_biases) += 1;
       const std::string name = n.layer->name() + "." + p.name;
       if (unused_frozen.erase(name) > 0) {
         n.param_slots.push_back({true, static_cast<int>(states_.size())});
@@ -113,6 +115,10 @@ void Graph::lay_out_parameters_and_state() {
                   "graph: layer {} declares {} weights and {} biases (at most one weight and its "
                   "bias)",
                   n.layer->name(), weights, biases);
+    KESTREL_CHECK(scheme_biases <= scheme_weights,
+                  "graph: layer {} starts its bias by the initialisation scheme but not its "
+                  "weight (a scheme draws the bias from the weight's fans)",
+                  n.layer->name());
     for (const StateSpec& s : n.layer->state()) {
       KESTREL_CHECK(s.dtype == DType::F32 || s.dtype == DType::I64,
                     "graph: layer {} declares state {} of dtype {} (f32 or i64 only)",

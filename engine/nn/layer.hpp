@@ -29,10 +29,15 @@ struct LayerSummary;
 // biases together with the weight of their layer (engine/init: init::initialize).
 enum class ParamKind { Weight, Bias };
 
+// Where a parameter starts: drawn by the graph's initialisation scheme (ParamKind above), or a
+// constant whatever the scheme (torch.nn.BatchNorm2d's reset_parameters: weight 1, bias 0).
+enum class ParamInit { Scheme, Zeros, Ones };
+
 struct ParamSpec {
   std::string name;  // local name: "weight" or "bias"
   Shape shape;       // PyTorch's layout ([out, in, kh, kw], [out, in], [out])
   ParamKind kind;
+  ParamInit init = ParamInit::Scheme;
 };
 
 // Non-trainable state that belongs to the model (PyTorch's buffers: batch norm's running_mean,
@@ -44,8 +49,10 @@ struct StateSpec {
   DType dtype;  // f32 or i64 (PyTorch's dtypes: num_batches_tracked is int64)
 };
 
-// What a layer saves in forward for its backward pass, one row per sample (batch dimension
-// first): max-pool argmax, LRN scale.
+// What a layer saves in forward for its backward pass: one row per sample (batch dimension
+// first: max-pool argmax, LRN scale), or a shape of its own that the batch does not change
+// (batch norm's per-channel mean and inverse deviation). The graph binds it as declared; the
+// layer takes the rows a smaller batch needs.
 struct SavedSpec {
   Shape shape;
   DType dtype;

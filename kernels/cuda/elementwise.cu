@@ -3,6 +3,7 @@
 #include "kernels/common/add.hpp"
 #include "kernels/common/adaptive_pool2d.hpp"
 #include "kernels/common/batch_assembly.hpp"
+#include "kernels/common/batch_norm.hpp"
 #include "kernels/common/bf16.hpp"
 #include "kernels/common/classification.hpp"
 #include "kernels/common/concat.hpp"
@@ -61,3 +62,7 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::UnpackBf16)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SumOperands)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AccumulateInto)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::CopyRowSlices)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BatchNormEvalStats)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BatchNormCountBatch)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BatchNormApply)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BatchNormBackwardInput)
