@@ -15,6 +15,7 @@
 #include "kernels/common/optimizers.hpp"
 #include "kernels/common/pool2d.hpp"
 #include "kernels/common/scale.hpp"
+#include "kernels/common/scale_channels.hpp"
 #include "kernels/common/softmax_cross_entropy.hpp"
 #include "kernels/common/step_ledger.hpp"
 #include "kernels/cuda/launch.cuh"
@@ -71,3 +72,6 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::HardswishForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::HardswishBackward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Relu6Forward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Relu6Backward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsGradInput)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsGradScale)
