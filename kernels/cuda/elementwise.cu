@@ -18,6 +18,7 @@
 #include "kernels/common/scale_channels.hpp"
 #include "kernels/common/softmax_cross_entropy.hpp"
 #include "kernels/common/step_ledger.hpp"
+#include "kernels/common/zero_pad_shortcut.hpp"
 #include "kernels/cuda/launch.cuh"
 
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ReluForward)
@@ -75,3 +76,5 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Relu6Backward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsGradInput)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsGradScale)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ZeroPadShortcutForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ZeroPadShortcutBackward)
