@@ -1,6 +1,7 @@
 #include "engine/init/init.hpp"
 
 #include <cmath>
+#include <initializer_list>
 #include <string>
 
 #include "engine/ops/checks.hpp"
@@ -193,8 +194,15 @@ std::string_view init_scheme_name(InitScheme scheme) {
   return "?";
 }
 
+std::string_view gain_name(std::string_view nonlinearity) {
+  for (std::string_view name : {"silu", "gelu", "hardswish", "relu6"})
+    if (nonlinearity == name) return "relu";
+  return nonlinearity;
+}
+
 void initialize(const Context& ctx, InitScheme scheme, Tensor& w, Tensor* bias, uint64_t seed,
                 uint64_t stream, std::string_view nonlinearity) {
+  nonlinearity = gain_name(nonlinearity);
   check_bias("initialize", w, bias, ctx);
   switch (scheme) {
     case InitScheme::PyTorchDefault:

@@ -70,10 +70,21 @@ enum class InitScheme { PyTorchDefault, XavierUniform, XavierNormal, KaimingUnif
 InitScheme parse_init_scheme(std::string_view name);
 std::string_view init_scheme_name(InitScheme scheme);
 
+// The calculate_gain name for an activation's nonlinearity() (nn::Layer), as initialize uses
+// it: torch's own names unchanged; "silu", "gelu", "hardswish" and "relu6", which
+// torch.nn.init.calculate_gain rejects, become "relu" (gain sqrt(2)). PyTorch has no gain for
+// them; torchvision initialises the convolutions of the networks built on them (EfficientNet:
+// SiLU, MobileNetV2: ReLU6, MobileNetV3: Hardswish) with kaiming_normal_(w, mode="fan_out"),
+// whose default nonlinearity leaky_relu with a = 0 is sqrt(2), relu's gain. GELU networks
+// (ConvNeXt, ViT) draw a truncated normal with std 0.02 instead, no gain at all; the Kaiming
+// schemes give them relu's gain too (GELU is ReLU away from 0). Any other name is returned as it
+// is (calculate_gain then refuses it).
+std::string_view gain_name(std::string_view nonlinearity);
+
 // Initialises a layer's weight (and bias, if given) by `scheme`. PyTorchDefault is
 // pytorch_default_weight_and_bias; the Xavier schemes use gain 1 and the Kaiming schemes
-// a = 0, "fan_in" and `nonlinearity` (relu by default, the networks kestrel trains); those four
-// zero the bias, the common choice with them.
+// a = 0, "fan_in" and the gain of gain_name(nonlinearity) (relu by default, the networks
+// kestrel trains); those four zero the bias, the common choice with them.
 void initialize(const Context& ctx, InitScheme scheme, Tensor& w, Tensor* bias, uint64_t seed,
                 uint64_t stream, std::string_view nonlinearity = "relu");
 

@@ -1,6 +1,7 @@
 // adaptive_avg_pool2d (declared in engine/ops/pool2d.hpp beside the fixed-window pools).
 #include "kernels/common/adaptive_pool2d.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string_view>
@@ -47,9 +48,13 @@ void adaptive_avg_pool2d_forward(const Context& ctx, const Tensor& x, Tensor& y)
   detail::check_tensor(op, "input", x, ctx, 4);
   detail::check_tensor(op, "output", y, ctx, 4);
   detail::check_shape(op, "output", y, output_shape(op, x.shape(), y.dim(2), y.dim(3)));
+  // Each output reads its window: about H*W / (OH*OW) elements (a whole plane for the global
+  // pool), so a global pool over N*C < kMinParallelWork planes still uses every thread.
+  const int64_t window = std::max<int64_t>(1, (x.dim(2) * x.dim(3)) / (y.dim(2) * y.dim(3)));
   detail::launch_elementwise(ctx, y.numel(),
                              kernels::AdaptiveAvgPool2dForward{geometry(x.shape(), y.shape()),
-                                                               x.data<float>(), y.data<float>()});
+                                                               x.data<float>(), y.data<float>()},
+                             window);
 }
 
 void adaptive_avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& dx) {

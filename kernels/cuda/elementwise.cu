@@ -16,8 +16,10 @@
 #include "kernels/common/optimizers.hpp"
 #include "kernels/common/pool2d.hpp"
 #include "kernels/common/scale.hpp"
+#include "kernels/common/scale_channels.hpp"
 #include "kernels/common/softmax_cross_entropy.hpp"
 #include "kernels/common/step_ledger.hpp"
+#include "kernels/common/zero_pad_shortcut.hpp"
 #include "kernels/cuda/launch.cuh"
 
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ReluForward)
@@ -66,3 +68,18 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BatchNormEvalStats)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BatchNormCountBatch)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BatchNormApply)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BatchNormBackwardInput)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SigmoidForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SigmoidBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SiluForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SiluBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::GeluForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::GeluBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::HardswishForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::HardswishBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Relu6Forward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Relu6Backward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsGradInput)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsGradScale)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ZeroPadShortcutForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ZeroPadShortcutBackward)

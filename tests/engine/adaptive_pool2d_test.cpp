@@ -102,6 +102,7 @@ INSTANTIATE_TEST_SUITE_P(
                       AdaptiveCase{"identity_6x6", Shape{1, 2, 6, 6}, 6, 6},
                       AdaptiveCase{"odd_5x7_to_2x3", Shape{2, 2, 5, 7}, 2, 3},
                       AdaptiveCase{"global_to_1x1", Shape{1, 3, 5, 4}, 1, 1},
+                      AdaptiveCase{"global_7x7_to_1x1", Shape{4, 5, 7, 7}, 1, 1},
                       AdaptiveCase{"up_and_down_4x10_to_7x3", Shape{1, 2, 4, 10}, 7, 3},
                       AdaptiveCase{"upsample_2x3_to_5x7", Shape{1, 1, 2, 3}, 5, 7},
                       AdaptiveCase{"alexnet224_13x13_to_6x6", Shape{1, 2, 13, 13}, 6, 6}),
@@ -131,6 +132,30 @@ TEST(AdaptiveAvgPool2d, DoublingRepeatsEachElement) {
           << oh << "," << ow;
 }
 
+// The global pool (torchvision's AdaptiveAvgPool2d((1, 1)) before the classifier, and the
+// squeeze of a squeeze-and-excitation block): one pass per plane, the plane's f32 sum in
+// row-major order divided by H * W, and its gradient dy / (H * W) everywhere in the plane.
+TEST(AdaptiveAvgPool2d, GlobalPoolIsOnePassPerPlane) {
+  Context ctx;
+  std::mt19937_64 gen(test::test_seed() + 14);
+  const Shape in{4, 5, 7, 7}, out{4, 5, 1, 1};
+  const Tensor x = test::random_tensor(in, gen);
+  const Tensor dy = test::random_tensor(out, gen);
+  Tensor y = Tensor::empty(out), dx = Tensor::empty(in);
+  ops::adaptive_avg_pool2d_forward(ctx, x, y);
+  ops::adaptive_avg_pool2d_backward(ctx, dy, dx);
+  const float* xp = x.data<float>();
+  std::vector<float> expected_y, expected_dx;
+  for (int64_t p = 0; p < 20; ++p) {
+    float sum = 0.0f;
+    for (int64_t k = 0; k < 49; ++k) sum += xp[p * 49 + k];
+    expected_y.push_back(sum / 49.0f);
+    for (int64_t k = 0; k < 49; ++k) expected_dx.push_back(dy.data<float>()[p] / 49.0f);
+  }
+  EXPECT_TRUE(test::same_bits(expected_y, y.to_vector()));
+  EXPECT_TRUE(test::same_bits(expected_dx, dx.to_vector()));
+}
+
 TEST(AdaptiveAvgPool2d, ThreadCountDoesNotChangeResults) {
   Context ctx;
   std::mt19937_64 gen(test::test_seed() + 13);
@@ -149,6 +174,23 @@ TEST(AdaptiveAvgPool2d, ThreadCountDoesNotChangeResults) {
   EXPECT_EQ(std::memcmp(one.first.data(), two.first.data(), one.first.size() * sizeof(float)), 0);
   EXPECT_EQ(std::memcmp(one.second.data(), two.second.data(), one.second.size() * sizeof(float)),
             0);
+}
+
+// A global pool over fewer planes than cpu::kMinParallelWork still reads whole planes per
+// output (a ResNet-20 batch: [128, 64, 8, 8]); with 1 or 2 threads the same bits.
+TEST(AdaptiveAvgPool2d, GlobalPoolSameBitsWithOneOrTwoThreads) {
+  Context ctx;
+  std::mt19937_64 gen(test::test_seed() + 15);
+  const Shape in{32, 64, 8, 8}, out{32, 64, 1, 1};
+  const Tensor x = test::random_tensor(in, gen);
+  const auto run = [&](int threads) {
+    cpu::set_num_threads(threads);
+    Tensor y = Tensor::empty(out);
+    ops::adaptive_avg_pool2d_forward(ctx, x, y);
+    cpu::set_num_threads(0);
+    return y;
+  };
+  EXPECT_TRUE(test::same_bits(run(1), run(2)));
 }
 
 void expect_error(const std::function<void()>& f, const std::string& text) {

@@ -169,4 +169,57 @@ inline double cross_entropy_ref(const Act& logits, const std::vector<int32_t>& l
   return total / static_cast<double>(logits.n);
 }
 
+// ---- The activations and small ops of SE blocks, ResNet-20 and the MobileNets ----------------
+
+inline Act sigmoid_ref(Act x) {
+  for (double& v : x.v) v = 1.0 / (1.0 + std::exp(-v));
+  return x;
+}
+
+inline Act silu_ref(Act x) {
+  for (double& v : x.v) v = v / (1.0 + std::exp(-v));
+  return x;
+}
+
+// torch.nn.GELU: approximate 'none' (erf) or 'tanh'.
+inline Act gelu_ref(Act x, bool tanh_approximation) {
+  const double pi = 3.14159265358979323846;
+  for (double& v : x.v)
+    v = tanh_approximation
+            ? 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / pi) * (v + 0.044715 * v * v * v)))
+            : 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+  return x;
+}
+
+inline Act hardswish_ref(Act x) {
+  for (double& v : x.v) v = v * std::min(std::max(v + 3.0, 0.0), 6.0) / 6.0;
+  return x;
+}
+
+inline Act relu6_ref(Act x) {
+  for (double& v : x.v) v = std::min(std::max(v, 0.0), 6.0);
+  return x;
+}
+
+// x * s with s [n, c, 1, 1] (torchvision's SqueezeExcitation: scale * input).
+inline Act scale_channels_ref(Act x, const Act& s) {
+  for (int64_t i = 0; i < x.n; ++i)
+    for (int64_t c = 0; c < x.c; ++c)
+      for (int64_t p = 0; p < x.h; ++p)
+        for (int64_t q = 0; q < x.w; ++q) x.at(i, c, p, q) *= s.at(i, c, 0, 0);
+  return x;
+}
+
+// F.pad(x[:, :, ::stride, ::stride], (0, 0, 0, 0, before, after)): ResNet's option A shortcut.
+inline Act zero_pad_shortcut_ref(const Act& x, int64_t stride, int64_t before, int64_t after) {
+  Act y =
+      make_act(x.n, before + x.c + after, (x.h + stride - 1) / stride, (x.w + stride - 1) / stride);
+  for (int64_t i = 0; i < x.n; ++i)
+    for (int64_t c = 0; c < x.c; ++c)
+      for (int64_t p = 0; p < y.h; ++p)
+        for (int64_t q = 0; q < y.w; ++q)
+          y.at(i, before + c, p, q) = x.at(i, c, p * stride, q * stride);
+  return y;
+}
+
 }  // namespace kestrel::test

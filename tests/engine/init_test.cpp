@@ -140,6 +140,27 @@ TEST(InitGain, MatchesTorchTable) {
                         "calculate_gain: unsupported nonlinearity 'gelu'");
 }
 
+// The activations torch.nn.init.calculate_gain has no gain for take relu's in the Kaiming
+// schemes (torchvision's EfficientNet, MobileNetV2 and V3 use kaiming_normal_ with its default
+// leaky_relu, a = 0: sqrt(2)); torch's own names pass through, and calculate_gain itself still
+// refuses the others, as torch does.
+TEST(InitGain, ActivationsWithoutATorchGainTakeRelus) {
+  for (const char* name : {"silu", "gelu", "hardswish", "relu6"}) {
+    EXPECT_EQ(init::gain_name(name), "relu") << name;
+    EXPECT_FLOAT_EQ(init::calculate_gain(init::gain_name(name)), std::sqrt(2.0f)) << name;
+  }
+  for (const char* name : {"relu", "tanh", "sigmoid", "linear", "selu", "swish"})
+    EXPECT_EQ(init::gain_name(name), name) << name;
+  EXPECT_ERROR_CONTAINS(init::calculate_gain("silu"),
+                        "calculate_gain: unsupported nonlinearity 'silu'");
+  Context ctx;
+  Tensor w = Tensor::empty(Shape{64, 48});
+  Tensor b = Tensor::empty(Shape{64});
+  init::initialize(ctx, init::InitScheme::KaimingUniform, w, &b, seed_for(40), 0, "hardswish");
+  const double bound = std::sqrt(2.0) * std::sqrt(3.0 / 48.0);
+  expect_uniform(w.to_vector(), -bound, bound);
+}
+
 // ---- uniform and normal fills -------------------------------------------------------------
 
 TEST(InitUniform, BoundsAndMoments) {

@@ -2,6 +2,7 @@
 // references written from PyTorch's documented formulas, backwards against central differences.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -9,10 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "engine/nn/pooling.hpp"
 #include "engine/ops/pool2d.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
+#include "tests/support/poison.hpp"
 #include "tests/support/random.hpp"
 
 namespace kestrel {
@@ -195,6 +198,10 @@ INSTANTIATE_TEST_SUITE_P(
         PoolCase{"lenet_24_to_12", Shape{2, 3, 24, 24}, spec(2, 2)},
         PoolCase{"k2s2_11x21", Shape{1, 2, 11, 21}, spec(2, 2)},
         PoolCase{"stride1_pad1", Shape{1, 3, 5, 6}, spec(3, 1, 1)},
+        // GoogLeNet: the Inception pool branch MaxPool2d(3, stride=1, padding=1, ceil_mode=True)
+        // and the stem's MaxPool2d(3, stride=2, ceil_mode=True), whose last window hangs over.
+        PoolCase{"googlenet_branch_k3s1p1_ceil", Shape{2, 3, 7, 7}, spec(3, 1, 1, true)},
+        PoolCase{"googlenet_stem_k3s2_ceil", Shape{1, 2, 14, 14}, spec(3, 2, 0, true)},
         PoolCase{"floor_5x5_k2s2", Shape{2, 3, 5, 5}, spec(2, 2)},
         PoolCase{"ceil_5x5_k2s2", Shape{2, 3, 5, 5}, spec(2, 2, 0, true)},
         // Ceil windows hanging past the right padding (avg divisor clipped to the padding).
@@ -224,6 +231,20 @@ TEST(Pool2dShape, KnownPyTorchCases) {
   EXPECT_EQ(ops::pool2d_output_shape(Shape{1, 1, 6, 6}, spec(3, 2, 1, false)),
             (Shape{1, 1, 3, 3}));
   EXPECT_EQ(ops::pool2d_output_shape(Shape{1, 1, 28, 28}, spec(2, 2)), (Shape{1, 1, 14, 14}));
+  // torchvision's GoogLeNet at 224x224: maxpool1..3 (3, stride 2, ceil) 112 -> 56 -> 28 -> 14
+  // (floor would give 55, 27, 13), maxpool4 (2, stride 2, ceil) 14 -> 7, and the Inception
+  // branch (3, stride 1, padding 1, ceil) keeps the size.
+  EXPECT_EQ(ops::pool2d_output_shape(Shape{1, 64, 112, 112}, spec(3, 2, 0, true)),
+            (Shape{1, 64, 56, 56}));
+  EXPECT_EQ(ops::pool2d_output_shape(Shape{1, 1, 56, 56}, spec(3, 2, 0, true)),
+            (Shape{1, 1, 28, 28}));
+  EXPECT_EQ(ops::pool2d_output_shape(Shape{1, 1, 28, 28}, spec(3, 2, 0, true)),
+            (Shape{1, 1, 14, 14}));
+  EXPECT_EQ(ops::pool2d_output_shape(Shape{1, 1, 112, 112}, spec(3, 2)), (Shape{1, 1, 55, 55}));
+  EXPECT_EQ(ops::pool2d_output_shape(Shape{1, 1, 14, 14}, spec(2, 2, 0, true)),
+            (Shape{1, 1, 7, 7}));
+  EXPECT_EQ(ops::pool2d_output_shape(Shape{1, 1, 28, 28}, spec(3, 1, 1, true)),
+            (Shape{1, 1, 28, 28}));
 }
 
 // Many equal values: the argmax must be the first maximum in row-major window order.
@@ -418,6 +439,72 @@ TEST(Pool2dErrors, WrongOutputOrGradientShape) {
   Tensor dx = Tensor::zeros(Shape{2, 3, 9, 9});
   expect_error([&] { ops::avg_pool2d_backward(ctx, dy, dx, spec(3, 2, 1)); },
                "avg_pool2d_backward: grad_output has shape [2, 4, 5, 5], expected [2, 3, 5, 5]");
+}
+
+// Max pooling as PyTorch defines it for padding: the input padded with -inf on every side, then
+// the maximum over every kernel window that the output size (floor or ceil) keeps. Written
+// independently of max_pool_reference above (which skips padded positions instead).
+std::vector<double> max_pool_padded_reference(const std::vector<double>& x, const Shape& in, int k,
+                                              int stride, int pad, const Shape& out) {
+  const int64_t H = in[2], W = in[3], PH = H + 2 * pad + k, PW = W + 2 * pad + k;
+  std::vector<double> y;
+  for (int64_t p = 0; p < in[0] * in[1]; ++p) {
+    // Padded generously on the bottom and right so that ceil-mode windows stay inside.
+    std::vector<double> padded(static_cast<size_t>(PH * PW), -INFINITY);
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t w = 0; w < W; ++w)
+        padded[static_cast<size_t>((h + pad) * PW + w + pad)] =
+            x[static_cast<size_t>((p * H + h) * W + w)];
+    for (int64_t oh = 0; oh < out[2]; ++oh)
+      for (int64_t ow = 0; ow < out[3]; ++ow) {
+        double best = -INFINITY;
+        for (int i = 0; i < k; ++i)
+          for (int j = 0; j < k; ++j)
+            best = std::max(best,
+                            padded[static_cast<size_t>((oh * stride + i) * PW + ow * stride + j)]);
+        y.push_back(best);
+      }
+  }
+  return y;
+}
+
+// Through the layer, as GoogLeNet builds it: MaxPool2d(3, stride=1, padding=1) (its Inception
+// pool branch) and MaxPool2d(3, stride=2, ceil_mode=True) (its stem), forward against the -inf
+// padded reference and backward against central differences.
+TEST(MaxPool2dLayer, GoogLeNetPoolsMatchTheMinusInfinityPaddedReference) {
+  Context ctx;
+  std::mt19937_64 gen(test::test_seed() + 8);
+  struct LayerCase {
+    nn::PoolOptions options;
+    Shape input, output;
+  };
+  const LayerCase cases[] = {
+      {nn::PoolOptions{.stride = 1, .padding = 1}, Shape{2, 3, 6, 7}, Shape{2, 3, 6, 7}},
+      {nn::PoolOptions{.stride = 1, .padding = 1, .ceil_mode = true}, Shape{1, 2, 5, 5},
+       Shape{1, 2, 5, 5}},
+      {nn::PoolOptions{.stride = 2, .ceil_mode = true}, Shape{2, 2, 10, 9}, Shape{2, 2, 5, 4}},
+  };
+  for (const LayerCase& c : cases) {
+    SCOPED_TRACE(c.input.str() + " stride " + std::to_string(c.options.stride));
+    nn::MaxPool2d layer("pool", 3, c.options);
+    ASSERT_EQ(layer.setup(c.input), c.output);
+    Tensor argmax = Tensor::empty(layer.saved()[0].shape, DType::I32);
+    layer.bind_saved(std::vector<Tensor>{argmax});
+    const Tensor x = test::random_tensor(c.input, gen, -2.0f, -1.0f);  // all negative
+    Tensor y = test::poisoned(c.output);
+    layer.forward(ctx, x, y, nn::StepInfo{});
+    const auto reference = [&](const std::vector<double>& v) {
+      return max_pool_padded_reference(v, c.input, 3, c.options.stride, c.options.padding,
+                                       c.output);
+    };
+    EXPECT_TRUE(test::all_close(reference(test::to_double(x)), y, 0.0, 0.0));
+    const Tensor dy = test::random_tensor(c.output, gen);
+    Tensor dx = test::poisoned(c.input);
+    layer.backward(ctx, x, y, dy, &dx, nn::StepInfo{});
+    EXPECT_TRUE(
+        test::all_close(test::numeric_gradient(reference, test::to_double(x), test::to_double(dy)),
+                        dx, 1e-5, 1e-6));
+  }
 }
 
 }  // namespace
