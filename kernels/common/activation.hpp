@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/common/exp.hpp"
 #include "kernels/common/hd.hpp"
 
 namespace kestrel::kernels {
@@ -51,18 +52,18 @@ struct SigmoidPair {
   float of_neg_abs;  // sigmoid(-|x|) = 1 - sigmoid(|x|), in [0, 0.5]
 };
 KESTREL_HD_INLINE SigmoidPair sigmoid_pair(float x) {
-  const float e = ::expf(-::fabsf(x));
+  const float e = exp_f32(-::fabsf(x));  // vectorises, unlike libm's expf (exp.hpp)
   const float d = 1.0f + e;
   return SigmoidPair{1.0f / d, e / d};
 }
 // sigmoid(x) and 1 - sigmoid(x), each without cancellation. NaN gives NaN.
 KESTREL_HD_INLINE float stable_sigmoid(float x) {
   const SigmoidPair p = sigmoid_pair(x);
-  return x >= 0.0f ? p.of_abs : p.of_neg_abs;
+  return select_bits(x >= 0.0f, p.of_abs, p.of_neg_abs);  // a select, so loops vectorise
 }
 KESTREL_HD_INLINE float stable_sigmoid_complement(float x) {
   const SigmoidPair p = sigmoid_pair(x);
-  return x >= 0.0f ? p.of_neg_abs : p.of_abs;
+  return select_bits(x >= 0.0f, p.of_neg_abs, p.of_abs);
 }
 
 // torch.sigmoid: 1 / (1 + exp(-x)), computed as above.
@@ -101,8 +102,8 @@ struct SiluBackward {
   KESTREL_HD void operator()(int64_t i) const {
     const float v = x[i];
     const SigmoidPair p = sigmoid_pair(v);
-    const float s = v >= 0.0f ? p.of_abs : p.of_neg_abs;
-    const float one_minus_s = v >= 0.0f ? p.of_neg_abs : p.of_abs;
+    const float s = select_bits(v >= 0.0f, p.of_abs, p.of_neg_abs);
+    const float one_minus_s = select_bits(v >= 0.0f, p.of_neg_abs, p.of_abs);
     dx[i] = dy[i] * s * (1.0f + v * one_minus_s);
   }
 };
