@@ -63,6 +63,14 @@ void adaptive_avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& 
   detail::check_tensor(op, "grad_output", dy, ctx, 4);
   detail::check_tensor(op, "grad_input", dx, ctx, 4);
   detail::check_shape(op, "grad_output", dy, output_shape(op, dx.shape(), dy.dim(2), dy.dim(3)));
+  if (dy.dim(2) == 1 && dy.dim(3) == 1) {  // the global pool: a plane per call
+    const int64_t plane_size = dx.dim(2) * dx.dim(3);
+    detail::launch_elementwise(
+        ctx, dy.numel(),
+        kernels::GlobalAvgPool2dBackward{plane_size, dy.data<float>(), dx.data<float>()},
+        plane_size);
+    return;
+  }
   detail::launch_elementwise(
       ctx, dx.numel(),
       kernels::AdaptiveAvgPool2dBackward{geometry(dx.shape(), dy.shape()), dy.data<float>(),

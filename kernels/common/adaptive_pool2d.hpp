@@ -58,4 +58,18 @@ struct AdaptiveAvgPool2dBackward {
   }
 };
 
+// The global pool's backward (output 1x1), one plane per call: every input element of the
+// plane gets dy / (H * W), the same value (and bits) the general gather above computes, without
+// its per-element window arithmetic and division.
+struct GlobalAvgPool2dBackward {
+  int64_t plane_size;  // H * W
+  const float* dy;
+  float* dx;
+  KESTREL_HD void operator()(int64_t plane) const {
+    const float v = dy[plane] / static_cast<float>(plane_size);
+    float* out = dx + plane * plane_size;
+    for (int64_t j = 0; j < plane_size; ++j) out[j] = v;
+  }
+};
+
 }  // namespace kestrel::kernels
