@@ -3,8 +3,10 @@
 // group (MobileNet's and EfficientNet's 3x3 and 5x5 convolutions, channel multiplier kg = k /
 // groups >= 1). im2col + GEMM would run one tiny GEMM (kg x r*s by r*s x positions) per image
 // and channel; here each output plane is a handful of shifted multiply-adds over its input
-// plane, no workspace. One plane per parallel iteration, every sum in a fixed order: the same
-// bits for any thread count. conv2d.cpp dispatches here (is_direct_depthwise).
+// plane. Stride 1 runs on a zero-padded copy of each plane (a thread-local buffer, reused), so
+// that each tap is one long vectorised loop; other strides skip the padding row by row. One
+// plane per parallel iteration, every sum in a fixed order: the same bits for any thread count.
+// conv2d.cpp dispatches here (is_direct_depthwise).
 #include <cstdint>
 
 #include "kernels/common/conv2d_geometry.hpp"
@@ -22,12 +24,13 @@ void depthwise_conv2d_forward(const kernels::Conv2dGeometry& g, const float* x, 
                               const float* bias, float* y);
 
 // dx (overwritten): plane (n, c) adds, for each of its kg output channels in order and each tap
-// in (r, s) order, that tap's products with dy into the input positions they came from.
+// in (r, s) order, that tap's products with dy into the input positions they came from (stride
+// 1: tap by tap over the whole plane; otherwise output row by output row).
 void depthwise_conv2d_backward_data(const kernels::Conv2dGeometry& g, const float* dy,
                                     const float* w, float* dx);
 
 // dw (overwritten): per output channel and tap, the sum over images and positions of dy * x, in
-// double, in (image, row, column) order.
+// double: per image (in order) and row (stride 1: per image), four interleaved partial sums.
 void depthwise_conv2d_backward_weight(const kernels::Conv2dGeometry& g, const float* x,
                                       const float* dy, float* dw);
 

@@ -199,7 +199,13 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"DepthwiseDilation2Multiplier3", Shape{2, 2, 9, 8}, Shape{6, 1, 3, 3},
                  spec_of(1, 2, 2, 1, 2, 2, 2)},
         ConvCase{"DepthwiseStrideLargerThanKernel", Shape{2, 3, 8, 9}, Shape{3, 1, 2, 2},
-                 spec_of(3, 3, 0, 1, 1, 1, 3)}),
+                 spec_of(3, 3, 0, 1, 1, 1, 3)},
+        // Stride 1 runs on zero-padded planes (one long loop per tap): dilation, a multiplier,
+        // unequal padding, no padding, a non-square kernel.
+        ConvCase{"DepthwiseStride1Dilation2Multiplier3", Shape{2, 2, 9, 8}, Shape{6, 1, 3, 3},
+                 spec_of(1, 1, 2, 1, 2, 2, 2)},
+        ConvCase{"DepthwiseStride1Unpadded3x5", Shape{2, 3, 7, 9}, Shape{3, 1, 3, 5},
+                 spec_of(1, 1, 0, 0, 1, 1, 3), false}),
     [](const ::testing::TestParamInfo<ConvCase>& p) { return p.param.name; });
 
 // A batch big enough that one parallel slot holds several images (the column matrix of one
