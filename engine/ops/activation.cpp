@@ -106,19 +106,26 @@ std::string_view gelu_approximation_name(GeluApproximation a) {
 void gelu_forward(const Context& ctx, const Tensor& x, Tensor& y, GeluApproximation approximate) {
   NvtxRange range("gelu_forward");
   check_forward("gelu", ctx, x, y);
-  detail::launch_elementwise(ctx, x.numel(),
-                             kernels::GeluForward{x.data<float>(), y.data<float>(),
-                                                  approximate == GeluApproximation::Tanh});
+  if (approximate == GeluApproximation::Tanh)
+    detail::launch_elementwise(ctx, x.numel(),
+                               kernels::GeluTanhForward{x.data<float>(), y.data<float>()});
+  else
+    detail::launch_elementwise(ctx, x.numel(),
+                               kernels::GeluErfForward{x.data<float>(), y.data<float>()});
 }
 
 void gelu_backward(const Context& ctx, const Tensor& x, const Tensor& dy, Tensor& dx,
                    GeluApproximation approximate) {
   NvtxRange range("gelu_backward");
   check_backward("gelu_backward", ctx, "input", x, dy, dx);
-  detail::launch_elementwise(
-      ctx, x.numel(),
-      kernels::GeluBackward{x.data<float>(), dy.data<float>(), dx.data<float>(),
-                            approximate == GeluApproximation::Tanh});
+  if (approximate == GeluApproximation::Tanh)
+    detail::launch_elementwise(
+        ctx, x.numel(),
+        kernels::GeluTanhBackward{x.data<float>(), dy.data<float>(), dx.data<float>()});
+  else
+    detail::launch_elementwise(
+        ctx, x.numel(),
+        kernels::GeluErfBackward{x.data<float>(), dy.data<float>(), dx.data<float>()});
 }
 
 void hardswish_forward(const Context& ctx, const Tensor& x, Tensor& y) {
