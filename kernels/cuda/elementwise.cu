@@ -10,6 +10,7 @@
 #include "kernels/common/dropout.hpp"
 #include "kernels/common/eval_tally.hpp"
 #include "kernels/common/fill.hpp"
+#include "kernels/common/layer_norm.hpp"
 #include "kernels/common/init.hpp"
 #include "kernels/common/linear.hpp"
 #include "kernels/common/lrn.hpp"
@@ -43,6 +44,9 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::NormalFill)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ColumnSums)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BroadcastBiasRows)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ApplyDropoutMask)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LayerNormApply)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LayerNormBackwardInput)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LayerNormParamGrads)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SoftmaxCrossEntropyRow)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ArgmaxRows)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Top1Hits)
