@@ -20,6 +20,7 @@
 #include "kernels/common/scale_channels.hpp"
 #include "kernels/common/softmax_cross_entropy.hpp"
 #include "kernels/common/step_ledger.hpp"
+#include "kernels/common/tokens.hpp"
 #include "kernels/common/zero_pad_shortcut.hpp"
 #include "kernels/cuda/launch.cuh"
 
@@ -87,3 +88,10 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsGradInput)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsGradScale)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ZeroPadShortcutForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ZeroPadShortcutBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::TransposeLastTwo)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::PrependToken)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::DropFirstToken)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SumOverBatch)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AddToEverySample)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SelectTokenForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SelectTokenBackward)
