@@ -7,6 +7,7 @@
 #include "kernels/common/bf16.hpp"
 #include "kernels/common/classification.hpp"
 #include "kernels/common/concat.hpp"
+#include "kernels/common/drop_path.hpp"
 #include "kernels/common/dropout.hpp"
 #include "kernels/common/eval_tally.hpp"
 #include "kernels/common/fill.hpp"
@@ -95,3 +96,4 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SumOverBatch)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AddToEverySample)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SelectTokenForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SelectTokenBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ApplyDropPathMask)
