@@ -4,6 +4,7 @@
 // dimension and multiply-adds counted per row, the 2-D case unchanged, errors naming the shapes.
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <vector>
 
 #include "engine/nn/linear.hpp"
@@ -38,6 +39,7 @@ struct TokenCase {
   Shape input;  // [N, ..., in]
   int64_t out;
 };
+void PrintTo(const TokenCase& c, std::ostream* os) { *os << c.input.str() << " out " << c.out; }
 
 class LinearTokens : public ::testing::TestWithParam<TokenCase> {};
 

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <vector>
 
 #include "engine/init/init.hpp"
@@ -68,6 +69,7 @@ Vec select_ref(const Vec& x, int64_t n, int64_t t, int64_t d, int64_t index) {
 struct TokenShape {
   int64_t n, t, d;
 };
+void PrintTo(const TokenShape& s, std::ostream* os) { *os << s.n << "x" << s.t << "x" << s.d; }
 
 class TokenOps : public ::testing::TestWithParam<TokenShape> {
  protected:
