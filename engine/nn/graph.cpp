@@ -346,6 +346,14 @@ void Graph::initialize(const Context& ctx, init::InitScheme scheme, uint64_t see
         const ParamInfo& p = params_[static_cast<size_t>(slot.index)];
         view = params_flat_.sub(p.offset, p.shape);
       }
+      if (specs[k].init == ParamInit::Normal) {
+        // The stream a scheme would give this parameter: a layer has at most one weight and
+        // one bias, so no other draw of the layer shares it.
+        const uint64_t stream = static_cast<uint64_t>(i);
+        init::normal(ctx, view, 0.0f, specs[k].std, seed,
+                     specs[k].kind == ParamKind::Weight ? stream : init::bias_stream(stream));
+        continue;
+      }
       if (specs[k].init != ParamInit::Scheme) {
         init::constant(ctx, view, specs[k].init == ParamInit::Ones ? 1.0f : 0.0f);
         continue;

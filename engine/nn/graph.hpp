@@ -32,7 +32,9 @@
 // after a Linear is fused into the product).
 //
 // Trainable parameters are ordered as PyTorch's state_dict (node order, weight before bias)
-// and named `<layer>.<param>` ("conv1.weight", "classifier.6.bias"). Each starts at a multiple
+// and named `<layer>.<param>` ("conv1.weight", "classifier.6.bias"), or `<param>` alone for a
+// layer whose parameter PyTorch keeps on the model itself (Layer::param_scope: ViT's
+// "class_token"); planning refuses two tensors of one name. Each starts at a multiple
 // of 64 elements (256 bytes, the alignment cuBLASLt's heuristics assume): the flat buffers hold
 // zero padding between tensors, which gradients and optimizers leave at zero.
 #include <cstdint>
@@ -160,8 +162,9 @@ class Graph {
   // from Philox stream = its node index, its bias from init::bias_stream of that. The Kaiming
   // schemes use the gain of the activation that follows the node (the nonlinearity of the
   // first layer along its first readers, before any layer with parameters; relu when none).
-  // A parameter that declares a constant start (ParamInit: batch norm's weight 1 and bias 0)
-  // gets it under every scheme and draws nothing. Also sets the dropout seed to `seed`. The
+  // A parameter that declares its own start (ParamInit: batch norm's weight 1 and bias 0, a
+  // constant; ViT's pos_embedding N(0, 0.02^2), drawn from the stream the scheme would give it)
+  // gets it under every scheme. Also sets the dropout seed to `seed`. The
   // state keeps its values.
   void initialize(const Context& ctx, init::InitScheme scheme, uint64_t seed);
   // The seed dropout masks draw from (restore it when resuming a run).

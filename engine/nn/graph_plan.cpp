@@ -87,6 +87,7 @@ void Graph::lay_out_parameters_and_state() {
   params_.clear();
   states_.clear();
   std::set<std::string> unused_frozen = frozen_;
+  std::set<std::string> names;  // unique: a layer's scope may differ from its (unique) name
   int64_t offset = 0, state_offset = 0;
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
@@ -98,7 +99,10 @@ void Graph::lay_out_parameters_and_state() {
       (p.kind == ParamKind::Weight ? weights : biases) += 1;
       if (p.init == ParamInit::Scheme)
         (p.kind == ParamKind::Weight ? scheme_weights : scheme_biases) += 1;
-      const std::string name = n.layer->name() + "." + p.name;
+      const std::string name = qualified_name(n.layer->param_scope(), p.name);
+      KESTREL_CHECK(names.insert(name).second,
+                    "graph: two parameters or buffers named '{}' (layer {})", name,
+                    n.layer->name());
       if (unused_frozen.erase(name) > 0) {
         n.param_slots.push_back({true, static_cast<int>(states_.size())});
         n.states.push_back(static_cast<int>(states_.size()));
@@ -124,8 +128,11 @@ void Graph::lay_out_parameters_and_state() {
                     "graph: layer {} declares state {} of dtype {} (f32 or i64 only)",
                     n.layer->name(), s.name, dtype_name(s.dtype));
       n.states.push_back(static_cast<int>(states_.size()));
-      states_.push_back({n.layer->name() + "." + s.name, s.shape, s.dtype, state_offset,
-                         static_cast<int>(i), false});
+      const std::string name = qualified_name(n.layer->param_scope(), s.name);
+      KESTREL_CHECK(names.insert(name).second,
+                    "graph: two parameters or buffers named '{}' (layer {})", name,
+                    n.layer->name());
+      states_.push_back({name, s.shape, s.dtype, state_offset, static_cast<int>(i), false});
       state_offset = align_up(state_offset + bytes_of(s.shape, s.dtype), kStateAlignment);
     }
     n.saved = n.layer->saved();

@@ -29,16 +29,22 @@ struct LayerSummary;
 // biases together with the weight of their layer (engine/init: init::initialize).
 enum class ParamKind { Weight, Bias };
 
-// Where a parameter starts: drawn by the graph's initialisation scheme (ParamKind above), or a
-// constant whatever the scheme (torch.nn.BatchNorm2d's reset_parameters: weight 1, bias 0).
-enum class ParamInit { Scheme, Zeros, Ones };
+// Where a parameter starts: drawn by the graph's initialisation scheme (ParamKind above), or
+// the same whatever the scheme: a constant (torch.nn.BatchNorm2d's reset_parameters: weight 1,
+// bias 0), or N(0, std^2) (torchvision's ViT pos_embedding: normal_(std=0.02)).
+enum class ParamInit { Scheme, Zeros, Ones, Normal };
 
 struct ParamSpec {
   std::string name;  // local name: "weight" or "bias"
   Shape shape;       // PyTorch's layout ([out, in, kh, kw], [out, in], [out])
   ParamKind kind;
   ParamInit init = ParamInit::Scheme;
+  float std = 0.0f;  // ParamInit::Normal's standard deviation
 };
+
+// A parameter's or buffer's full name: `<scope>.<local>`, or `<local>` alone when the scope is
+// empty (a parameter of the model itself, as torchvision's ViT class_token).
+std::string qualified_name(std::string_view scope, std::string_view local);
 
 // Non-trainable state that belongs to the model (PyTorch's buffers: batch norm's running_mean,
 // running_var, num_batches_tracked): saved in checkpoints under `<layer>.<name>`, never touched
@@ -88,6 +94,9 @@ class Layer {
   Layer& operator=(const Layer&) = delete;
 
   const std::string& name() const { return name_; }
+  // The module path the layer's parameters and state are named under (qualified_name): its
+  // name, or "" for a layer whose parameter PyTorch keeps on the model itself (ClassToken).
+  virtual std::string_view param_scope() const { return name_; }
   // PyTorch's class name: "Conv2d", "ReLU", "MaxPool2d", ...
   virtual std::string_view type() const = 0;
 

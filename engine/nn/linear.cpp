@@ -17,13 +17,16 @@ Linear::Linear(std::string name, int64_t in_features, int64_t out_features, bool
 }
 
 Shape Linear::setup(const Shape& input) {
-  KESTREL_CHECK(input.ndim() == 2,
-                "Linear: input must be 2-D [N, features], got {} (flatten it first)", input.str());
-  if (infer_in_features_) in_features_ = input[1];
-  KESTREL_CHECK(input[1] == in_features_,
-                "Linear: input has {} features but the layer expects {} (input {})", input[1],
+  KESTREL_CHECK(input.ndim() >= 2,
+                "Linear: input must have at least 2 dimensions [N, ..., features], got {}",
+                input.str());
+  if (infer_in_features_) in_features_ = input.dim(-1);
+  KESTREL_CHECK(input.dim(-1) == in_features_,
+                "Linear: input has {} features but the layer expects {} (input {})", input.dim(-1),
                 in_features_, input.str());
-  return Shape{input[0], out_features_};
+  Shape out = input;
+  out[out.ndim() - 1] = out_features_;
+  return out;
 }
 
 std::vector<ParamSpec> Linear::params() const {
@@ -62,7 +65,8 @@ bool Linear::absorb(const Layer* next) {
 }
 
 int64_t Linear::multiply_adds(const Shape& input) const {
-  return input[0] * in_features_ * out_features_;
+  // One product per row: every leading dimension (N, or N * tokens).
+  return input.numel() / input.dim(-1) * in_features_ * out_features_;
 }
 
 }  // namespace kestrel::nn

@@ -1,6 +1,7 @@
 #pragma once
-// Linear: torch.nn.Linear. weight [out, in], bias [out]. When the graph offers it a ReLU that
-// runs in place on its output, it absorbs the ReLU into the product (ops::linear_forward with
+// Linear: torch.nn.Linear. weight [out, in], bias [out]; input [N, ..., in] -> [N, ..., out], the
+// leading dimensions taken as rows (a ViT's MLP on [N, tokens, D]). When the graph offers it a ReLU
+// that runs in place on its output, it absorbs the ReLU into the product (ops::linear_forward with
 // relu): the output is then the ReLU's, and the ReLU layer's backward masks the gradient with it.
 #include "engine/nn/layer.hpp"
 

@@ -7,9 +7,11 @@
 #include "kernels/common/bf16.hpp"
 #include "kernels/common/classification.hpp"
 #include "kernels/common/concat.hpp"
+#include "kernels/common/drop_path.hpp"
 #include "kernels/common/dropout.hpp"
 #include "kernels/common/eval_tally.hpp"
 #include "kernels/common/fill.hpp"
+#include "kernels/common/layer_norm.hpp"
 #include "kernels/common/init.hpp"
 #include "kernels/common/linear.hpp"
 #include "kernels/common/lrn.hpp"
@@ -19,6 +21,7 @@
 #include "kernels/common/scale_channels.hpp"
 #include "kernels/common/softmax_cross_entropy.hpp"
 #include "kernels/common/step_ledger.hpp"
+#include "kernels/common/tokens.hpp"
 #include "kernels/common/zero_pad_shortcut.hpp"
 #include "kernels/cuda/launch.cuh"
 
@@ -44,6 +47,9 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::NormalFill)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ColumnSums)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BroadcastBiasRows)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ApplyDropoutMask)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LayerNormApply)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LayerNormBackwardInput)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LayerNormParamGrads)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SoftmaxCrossEntropyRow)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ArgmaxRows)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::Top1Hits)
@@ -86,3 +92,11 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsGradInput)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ScaleChannelsGradScale)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ZeroPadShortcutForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ZeroPadShortcutBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::TransposeLastTwo)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::PrependToken)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::DropFirstToken)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SumOverBatch)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AddToEverySample)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SelectTokenForward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SelectTokenBackward)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ApplyDropPathMask)

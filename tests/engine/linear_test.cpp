@@ -251,9 +251,9 @@ TEST(Linear, WrongBiasOutputAndRankAreErrors) {
                "linear: bias has shape [4], expected [5]");
   expect_error([&] { ops::linear_forward(ctx, x, w, nullptr, bad_y); },
                "linear: output has shape [5, 3], expected [3, 5]");
-  const Tensor x4 = Tensor::zeros(Shape{3, 7, 1, 1});
-  expect_error([&] { ops::linear_forward(ctx, x4, w, nullptr, y); },
-               "linear: input must have 2 dimensions, got [3, 7, 1, 1]");
+  const Tensor x1 = Tensor::zeros(Shape{7});
+  expect_error([&] { ops::linear_forward(ctx, x1, w, nullptr, y); },
+               "linear: input must have at least 2 dimensions (N, ..., features), got [7]");
 }
 
 TEST(Linear, BackwardShapeMismatchesAreErrors) {
