@@ -93,9 +93,10 @@ void Graph::lay_out_parameters_and_state() {
     n.params.clear();
     n.states.clear();
     n.param_slots.clear();
-    int weights = 0, biases = 0, scheme_weights = 0, scheme_biases = 0;
+    // The scheme draws one weight and its bias per node (Graph::initialize); parameters with a
+    // fixed start (attention's two projections) are not limited.
+    int scheme_weights = 0, scheme_biases = 0;
     for (const ParamSpec& p : n.layer->params()) {
-      (p.kind == ParamKind::Weight ? weights : biases) += 1;
       if (p.init == ParamInit::Scheme)
         (p.kind == ParamKind::Weight ? scheme_weights : scheme_biases) += 1;
       const std::string name = n.layer->name() + "." + p.name;
@@ -111,10 +112,10 @@ void Graph::lay_out_parameters_and_state() {
       params_.push_back({name, p.shape, offset, static_cast<int>(i), p.kind});
       offset = align_up(offset + p.shape.numel(), kParamAlignment);
     }
-    KESTREL_CHECK(weights <= 1 && biases <= weights,
-                  "graph: layer {} declares {} weights and {} biases (at most one weight and its "
-                  "bias)",
-                  n.layer->name(), weights, biases);
+    KESTREL_CHECK(scheme_weights <= 1,
+                  "graph: layer {} starts {} weights by the initialisation scheme (at most one, "
+                  "with its bias)",
+                  n.layer->name(), scheme_weights);
     KESTREL_CHECK(scheme_biases <= scheme_weights,
                   "graph: layer {} starts its bias by the initialisation scheme but not its "
                   "weight (a scheme draws the bias from the weight's fans)",

@@ -30,11 +30,13 @@ struct LayerSummary;
 enum class ParamKind { Weight, Bias };
 
 // Where a parameter starts: drawn by the graph's initialisation scheme (ParamKind above), or a
-// constant whatever the scheme (torch.nn.BatchNorm2d's reset_parameters: weight 1, bias 0).
-enum class ParamInit { Scheme, Zeros, Ones };
+// fixed start whatever the scheme: a constant (torch.nn.BatchNorm2d's reset_parameters: weight
+// 1, bias 0), or a draw torch's module always makes (torch.nn.MultiheadAttention: in_proj_weight
+// xavier_uniform_, out_proj.weight nn.Linear's kaiming_uniform_(a=sqrt(5))).
+enum class ParamInit { Scheme, Zeros, Ones, XavierUniform, LinearDefault };
 
 struct ParamSpec {
-  std::string name;  // local name: "weight" or "bias"
+  std::string name;  // local name: "weight", "bias", "out_proj.weight"
   Shape shape;       // PyTorch's layout ([out, in, kh, kw], [out, in], [out])
   ParamKind kind;
   ParamInit init = ParamInit::Scheme;
