@@ -1,7 +1,7 @@
 #pragma once
 // batched_matmul: a two-level batch of row-major products on the context's device
 // (kernels/common/batched_gemm.hpp says how the matrices are addressed). The CPU runs
-// kestrel::cpu GEMMs, one product per thread (bits independent of the thread count); a GPU
+// kestrel::cpu GEMMs (kernels/cpu/batched_gemm.hpp: bits independent of the thread count); a GPU
 // runs cublasGemmStridedBatchedEx per outer index, in f32 (TF32 under MathOptions::tf32).
 // MathOptions::bf16 does not apply: the operands stay f32 on both devices.
 #include "engine/runtime/context.hpp"

@@ -5,6 +5,14 @@
 
 namespace kestrel::cpu {
 
+namespace {
+
+// With fewer products than this, each product is tiled over the threads in turn instead of
+// one product per thread (one sample with one or two heads would otherwise leave threads idle).
+constexpr int64_t kMinProductsForBatchThreads = 4;
+
+}  // namespace
+
 void batched_gemm(const kernels::BatchedGemm& g, const float* a, const float* b, float* c) {
   const auto product = [&](int64_t index) {
     const int64_t o = index / g.inner, i = index % g.inner;
@@ -17,8 +25,8 @@ void batched_gemm(const kernels::BatchedGemm& g, const float* a, const float* b,
     args.c = c + g.c.offset(o, i), args.ldc = g.c.ld;
     return args;
   };
-  if (g.count() == 1) {
-    gemm(product(0));
+  if (g.count() < kMinProductsForBatchThreads) {
+    for (int64_t index = 0; index < g.count(); ++index) gemm(product(index));
     return;
   }
   parallel_for(

@@ -1,6 +1,6 @@
 // batched_matmul against a naive float64 product written here: every transpose combination,
 // alpha and beta, a two-level batch whose matrices are column blocks of wider rows (attention's
-// heads), a single product (tiled over threads) and many (one per thread), 1 vs 2 threads,
+// heads), a few products (each tiled over threads) and many (one per thread), 1 vs 2 threads,
 // argument errors.
 #include "engine/ops/batched_matmul.hpp"
 
@@ -93,6 +93,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(Case{false, false, 2, 3, 5, 4, 6}, Case{false, true, 3, 2, 7, 7, 4},
                       Case{true, false, 2, 2, 5, 3, 7}, Case{true, true, 1, 4, 3, 5, 2},
                       Case{false, true, 1, 1, 70, 40, 9},   // one product: tiled GEMM
+                      Case{true, true, 3, 1, 90, 300, 20},  // three, each tiled
                       Case{true, false, 4, 4, 33, 8, 33},   // 16 products over the threads
                       Case{false, false, 2, 1, 1, 1, 1}),
     [](const ::testing::TestParamInfo<Case>& p) {
