@@ -294,8 +294,9 @@ void Graph::plan_memory_blocks() {
     Node& n = nodes_[static_cast<size_t>(i)];
     n.saved_blocks.clear();
     for (const SavedSpec& s : n.saved)
-      n.saved_blocks.push_back(new_block(BlockKind::Saved, bytes_of(s.shape, s.dtype), fwd(i),
-                                         n.runs_backward ? bwd(i) : fwd(i)));
+      n.saved_blocks.push_back(new_block(BlockKind::Saved, bytes_of(s.shape, s.dtype),
+                                         s.backward_only ? bwd(i) : fwd(i),
+                                         n.runs_backward || s.backward_only ? bwd(i) : fwd(i)));
     // The first gradient contribution to a value comes from its last reader's lowest slot
     // that reads it; every other one goes through scratch.
     n.scratch_blocks.assign(n.inputs.size(), -1);

@@ -58,6 +58,9 @@ struct StateSpec {
 struct SavedSpec {
   Shape shape;
   DType dtype;
+  // Written and read by backward alone (attention's intermediate gradients): the block lives
+  // for the layer's backward only, and its memory serves other blocks the rest of the step.
+  bool backward_only = false;
 };
 
 // What a pass needs to know about the step: train or eval mode, and where dropout draws its

@@ -51,9 +51,12 @@ void MultiheadAttention::bind_params(std::span<const Tensor> params,
 
 std::vector<SavedSpec> MultiheadAttention::saved() const {
   const ops::AttentionBufferShapes s = ops::attention_buffer_shapes(input_, num_heads_);
-  // `dropped` holds P' only with dropout, but backward's dP and dS need it in every case.
-  return {{s.qkv, DType::F32},   {s.probs, DType::F32},  {s.dropped, DType::F32},
-          {s.heads, DType::F32}, {s.dheads, DType::F32}, {s.dqkv, DType::F32}};
+  // `dropped` carries P' from forward to backward with dropout; without, it is backward's dP
+  // and dS alone, like dheads and dqkv.
+  const bool p_prime = dropout_ > 0.0f;
+  return {{s.qkv, DType::F32},          {s.probs, DType::F32},
+          {s.dropped, DType::F32, !p_prime}, {s.heads, DType::F32},
+          {s.dheads, DType::F32, true},      {s.dqkv, DType::F32, true}};
 }
 
 void MultiheadAttention::bind_saved(std::span<const Tensor> saved) {

@@ -6,9 +6,10 @@
 // out_proj.bias [D]; they start as torch's _reset_parameters leaves them, whatever the graph's
 // scheme: in_proj_weight xavier_uniform_, out_proj.weight nn.Linear's default
 // (kaiming_uniform_, a = sqrt(5)), both biases 0. Attention-weight dropout draws its mask from
-// (seed, step, layer index) as nn::Dropout does. Forward saves qkv, the attention weights and
-// the concatenated heads; backward also gets its intermediate gradients as saved blocks (the
-// graph has no other scratch a layer can declare). Backward reads x, not y.
+// (seed, step, layer index) as nn::Dropout does. Forward saves qkv, the attention weights (and
+// the dropped ones, with dropout) and the concatenated heads; backward's intermediate gradients
+// are saved blocks marked backward_only, live during this layer's backward alone. Backward
+// reads x, not y.
 #include "engine/nn/layer.hpp"
 #include "engine/ops/attention.hpp"
 

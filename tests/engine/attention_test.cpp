@@ -7,8 +7,8 @@
 // applies the op's mask: the mask is the op's definition, the arithmetic the reference's own);
 // the dropout mask's determinism, its survivors' scale and its absence in evaluation; 1 vs 2
 // threads; errors; then the layer in graphs: names, shapes and torch's initialisation, a
-// residual x -> MHA -> MHA -> Add whose gradients follow central differences, and dropout
-// masks that follow (seed, step).
+// residual x -> MHA -> MHA -> Add whose gradients follow central differences (with and without
+// dropout), backward-only blocks in the memory plan, and dropout masks that follow (seed, step).
 #include "engine/nn/multihead_attention.hpp"
 
 #include <gtest/gtest.h>
@@ -26,6 +26,7 @@
 #include "engine/nn/add.hpp"
 #include "engine/nn/flatten.hpp"
 #include "engine/nn/graph.hpp"
+#include "engine/nn/memory_plan.hpp"
 #include "engine/ops/attention.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "tests/engine/graph_test_support.hpp"
@@ -451,25 +452,34 @@ TEST(AttentionGraph, OnlyOneWeightMayFollowTheScheme) {
                      "graph: layer twice starts 2 weights by the initialisation scheme");
 }
 
-TEST(AttentionGraph, ResidualGradientsMatchCentralDifferences) {
+class AttentionResidual : public ::testing::TestWithParam<float> {};
+
+// With dropout the reference applies each layer's mask: seed, stream dropout_stream(step, node).
+TEST_P(AttentionResidual, GradientsMatchCentralDifferences) {
+  const float p = GetParam();
   std::mt19937_64 gen(test::test_seed() + 8);
   Context ctx;
-  auto g = residual_graph();
-  const int64_t batch = 2;
+  auto g = residual_graph(p);
+  const int64_t batch = 2, step = 11;
   g->build(ctx, Shape{kTokens, kDim}, batch, kTokens * kDim);
+  const uint64_t seed = gen();
+  g->initialize(ctx, init::InitScheme::PyTorchDefault, seed);
   randomise_parameters(*g, gen);
   const Tensor x = test::random_tensor(Shape{batch, kTokens, kDim}, gen);
   const Tensor r = test::random_tensor(Shape{batch, kTokens * kDim}, gen);
-  const Tensor y = g->forward(ctx, x, /*training=*/true, 0);
+  const Tensor y = g->forward(ctx, x, /*training=*/true, step);
 
   const Dims s{batch, kTokens, kDim, kHeads};
+  const auto mask = [&](int layer) {
+    return p > 0.0f ? mask_of({p, seed, kernels::dropout_stream(step, layer)}) : no_dropout();
+  };
   const std::vector<double> xd = test::to_double(x);
   const size_t per_layer = test::packed_parameters(*g).size() / 2;
   const auto ref = [&](const std::vector<double>& theta) {
     const std::vector<double> t0(theta.begin(), theta.begin() + static_cast<long>(per_layer));
     const std::vector<double> t1(theta.begin() + static_cast<long>(per_layer), theta.end());
-    const std::vector<double> a = attention_ref(xd, t0, s, no_dropout());
-    std::vector<double> b = attention_ref(a, t1, s, no_dropout());
+    const std::vector<double> a = attention_ref(xd, t0, s, mask(0));
+    std::vector<double> b = attention_ref(a, t1, s, mask(1));
     for (size_t i = 0; i < b.size(); ++i) b[i] += a[i];
     return b;
   };
@@ -480,6 +490,31 @@ TEST(AttentionGraph, ResidualGradientsMatchCentralDifferences) {
   g->backward(ctx, dlogits);
   EXPECT_TRUE(test::all_close(test::numeric_gradient(ref, theta, test::to_double(r)),
                               test::packed_gradients(*g), 1e-4, 1e-5));
+}
+
+INSTANTIATE_TEST_SUITE_P(Dropout, AttentionResidual, ::testing::Values(0.0f, 0.3f));
+
+// Backward's blocks (and P's, without dropout) live during the layer's backward alone: planned
+// over [bwd, bwd] (steps 7 and 6 for nodes 0 and 1 of 4), the rest from forward to backward.
+TEST(AttentionGraph, BackwardOnlyBlocksLiveForTheBackwardAlone) {
+  for (const float p : {0.0f, 0.3f}) {
+    auto g = residual_graph(p);
+    g->plan(Shape{kTokens, kDim}, 2, kTokens * kDim);
+    for (const int node : {0, 1}) {
+      const int fwd = node, bwd = 7 - node;
+      int backward_only = 0, forward_to_backward = 0;
+      for (const nn::MemoryBlock& b : g->memory_blocks()) {
+        if (b.kind != nn::BlockKind::Saved) continue;
+        backward_only += b.first == bwd && b.last == bwd;
+        forward_to_backward += b.first == fwd && b.last == bwd;
+      }
+      EXPECT_EQ(backward_only, p > 0.0f ? 2 : 3) << "node " << node << ", p " << p;
+      EXPECT_EQ(forward_to_backward, p > 0.0f ? 4 : 3) << "node " << node << ", p " << p;
+    }
+    EXPECT_EQ(nn::find_plan_conflict(g->memory_blocks(), g->memory_plan(),
+                                     nn::Graph::kArenaAlignment),
+              "");
+  }
 }
 
 TEST(AttentionGraph, DropoutMasksFollowSeedAndStep) {
