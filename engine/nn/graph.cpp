@@ -328,6 +328,38 @@ std::string_view Graph::nonlinearity_after(int i) const {
   return "relu";
 }
 
+namespace {
+
+// A parameter's fixed start (ParamInit other than Scheme). A draw uses stream node | k << 32
+// for the layer's k-th parameter: k = 0 is the node's own weight stream, any other k stays
+// clear of the node streams below 2^32, of init::bias_stream's bit 63 and of dropout's bit 62.
+void initialize_fixed(const Context& ctx, const ParamSpec& spec, Tensor& view, uint64_t seed,
+                      size_t node, size_t k) {
+  const ParamInit how = spec.init;
+  const uint64_t stream = static_cast<uint64_t>(node) | (static_cast<uint64_t>(k) << 32);
+  switch (how) {
+    case ParamInit::Zeros:
+    case ParamInit::Ones:
+      init::constant(ctx, view, how == ParamInit::Ones ? 1.0f : 0.0f);
+      return;
+    case ParamInit::Normal:
+      init::normal(ctx, view, 0.0f, spec.std, seed, stream);
+      return;
+    case ParamInit::XavierUniform:
+      init::xavier_uniform(ctx, view, 1.0f, seed, stream);
+      return;
+    case ParamInit::LinearDefault:
+      init::pytorch_default_weight_and_bias(ctx, view, nullptr, seed, stream);
+      return;
+    case ParamInit::Scheme:
+      break;
+  }
+  KESTREL_CHECK(false, "Graph::initialize: parameter start {} is not a fixed one",
+                static_cast<int>(how));
+}
+
+}  // namespace
+
 void Graph::initialize(const Context& ctx, init::InitScheme scheme, uint64_t seed) {
   check_built("initialize");
   seed_ = seed;
@@ -346,16 +378,8 @@ void Graph::initialize(const Context& ctx, init::InitScheme scheme, uint64_t see
         const ParamInfo& p = params_[static_cast<size_t>(slot.index)];
         view = params_flat_.sub(p.offset, p.shape);
       }
-      if (specs[k].init == ParamInit::Normal) {
-        // The stream a scheme would give this parameter: a layer has at most one weight and
-        // one bias, so no other draw of the layer shares it.
-        const uint64_t stream = static_cast<uint64_t>(i);
-        init::normal(ctx, view, 0.0f, specs[k].std, seed,
-                     specs[k].kind == ParamKind::Weight ? stream : init::bias_stream(stream));
-        continue;
-      }
       if (specs[k].init != ParamInit::Scheme) {
-        init::constant(ctx, view, specs[k].init == ParamInit::Ones ? 1.0f : 0.0f);
+        initialize_fixed(ctx, specs[k], view, seed, i, k);
         continue;
       }
       (specs[k].kind == ParamKind::Weight ? weight : bias) = view;

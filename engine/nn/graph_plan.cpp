@@ -94,9 +94,10 @@ void Graph::lay_out_parameters_and_state() {
     n.params.clear();
     n.states.clear();
     n.param_slots.clear();
-    int weights = 0, biases = 0, scheme_weights = 0, scheme_biases = 0;
+    // The scheme draws one weight and its bias per node (Graph::initialize); parameters with a
+    // fixed start (attention's two projections) are not limited.
+    int scheme_weights = 0, scheme_biases = 0;
     for (const ParamSpec& p : n.layer->params()) {
-      (p.kind == ParamKind::Weight ? weights : biases) += 1;
       if (p.init == ParamInit::Scheme)
         (p.kind == ParamKind::Weight ? scheme_weights : scheme_biases) += 1;
       const std::string name = qualified_name(n.layer->param_scope(), p.name);
@@ -115,10 +116,10 @@ void Graph::lay_out_parameters_and_state() {
       params_.push_back({name, p.shape, offset, static_cast<int>(i), p.kind});
       offset = align_up(offset + p.shape.numel(), kParamAlignment);
     }
-    KESTREL_CHECK(weights <= 1 && biases <= weights,
-                  "graph: layer {} declares {} weights and {} biases (at most one weight and its "
-                  "bias)",
-                  n.layer->name(), weights, biases);
+    KESTREL_CHECK(scheme_weights <= 1,
+                  "graph: layer {} starts {} weights by the initialisation scheme (at most one, "
+                  "with its bias)",
+                  n.layer->name(), scheme_weights);
     KESTREL_CHECK(scheme_biases <= scheme_weights,
                   "graph: layer {} starts its bias by the initialisation scheme but not its "
                   "weight (a scheme draws the bias from the weight's fans)",
@@ -300,8 +301,9 @@ void Graph::plan_memory_blocks() {
     Node& n = nodes_[static_cast<size_t>(i)];
     n.saved_blocks.clear();
     for (const SavedSpec& s : n.saved)
-      n.saved_blocks.push_back(new_block(BlockKind::Saved, bytes_of(s.shape, s.dtype), fwd(i),
-                                         n.runs_backward ? bwd(i) : fwd(i)));
+      n.saved_blocks.push_back(new_block(BlockKind::Saved, bytes_of(s.shape, s.dtype),
+                                         s.backward_only ? bwd(i) : fwd(i),
+                                         n.runs_backward || s.backward_only ? bwd(i) : fwd(i)));
     // The first gradient contribution to a value comes from its last reader's lowest slot
     // that reads it; every other one goes through scratch.
     n.scratch_blocks.assign(n.inputs.size(), -1);

@@ -29,13 +29,15 @@ struct LayerSummary;
 // biases together with the weight of their layer (engine/init: init::initialize).
 enum class ParamKind { Weight, Bias };
 
-// Where a parameter starts: drawn by the graph's initialisation scheme (ParamKind above), or
-// the same whatever the scheme: a constant (torch.nn.BatchNorm2d's reset_parameters: weight 1,
-// bias 0), or N(0, std^2) (torchvision's ViT pos_embedding: normal_(std=0.02)).
-enum class ParamInit { Scheme, Zeros, Ones, Normal };
+// Where a parameter starts: drawn by the graph's initialisation scheme (ParamKind above), or a
+// fixed start whatever the scheme: a constant (torch.nn.BatchNorm2d's reset_parameters: weight
+// 1, bias 0), N(0, std^2) (torchvision's ViT pos_embedding: normal_(std=0.02)), or a draw
+// torch's module always makes (torch.nn.MultiheadAttention: in_proj_weight xavier_uniform_,
+// out_proj.weight nn.Linear's kaiming_uniform_(a=sqrt(5))).
+enum class ParamInit { Scheme, Zeros, Ones, Normal, XavierUniform, LinearDefault };
 
 struct ParamSpec {
-  std::string name;  // local name: "weight" or "bias"
+  std::string name;  // local name: "weight", "bias", "out_proj.weight"
   Shape shape;       // PyTorch's layout ([out, in, kh, kw], [out, in], [out])
   ParamKind kind;
   ParamInit init = ParamInit::Scheme;
@@ -62,6 +64,9 @@ struct StateSpec {
 struct SavedSpec {
   Shape shape;
   DType dtype;
+  // Written and read by backward alone (attention's intermediate gradients): the block lives
+  // for the layer's backward only, and its memory serves other blocks the rest of the step.
+  bool backward_only = false;
 };
 
 // What a pass needs to know about the step: train or eval mode, and where dropout draws its
