@@ -346,6 +346,10 @@ void Graph::initialize(const Context& ctx, init::InitScheme scheme, uint64_t see
         const ParamInfo& p = params_[static_cast<size_t>(slot.index)];
         view = params_flat_.sub(p.offset, p.shape);
       }
+      if (specs[k].init == ParamInit::KaimingNormalFanOut) {
+        init::kaiming_normal(ctx, view, 0.0f, "fan_out", "relu", seed, static_cast<uint64_t>(i));
+        continue;
+      }
       if (specs[k].init != ParamInit::Scheme) {
         init::constant(ctx, view, specs[k].init == ParamInit::Ones ? 1.0f : 0.0f);
         continue;

@@ -160,8 +160,9 @@ class Graph {
   // from Philox stream = its node index, its bias from init::bias_stream of that. The Kaiming
   // schemes use the gain of the activation that follows the node (the nonlinearity of the
   // first layer along its first readers, before any layer with parameters; relu when none).
-  // A parameter that declares a constant start (ParamInit: batch norm's weight 1 and bias 0)
-  // gets it under every scheme and draws nothing. Also sets the dropout seed to `seed`. The
+  // A parameter that declares a start of its own (ParamInit: batch norm's weight 1 and bias 0,
+  // ResNet's fan-out Kaiming convolutions, drawn from the node's stream) gets it under every
+  // scheme. Also sets the dropout seed to `seed`. The
   // state keeps its values.
   void initialize(const Context& ctx, init::InitScheme scheme, uint64_t seed);
   // The seed dropout masks draw from (restore it when resuming a run).

@@ -30,8 +30,10 @@ struct LayerSummary;
 enum class ParamKind { Weight, Bias };
 
 // Where a parameter starts: drawn by the graph's initialisation scheme (ParamKind above), or a
-// constant whatever the scheme (torch.nn.BatchNorm2d's reset_parameters: weight 1, bias 0).
-enum class ParamInit { Scheme, Zeros, Ones };
+// start of the layer's own whatever the scheme: a constant (torch.nn.BatchNorm2d's
+// reset_parameters: weight 1, bias 0), or kaiming_normal_(mode="fan_out", nonlinearity="relu"),
+// which torchvision's ResNet applies to every convolution weight after construction.
+enum class ParamInit { Scheme, Zeros, Ones, KaimingNormalFanOut };
 
 struct ParamSpec {
   std::string name;  // local name: "weight" or "bias"
