@@ -134,7 +134,12 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (f.no_nesterov) c.nesterov = false;
   if (given("--weight-decay")) c.weight_decay = f.weight_decay;
   if (given("--schedule")) c.schedule = train::parse_schedule(f.schedule);
-  if (given("--warmup-epochs")) c.warmup_epochs = f.warmup_epochs;
+  if (given("--warmup-epochs")) {
+    c.warmup_epochs = f.warmup_epochs;
+  } else {
+    // The recipe's warm-up (resnet: 2 epochs) shrinks to fit a shorter run than it was set for.
+    c.warmup_epochs = std::min(c.warmup_epochs, c.epochs - 1);
+  }
   if (given("--label-smoothing")) c.label_smoothing = f.label_smoothing;
   if (given("--clip-norm")) c.clip_norm = f.clip_norm;
   if (given("--crop-padding")) c.crop_padding = f.crop_padding;
