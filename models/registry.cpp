@@ -19,12 +19,9 @@ struct Entry {
   Builder build;
 };
 
-constexpr Entry kModels[] = {{"lenet5", lenet5},
-                             {"lenet5-classic", lenet5_classic},
-                             {"alexnet", alexnet_cifar},
-                             {"alexnet-imagenet", alexnet_imagenet},
-                             {"resnet18", resnet18},
-                             {"resnet20", resnet20}};
+constexpr Entry kModels[] = {{"lenet5", lenet5},         {"lenet5-classic", lenet5_classic},
+                             {"alexnet", alexnet_cifar}, {"alexnet-imagenet", alexnet_imagenet},
+                             {"resnet18", resnet18},     {"resnet20", resnet20}};
 
 }  // namespace
 

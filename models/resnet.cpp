@@ -29,8 +29,8 @@ nn::Conv2dOptions conv_options(int stride, int padding) {
 enum class Shortcut { Projection, ZeroPad };  // torchvision's downsample, or option A
 
 // One BasicBlock named `prefix` ("layer2.0") reading x with `in` channels; returns its output.
-ValueId basic_block(nn::Graph& g, const std::string& prefix, ValueId x, int64_t in,
-                    int64_t planes, int stride, Shortcut kind) {
+ValueId basic_block(nn::Graph& g, const std::string& prefix, ValueId x, int64_t in, int64_t planes,
+                    int stride, Shortcut kind) {
   g.node<nn::Conv2d>({x}, prefix + ".conv1", in, planes, 3, conv_options(stride, 1));
   g.add<nn::BatchNorm2d>(prefix + ".bn1", planes);
   g.add<nn::ReLU>(prefix + ".relu1");
@@ -61,8 +61,8 @@ void stages_and_head(nn::Graph& g, int64_t in, std::initializer_list<int64_t> wi
   for (int64_t planes : widths) {
     for (int b = 0; b < blocks; ++b) {
       const int stride = (stage > 1 && b == 0) ? 2 : 1;
-      x = basic_block(g, "layer" + std::to_string(stage) + "." + std::to_string(b), x, in,
-                      planes, stride, kind);
+      x = basic_block(g, "layer" + std::to_string(stage) + "." + std::to_string(b), x, in, planes,
+                      stride, kind);
       in = planes;
     }
     ++stage;
@@ -84,7 +84,8 @@ std::unique_ptr<nn::Graph> resnet18(const ModelInput& in) {
   }
   g->add<nn::BatchNorm2d>("bn1", 64);
   g->add<nn::ReLU>("relu");
-  if (!small_images) g->add<nn::MaxPool2d>("maxpool", 3, nn::PoolOptions{.stride = 2, .padding = 1});
+  if (!small_images)
+    g->add<nn::MaxPool2d>("maxpool", 3, nn::PoolOptions{.stride = 2, .padding = 1});
   stages_and_head(*g, 64, {64, 128, 256, 512}, 2, Shortcut::Projection, in.classes);
   return g;
 }

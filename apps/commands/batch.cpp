@@ -37,25 +37,25 @@ Batch read_batch(const std::string& path, bool need_labels, int64_t classes) {
   const checkpoint::SafetensorsFile file = checkpoint::read_safetensors(path);
   const auto* images = file.find("images");
   KESTREL_CHECK(images != nullptr, "{}: no tensor named 'images'", path);
-  KESTREL_CHECK(images->dtype == DType::F32 && images->shape.ndim() == 4 &&
-                    images->shape.numel() > 0,
-                "{}: 'images' must be a non-empty f32 [N, C, H, W], got {} {}", path,
-                dtype_name(images->dtype), images->shape.str());
+  KESTREL_CHECK(
+      images->dtype == DType::F32 && images->shape.ndim() == 4 && images->shape.numel() > 0,
+      "{}: 'images' must be a non-empty f32 [N, C, H, W], got {} {}", path,
+      dtype_name(images->dtype), images->shape.str());
   Batch b{images->tensor, {}};
   if (!need_labels) return b;
   const auto* labels = file.find("labels");
   KESTREL_CHECK(labels != nullptr, "{}: --sgd-lr needs a tensor named 'labels'", path);
   const int64_t n = images->shape[0];
-  KESTREL_CHECK((labels->dtype == DType::I64 || labels->dtype == DType::I32) &&
-                    labels->shape == Shape{n},
-                "{}: 'labels' must be i64 or i32 [{}], got {} {}", path, n,
-                dtype_name(labels->dtype), labels->shape.str());
+  KESTREL_CHECK(
+      (labels->dtype == DType::I64 || labels->dtype == DType::I32) && labels->shape == Shape{n},
+      "{}: 'labels' must be i64 or i32 [{}], got {} {}", path, n, dtype_name(labels->dtype),
+      labels->shape.str());
   std::vector<int32_t> values(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const int64_t v = labels->dtype == DType::I64 ? labels->tensor.data<int64_t>()[i]
                                                   : labels->tensor.data<int32_t>()[i];
-    KESTREL_CHECK(v >= 0 && v < classes, "{}: label {} of row {} is outside [0, {})", path, v,
-                  i, classes);
+    KESTREL_CHECK(v >= 0 && v < classes, "{}: label {} of row {} is outside [0, {})", path, v, i,
+                  classes);
     values[static_cast<size_t>(i)] = static_cast<int32_t>(v);
   }
   b.labels = Tensor::from_vector(Shape{n}, std::span<const int32_t>(values));

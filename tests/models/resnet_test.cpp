@@ -110,19 +110,19 @@ TEST(Resnet, Resnet20StateDictAndShapes) {
     if (g->layer(i).name().find("relu2") != std::string::npos || g->layer(i).name() == "fc" ||
         g->layer(i).type() == std::string_view("ZeroPadShortcut"))
       outputs.emplace_back(g->layer(i).name(), g->output_shape(i));
-  EXPECT_EQ(outputs, (std::vector<std::pair<std::string, Shape>>{
-                         {"layer1.0.relu2", {1, 16, 32, 32}},
-                         {"layer1.1.relu2", {1, 16, 32, 32}},
-                         {"layer1.2.relu2", {1, 16, 32, 32}},
-                         {"layer2.0.shortcut", {1, 32, 16, 16}},
-                         {"layer2.0.relu2", {1, 32, 16, 16}},
-                         {"layer2.1.relu2", {1, 32, 16, 16}},
-                         {"layer2.2.relu2", {1, 32, 16, 16}},
-                         {"layer3.0.shortcut", {1, 64, 8, 8}},
-                         {"layer3.0.relu2", {1, 64, 8, 8}},
-                         {"layer3.1.relu2", {1, 64, 8, 8}},
-                         {"layer3.2.relu2", {1, 64, 8, 8}},
-                         {"fc", {1, 10}}}));
+  EXPECT_EQ(outputs,
+            (std::vector<std::pair<std::string, Shape>>{{"layer1.0.relu2", {1, 16, 32, 32}},
+                                                        {"layer1.1.relu2", {1, 16, 32, 32}},
+                                                        {"layer1.2.relu2", {1, 16, 32, 32}},
+                                                        {"layer2.0.shortcut", {1, 32, 16, 16}},
+                                                        {"layer2.0.relu2", {1, 32, 16, 16}},
+                                                        {"layer2.1.relu2", {1, 32, 16, 16}},
+                                                        {"layer2.2.relu2", {1, 32, 16, 16}},
+                                                        {"layer3.0.shortcut", {1, 64, 8, 8}},
+                                                        {"layer3.0.relu2", {1, 64, 8, 8}},
+                                                        {"layer3.1.relu2", {1, 64, 8, 8}},
+                                                        {"layer3.2.relu2", {1, 64, 8, 8}},
+                                                        {"fc", {1, 10}}}));
 }
 
 TEST(Resnet, Resnet18StemsByImageSize) {
@@ -155,8 +155,8 @@ TEST(Resnet, InitialisationIsTorchvisionsUnderEveryScheme) {
       const std::vector<float> v = p.tensor.to_vector();
       if (p.name == "layer4.1.conv2.weight" || p.name == "layer2.0.downsample.0.weight") {
         // kaiming_normal_(fan_out, relu): std = sqrt(2 / (out * k * k)), over >= 8,192 draws.
-        const double want = std::sqrt(2.0 / static_cast<double>(p.tensor.dim(0) *
-                                                                p.tensor.dim(2) * p.tensor.dim(3)));
+        const double want = std::sqrt(
+            2.0 / static_cast<double>(p.tensor.dim(0) * p.tensor.dim(2) * p.tensor.dim(3)));
         EXPECT_NEAR(stddev(p.tensor), want, 0.05 * want) << p.name;
       } else if (p.name == "bn1.weight" || p.name == "layer3.1.bn2.bias") {
         const float want = p.name == "bn1.weight" ? 1.0f : 0.0f;
