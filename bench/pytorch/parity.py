@@ -118,13 +118,12 @@ def near_kinks(model, images, margin):
         # Equal zeros (a window ReLU cleared) route no gradient: the ReLU mask is 0 there.
         found.append(int(((gap < margin * x.pow(2).mean().sqrt()) & (top[..., 0] > 0)).sum()))
 
-    handles = [m.register_forward_pre_hook(relu_hook if isinstance(m, nn.ReLU) else pool_hook)
-               for m in model.modules() if isinstance(m, (nn.ReLU, nn.MaxPool2d))]
-    probe = copy.deepcopy(model).train()
+    probe = copy.deepcopy(model).train()  # a copy: the pass moves running statistics
+    for m in probe.modules():
+        if isinstance(m, (nn.ReLU, nn.MaxPool2d)):
+            m.register_forward_pre_hook(relu_hook if isinstance(m, nn.ReLU) else pool_hook)
     with torch.no_grad():
         probe(images)
-    for h in handles:
-        h.remove()
     return sum(found)
 
 
