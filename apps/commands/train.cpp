@@ -136,8 +136,9 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (given("--schedule")) c.schedule = train::parse_schedule(f.schedule);
   if (given("--warmup-epochs")) {
     c.warmup_epochs = f.warmup_epochs;
-  } else {
-    // The recipe's warm-up (resnet: 2 epochs) shrinks to fit a shorter run than it was set for.
+  } else if (resume.empty()) {
+    // The recipe's warm-up (resnet: 2 epochs) shrinks to fit a shorter run than it was set for
+    // (a resumed run keeps its own).
     c.warmup_epochs = std::min(c.warmup_epochs, c.epochs - 1);
   }
   if (given("--label-smoothing")) c.label_smoothing = f.label_smoothing;
