@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "apps/commands/batch.hpp"
 #include "apps/commands/bench.hpp"
 #include "apps/commands/data.hpp"
 #include "apps/commands/devices.hpp"
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   kestrel::apps::register_predict_command(app);
   kestrel::apps::register_report_command(app);
   kestrel::apps::register_bench_command(app);
+  kestrel::apps::register_batch_command(app);
 
   try {
     app.parse(argc, argv);

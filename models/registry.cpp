@@ -6,6 +6,7 @@
 #include "kernels/common/error.hpp"
 #include "models/alexnet.hpp"
 #include "models/lenet5.hpp"
+#include "models/resnet.hpp"
 
 namespace kestrel::models {
 
@@ -18,10 +19,9 @@ struct Entry {
   Builder build;
 };
 
-constexpr Entry kModels[] = {{"lenet5", lenet5},
-                             {"lenet5-classic", lenet5_classic},
-                             {"alexnet", alexnet_cifar},
-                             {"alexnet-imagenet", alexnet_imagenet}};
+constexpr Entry kModels[] = {{"lenet5", lenet5},         {"lenet5-classic", lenet5_classic},
+                             {"alexnet", alexnet_cifar}, {"alexnet-imagenet", alexnet_imagenet},
+                             {"resnet18", resnet18},     {"resnet20", resnet20}};
 
 }  // namespace
 

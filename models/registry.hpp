@@ -5,7 +5,10 @@
 //   alexnet           the lab's AlexNet for CIFAR-10, 57,023,306 parameters there
 //   alexnet-imagenet  Krizhevsky et al. 2012 on 224x224 images, single tower with LRN,
 //                     62,378,344 parameters for 1000 classes
-// See lenet5.hpp and alexnet.hpp for the exact layers.
+//   resnet18          torchvision's ResNet-18, 11,689,512 parameters on 224x224 and 1000
+//                     classes; a CIFAR form (3x3 stem, no max pool) for images up to 32x32
+//   resnet20          He et al. 2016's CIFAR-10 ResNet-20, 269,722 parameters there
+// See lenet5.hpp, alexnet.hpp and resnet.hpp for the exact layers.
 #include <memory>
 #include <string>
 #include <string_view>

@@ -4,6 +4,8 @@
 # Debian packages here; CMake finds them when present and builds CPU-only when not. chromium is
 # the headless browser the report test opens report.html in (scripts/report-browser-test.sh).
 # OpenMPI runs the data-parallel CPU ranks (mpirun in the distributed tests, docs/distributed.md).
+# PyTorch and torchvision are the oracle of the parity tests (bench/pytorch/parity.py) and the
+# other side of bench/compare.sh; they install for Debian's /usr/bin/python3.
 set -euo pipefail
 
 packages=(
@@ -14,6 +16,7 @@ packages=(
   clang libclang-rt-14-dev
   openmpi-bin libopenmpi-dev
   chromium
+  python3-torch python3-torchvision
 )
 
 missing=()

@@ -134,7 +134,13 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (f.no_nesterov) c.nesterov = false;
   if (given("--weight-decay")) c.weight_decay = f.weight_decay;
   if (given("--schedule")) c.schedule = train::parse_schedule(f.schedule);
-  if (given("--warmup-epochs")) c.warmup_epochs = f.warmup_epochs;
+  if (given("--warmup-epochs")) {
+    c.warmup_epochs = f.warmup_epochs;
+  } else if (resume.empty()) {
+    // The recipe's warm-up (resnet: 2 epochs) shrinks to fit a shorter run than it was set for
+    // (a resumed run keeps its own).
+    c.warmup_epochs = std::min(c.warmup_epochs, c.epochs - 1);
+  }
   if (given("--label-smoothing")) c.label_smoothing = f.label_smoothing;
   if (given("--clip-norm")) c.clip_norm = f.clip_norm;
   if (given("--crop-padding")) c.crop_padding = f.crop_padding;
@@ -278,7 +284,8 @@ CLI::Validator non_negative() {
 void register_train_command(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   auto* cmd = app.add_subcommand("train", "Train a model (default recipe per model and data set)");
-  cmd->add_option("model", f->model, "lenet5 | lenet5-classic | alexnet | alexnet-imagenet")
+  cmd->add_option("model", f->model,
+                  "lenet5 | lenet5-classic | alexnet | alexnet-imagenet | resnet18 | resnet20")
       ->required()
       ->check(CLI::IsMember(models::model_names()));
   cmd->add_option("--dataset", f->dataset, "mnist | fashion-mnist | cifar10 (default: the model's)")

@@ -12,7 +12,8 @@ Conv2d::Conv2d(std::string name, int64_t in_channels, int64_t out_channels, int 
       out_channels_(out_channels),
       infer_in_channels_(in_channels == 0),
       kernel_size_(kernel_size),
-      has_bias_(options.bias) {
+      has_bias_(options.bias),
+      weight_init_(options.weight_init) {
   KESTREL_CHECK(in_channels >= 0 && out_channels > 0 && kernel_size > 0,
                 "Conv2d '{}': in_channels {}, out_channels {} and kernel_size {} must be positive",
                 this->name(), in_channels, out_channels, kernel_size);
@@ -38,7 +39,7 @@ Shape Conv2d::setup(const Shape& input) {
 }
 
 std::vector<ParamSpec> Conv2d::params() const {
-  std::vector<ParamSpec> p{{"weight", weight_shape(), ParamKind::Weight}};
+  std::vector<ParamSpec> p{{"weight", weight_shape(), ParamKind::Weight, weight_init_}};
   if (has_bias_) p.push_back({"bias", Shape{out_channels_}, ParamKind::Bias});
   return p;
 }

@@ -11,6 +11,9 @@ struct Conv2dOptions {
   int dilation = 1;
   int groups = 1;
   bool bias = true;
+  // How the weight starts: by the graph's scheme, or a start of its own (layer.hpp). A bias
+  // with a weight that is not drawn by the scheme is refused at planning.
+  ParamInit weight_init = ParamInit::Scheme;
 };
 
 class Conv2d : public UnaryLayer {
@@ -39,6 +42,7 @@ class Conv2d : public UnaryLayer {
   bool infer_in_channels_;
   int kernel_size_;
   bool has_bias_;
+  ParamInit weight_init_;
   ops::Conv2dSpec spec_;
   Tensor weight_, bias_, grad_weight_, grad_bias_;
 };

@@ -351,6 +351,9 @@ void initialize_fixed(const Context& ctx, const ParamSpec& spec, Tensor& view, u
     case ParamInit::LinearDefault:
       init::pytorch_default_weight_and_bias(ctx, view, nullptr, seed, stream);
       return;
+    case ParamInit::KaimingNormalFanOut:
+      init::kaiming_normal(ctx, view, 0.0f, "fan_out", "relu", seed, stream);
+      return;
     case ParamInit::Scheme:
       break;
   }

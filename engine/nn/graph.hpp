@@ -163,9 +163,10 @@ class Graph {
   // schemes use the gain of the activation that follows the node (the nonlinearity of the
   // first layer along its first readers, before any layer with parameters; relu when none).
   // A parameter that declares a fixed start (ParamInit: batch norm's weight 1 and bias 0, ViT's
-  // pos_embedding N(0, 0.02^2), attention's xavier_uniform_ in_proj_weight) gets it under every
-  // scheme; a fixed draw of the node's k-th parameter uses stream node | k << 32 (k = 0: the
-  // stream the scheme would give it). Also sets the dropout seed to `seed`. The
+  // pos_embedding N(0, 0.02^2), attention's xavier_uniform_ in_proj_weight, ResNet's fan-out
+  // Kaiming convolutions) gets it under every scheme; a fixed draw of the node's k-th parameter
+  // uses stream node | k << 32 (k = 0: the stream the scheme would give it). Also sets the
+  // dropout seed to `seed`. The
   // state keeps its values.
   void initialize(const Context& ctx, init::InitScheme scheme, uint64_t seed);
   // The seed dropout masks draw from (restore it when resuming a run).

@@ -31,10 +31,11 @@ enum class ParamKind { Weight, Bias };
 
 // Where a parameter starts: drawn by the graph's initialisation scheme (ParamKind above), or a
 // fixed start whatever the scheme: a constant (torch.nn.BatchNorm2d's reset_parameters: weight
-// 1, bias 0), N(0, std^2) (torchvision's ViT pos_embedding: normal_(std=0.02)), or a draw
-// torch's module always makes (torch.nn.MultiheadAttention: in_proj_weight xavier_uniform_,
-// out_proj.weight nn.Linear's kaiming_uniform_(a=sqrt(5))).
-enum class ParamInit { Scheme, Zeros, Ones, Normal, XavierUniform, LinearDefault };
+// 1, bias 0), N(0, std^2) (torchvision's ViT pos_embedding: normal_(std=0.02)), a draw torch's
+// module always makes (torch.nn.MultiheadAttention: in_proj_weight xavier_uniform_,
+// out_proj.weight nn.Linear's kaiming_uniform_(a=sqrt(5))), or kaiming_normal_(mode="fan_out",
+// nonlinearity="relu"), which torchvision's ResNet applies to every convolution weight.
+enum class ParamInit { Scheme, Zeros, Ones, Normal, XavierUniform, LinearDefault, KaimingNormalFanOut };
 
 struct ParamSpec {
   std::string name;  // local name: "weight", "bias", "out_proj.weight"
