@@ -19,6 +19,7 @@
 #include "kernels/common/scale_channels.hpp"
 #include "kernels/common/softmax_cross_entropy.hpp"
 #include "kernels/common/step_ledger.hpp"
+#include "kernels/common/weight_ema.hpp"
 #include "kernels/common/zero_pad_shortcut.hpp"
 #include "kernels/cuda/launch.cuh"
 
@@ -38,6 +39,8 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LrnBackward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SgdStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AdamStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::StoreStepScalars)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::EmaUpdate)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SwapBuffers)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::UniformFill)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::NormalFill)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ColumnSums)
