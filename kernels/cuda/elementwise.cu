@@ -1,9 +1,10 @@
 // Every element functor the CUDA backend runs, instantiated once (see launch.hpp).
 #include "kernels/common/activation.hpp"
-#include "kernels/common/add.hpp"
 #include "kernels/common/adaptive_pool2d.hpp"
+#include "kernels/common/add.hpp"
 #include "kernels/common/batch_assembly.hpp"
 #include "kernels/common/batch_norm.hpp"
+#include "kernels/common/batch_norm_fold.hpp"
 #include "kernels/common/bf16.hpp"
 #include "kernels/common/classification.hpp"
 #include "kernels/common/concat.hpp"
@@ -41,6 +42,7 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AdamStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::StoreStepScalars)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::EmaUpdate)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SwapBuffers)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::FoldBatchNorm)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::UniformFill)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::NormalFill)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ColumnSums)
