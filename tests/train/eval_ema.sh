@@ -13,8 +13,9 @@ grep -q '"ema_decay": 0.9' "$dir/r/config.json"
 grep -q '"no_decay_norm_bias": true' "$dir/r/config.json"
 
 # A top-1 of the last metrics line ("eval" or "eval_raw"), as kestrel prints it ("97.30").
-top1_of() { tail -n 1 "$dir/r/metrics.jsonl" | grep -o "\"$1\":{[^}]*" | grep -o '"top1":[0-9.e-]*' |
-            cut -d: -f2 | awk '{ printf "%.2f", 100 * $1 }'; }
+top1_of() { python3 -c 'import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])][-1]
+print("%.2f" % (100 * r[sys.argv[2]]["top1"]))' "$dir/r/metrics.jsonl" "$1"; }
 averaged=$("$kestrel" eval "$dir/r/last.safetensors" --device cpu)
 raw=$("$kestrel" eval "$dir/r/last.safetensors" --device cpu --raw)
 echo "$averaged" | head -n 1
