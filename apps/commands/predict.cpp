@@ -30,6 +30,7 @@ struct PredictFlags {
   std::vector<std::string> images;
   int64_t top = 3;
   bool invert = false;
+  bool raw = false;
 };
 
 // The run's normalisation, as `kestrel eval` chooses it: the lab's (0.5, 0.5) when the run
@@ -101,6 +102,12 @@ void run_predict(const PredictFlags& f) {
   checkpoint::NamedTensors params;
   for (const auto& p : graph->state_dict()) params.emplace_back(p.name, p.tensor);
   checkpoint::restore_parameters(loaded, params, model);
+  // A run trained with --ema predicts with its averaged weights, as `kestrel eval` scores it.
+  if (checkpoint::has_ema(loaded) && !f.raw) {
+    checkpoint::NamedTensors trainable;
+    for (const auto& p : graph->named_parameters()) trainable.emplace_back(p.name, p.tensor);
+    checkpoint::restore_ema(loaded, trainable);
+  }
 
   for (int64_t first = 0; first < count_all; first += batch) {
     const int64_t count = std::min(count_all - first, batch);
@@ -131,6 +138,8 @@ void register_predict_command(CLI::App& app) {
       ->required();
   cmd->add_option("--top", f->top, "How many classes to show per image (3)")
       ->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  cmd->add_flag("--raw", f->raw,
+                "Use the trained weights, not their moving average (a run with --ema)");
   cmd->add_flag("--invert", f->invert,
                 "Invert the images first: MNIST digits are light on dark, so a dark digit on "
                 "white paper needs it");

@@ -38,13 +38,14 @@ namespace {
 struct TrainFlags {
   std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
   std::string out = "runs", name, resume, gpus, profile_steps, graph = "auto";
-  double dist_timeout = 300.0, dist_bucket_mb = 25.0, target_accuracy = 0.0;
+  double dist_timeout = 300.0, dist_bucket_mb = 25.0, target_accuracy = 0.0, ema = 0.0;
   int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0, sync_every = 0;
   float lr = 0, momentum = 0, weight_decay = 0, label_smoothing = 0, clip_norm = 0;
   int crop_padding = 0, threads = 0;
   uint64_t seed = 0;
   bool hflip = false, no_augment = false, lab_normalization = false, drop_last = false;
   bool deterministic = false, tf32 = false, bf16 = false, no_nesterov = false;
+  bool no_decay_norm_bias = false;
 };
 
 // The configuration a resumed run continues with: the one its checkpoint was saved with (a
@@ -133,6 +134,8 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (given("--momentum")) c.momentum = f.momentum;
   if (f.no_nesterov) c.nesterov = false;
   if (given("--weight-decay")) c.weight_decay = f.weight_decay;
+  if (f.no_decay_norm_bias) c.no_decay_norm_bias = true;
+  if (given("--ema")) c.ema_decay = f.ema;
   if (given("--schedule")) c.schedule = train::parse_schedule(f.schedule);
   if (given("--warmup-epochs")) {
     c.warmup_epochs = f.warmup_epochs;
@@ -195,6 +198,7 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
 struct EvalFlags {
   std::string checkpoint, model, dataset, data_dir = "data", device = "auto";
   int64_t batch = 256;
+  bool raw = false;
 };
 
 void run_eval(const EvalFlags& f) {
@@ -212,6 +216,13 @@ void run_eval(const EvalFlags& f) {
   checkpoint::NamedTensors params;
   for (const auto& p : graph->state_dict()) params.emplace_back(p.name, p.tensor);
   checkpoint::restore_parameters(loaded, params, model);
+  // A run trained with --ema is judged by its averaged weights, unless --raw asks otherwise.
+  const bool averaged = checkpoint::has_ema(loaded) && !f.raw;
+  if (averaged) {
+    checkpoint::NamedTensors trainable;
+    for (const auto& p : graph->named_parameters()) trainable.emplace_back(p.name, p.tensor);
+    checkpoint::restore_ema(loaded, trainable);
+  }
   // The run's normalisation: the lab's when the run used it, else the data set's statistics.
   bool lab = false;
   if (!loaded.state.config.empty())
@@ -220,8 +231,9 @@ void run_eval(const EvalFlags& f) {
                          : data::dataset_normalization(dataset);
   data::BatchLoader loader(test, ctx, data::LoaderOptions::for_evaluation(f.batch, stats));
   const train::EvalResult eval = train::evaluate(ctx, *graph, loader, test.classes);
-  fmt::print("{} ({}, epoch {}) on {} test: top-1 {:.2f}%", f.checkpoint, model, loaded.state.epoch,
-             dataset, 100.0 * eval.top1);
+  fmt::print("{} ({}, epoch {}) on {} test{}: top-1 {:.2f}%", f.checkpoint, model,
+             loaded.state.epoch, dataset, averaged ? " with the averaged weights" : "",
+             100.0 * eval.top1);
   if (eval.top5 >= 0.0) fmt::print(", top-5 {:.2f}%", 100.0 * eval.top5);
   fmt::print(", macro-F1 {:.4f}, loss {:.4f} ({} images, {:.1f} s on {})\n",
              eval.confusion.macro_f1(), eval.loss, eval.samples, eval.seconds, ctx.device().str());
@@ -307,6 +319,21 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--weight-decay", f->weight_decay, "Weight decay")
       ->check(number())
       ->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_flag("--no-decay-norm-bias", f->no_decay_norm_bias,
+                "No weight decay for biases and normalisation weights (every parameter with at "
+                "most one dimension, as timm does)");
+  cmd->add_option("--ema", f->ema,
+                  "Keep a moving average of the weights with this decay (e.g. 0.999), warm-up "
+                  "min(decay, (1+n)/(10+n)); evaluate and save it (0: off)")
+      ->check(number())
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            double value = 0;
+            return CLI::detail::lexical_cast(text, value) && value >= 0.0 && value < 1.0
+                       ? std::string()
+                       : "'" + text + "' is not a decay in [0, 1)";
+          },
+          ""));
   cmd->add_option("--schedule", f->schedule, "constant | step | cosine | one-cycle")
       ->check(CLI::IsMember({"constant", "step", "cosine", "one-cycle"}));
   cmd->add_option("--warmup-epochs", f->warmup_epochs, "Linear warm-up (constant/step/cosine)")
@@ -385,6 +412,8 @@ void register_eval_command(CLI::App& app) {
       ->check(integer())
       ->check(CLI::Range(int64_t{1}, int64_t{65536}));
   cmd->add_option("--device", f->device, "auto | cpu | cuda | cuda:N (auto)");
+  cmd->add_flag("--raw", f->raw,
+                "Evaluate the trained weights, not their moving average (a run with --ema)");
   cmd->callback([f] { run_eval(*f); });
 }
 

@@ -81,12 +81,16 @@ void TrainProgress::on_epoch(const nlohmann::json& r) {
   const auto& e = r["eval"];
   std::string top5;
   if (e.contains("top5")) top5 = fmt::format(" top-5 {:.2f}%", 100.0 * e["top5"].get<double>());
+  // With --ema the test figures are the averaged weights'; the live weights' top-1 follows.
+  std::string raw;
+  if (r.contains("eval_raw"))
+    raw = fmt::format(" (raw {:.2f}%)", 100.0 * r["eval_raw"]["top1"].get<double>());
   fmt::print(
-      "epoch {:>3} | train loss {:.4f} acc {:.2f}% | test loss {:.4f} top-1 {:.2f}%{} "
+      "epoch {:>3} | train loss {:.4f} acc {:.2f}% | test loss {:.4f} top-1 {:.2f}%{}{} "
       "macro-F1 {:.4f} | {:.0f} img/s, {:.1f} s{}\n",
       r["epoch"].get<int64_t>(), r["train"]["loss"].get<double>(),
       100.0 * r["train"]["accuracy"].get<double>(), e["loss"].get<double>(),
-      100.0 * e["top1"].get<double>(), top5, e["macro_f1"].get<double>(),
+      100.0 * e["top1"].get<double>(), raw, top5, e["macro_f1"].get<double>(),
       r["train"]["images_per_second"].get<double>(), r["train"]["seconds"].get<double>(),
       r["best"].get<bool>() ? " *" : "");
   std::fflush(stdout);

@@ -285,7 +285,8 @@ void restore_parameters(const LoadedCheckpoint& checkpoint, const NamedTensors& 
     if (checkpoint.file.find(name) == nullptr) missing.push_back(name);
   }
   for (const auto& entry : checkpoint.file.entries) {
-    if (!entry.name.starts_with(kOptimizerPrefix) && !live_names.contains(entry.name))
+    if (!entry.name.starts_with(kOptimizerPrefix) && !entry.name.starts_with(kEmaPrefix) &&
+        !live_names.contains(entry.name))
       unexpected.push_back(entry.name);
   }
   const auto listed = [](const std::vector<std::string_view>& names) {
@@ -317,6 +318,28 @@ void restore_parameters(const LoadedCheckpoint& checkpoint, const NamedTensors& 
   for (const auto& [name, live] : params) {
     Tensor target = live;
     target.copy_from(checkpoint.file.find(name)->tensor);
+  }
+}
+
+bool has_ema(const LoadedCheckpoint& checkpoint) {
+  return std::any_of(checkpoint.file.entries.begin(), checkpoint.file.entries.end(),
+                     [](const auto& entry) { return entry.name.starts_with(kEmaPrefix); });
+}
+
+void restore_ema(const LoadedCheckpoint& checkpoint, const NamedTensors& params) {
+  const std::string& path = checkpoint.path;
+  for (const auto& [name, live] : params) {
+    const std::string saved_name = std::string(kEmaPrefix) + name;
+    const SafetensorsFile::Entry* saved = checkpoint.file.find(saved_name);
+    KESTREL_CHECK(saved != nullptr, "checkpoint {} has no averaged weights {}", path, saved_name);
+    KESTREL_CHECK(saved->shape == live.shape() && saved->dtype == live.dtype(),
+                  "checkpoint {}: {} is {} {} but the parameter is {} {}", path, saved_name,
+                  safetensors_dtype_name(saved->dtype), saved->shape.str(),
+                  safetensors_dtype_name(live.dtype()), live.shape().str());
+  }
+  for (const auto& [name, live] : params) {
+    Tensor target = live;
+    target.copy_from(checkpoint.file.find(std::string(kEmaPrefix) + name)->tensor);
   }
 }
 

@@ -13,6 +13,9 @@
 //   <buffer name>            each buffer (non-trainable state: bn1.running_mean f32,
 //                            bn1.num_batches_tracked i64, frozen parameters), as PyTorch's
 //                            state_dict holds them
+//   ema.<parameter name>     the moving average of each trainable parameter (`train --ema`),
+//                            same shape and dtype; a PyTorch state_dict of the averaged model
+//                            is these with "ema." stripped plus the buffers above
 //   optimizer.<state name>   each optimizer buffer, FLAT over all parameters: optimizer.exp_avg
 //                            and optimizer.exp_avg_sq (Adam/AdamW), optimizer.momentum_buffer
 //                            (SGD with momentum); f32 [F], F = the size of the model's flat
@@ -43,6 +46,7 @@
 //                           "weight_decay", "amsgrad"} or {"lr", "momentum", "dampening",
 //                           "weight_decay", "nesterov"}
 //   optimizer.param_offsets JSON, see above (only when the optimizer has state)
+//   ema.updates             the average's update count (with ema.* tensors; in `extra`)
 //   any other key           CheckpointState::extra, stored as given
 //
 // A file without kestrel.format_version (weights written by PyTorch or another tool) loads as
@@ -67,6 +71,9 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 inline constexpr int64_t kCheckpointFormatVersion = 1;
 // Tensor-name prefix of the optimizer's buffers; parameter names may not start with it.
 inline constexpr std::string_view kOptimizerPrefix = "optimizer.";
+// Tensor-name prefix of the averaged weights (train::WeightEma), and their update count's key.
+inline constexpr std::string_view kEmaPrefix = "ema.";
+inline constexpr std::string_view kEmaUpdatesKey = "ema.updates";
 
 struct CheckpointState {
   std::string model;    // "lenet5": restore_parameters refuses a checkpoint of another model
@@ -115,9 +122,15 @@ LoadedCheckpoint load_checkpoint(const std::string& path);
 // `expected_model` (skipped when the file does not name one or `expected_model` is empty),
 // every tensor is present with its shape and dtype, and the file holds no tensor the model
 // lacks (tensors under "optimizer." aside); one error line names every missing and every
-// unexpected tensor.
+// unexpected tensor. Tensors under "ema." are left out too (restore_ema reads them).
 void restore_parameters(const LoadedCheckpoint& checkpoint, const NamedTensors& params,
                         std::string_view expected_model);
+
+// Whether the checkpoint holds averaged weights (ema.* tensors).
+bool has_ema(const LoadedCheckpoint& checkpoint);
+// Copies each ema.<name> tensor into the parameter `name` of `params` (live views, any
+// device), after checking that every one is there with its shape and dtype.
+void restore_ema(const LoadedCheckpoint& checkpoint, const NamedTensors& params);
 
 // Restores `optimizer` from the checkpoint: its step count, its state buffers (copied to the
 // device of `flat_params`, the model's flat parameter buffer they must match in size) and its

@@ -43,6 +43,11 @@ class BatchNorm2d : public UnaryLayer {
 
   int64_t num_features() const { return channels_; }
   const BatchNormOptions& options() const { return options_; }
+  // The bound views (eval-time folding into a convolution reads them): weight and bias are
+  // undefined without affine, the running statistics without tracking.
+  const Tensor& weight() const { return weight_; }
+  const Tensor& bias() const { return bias_; }
+  const ops::BatchNormRunning& running() const { return running_; }
 
  private:
   ops::BatchNormSpec spec(const StepInfo& step) const;

@@ -1,6 +1,9 @@
 #include "engine/nn/conv2d.hpp"
 
+#include "engine/nn/batch_norm.hpp"
 #include "engine/nn/summary.hpp"
+#include "engine/ops/dispatch.hpp"
+#include "kernels/common/batch_norm_fold.hpp"
 #include "kernels/common/error.hpp"
 
 namespace kestrel::nn {
@@ -76,6 +79,33 @@ int64_t Conv2d::multiply_adds(const Shape& input) const {
 void Conv2d::describe(LayerSummary& row) const {
   row.kernel = kernel_size_;
   row.stride = spec_.stride_h;
+}
+
+int64_t Conv2d::eval_fold_numel(const Layer& next) const {
+  const auto* bn = dynamic_cast<const BatchNorm2d*>(&next);
+  if (bn == nullptr || !bn->options().track_running_stats) return 0;
+  return weight_shape().numel() + out_channels_;
+}
+
+void Conv2d::forward_folded(const Context& ctx, const Layer& next, const Tensor& x, Tensor& y,
+                            Tensor& scratch) const {
+  const auto& bn = static_cast<const BatchNorm2d&>(next);
+  const Shape w = weight_shape();
+  Tensor folded_w = scratch.sub(0, w);
+  Tensor folded_b = scratch.sub(w.numel(), Shape{out_channels_});
+  const bool affine = bn.weight().defined();
+  const kernels::FoldBatchNorm fold{scratch.data<float>(),
+                                    weight_.data<float>(),
+                                    has_bias_ ? bias_.data<float>() : nullptr,
+                                    affine ? bn.weight().data<float>() : nullptr,
+                                    affine ? bn.bias().data<float>() : nullptr,
+                                    bn.running().mean.data<float>(),
+                                    bn.running().var.data<float>(),
+                                    bn.options().eps,
+                                    out_channels_,
+                                    w.numel() / out_channels_};
+  ops::detail::launch_elementwise(ctx, w.numel() + out_channels_, fold);
+  ops::conv2d_forward(ctx, x, folded_w, &folded_b, y, spec_);
 }
 
 }  // namespace kestrel::nn

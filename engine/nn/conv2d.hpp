@@ -31,6 +31,12 @@ class Conv2d : public UnaryLayer {
                 const StepInfo& step) override;
   int64_t multiply_adds(const Shape& input) const override;
   void describe(LayerSummary& row) const override;
+  // A BatchNorm2d with running statistics folds in: W' = W * s, b' = beta + (b - mean) * s,
+  // s = gamma / sqrt(var + eps) per output channel (kernels/common/batch_norm_fold.hpp),
+  // computed from the current values at every folded pass.
+  int64_t eval_fold_numel(const Layer& next) const override;
+  void forward_folded(const Context& ctx, const Layer& next, const Tensor& x, Tensor& y,
+                      Tensor& scratch) const override;
 
   const ops::Conv2dSpec& spec() const { return spec_; }
   int kernel_size() const { return kernel_size_; }

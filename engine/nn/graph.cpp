@@ -65,6 +65,7 @@ void Graph::plan(const Shape& input_chw, int64_t batch, int64_t classes) {
   infer_shapes(input_chw, batch, classes);
   lay_out_parameters_and_state();
   plan_memory_blocks();
+  plan_eval_folds();
   for (Node& n : nodes_) {
     n.nvtx_forward = n.layer->name() + " forward";
     n.nvtx_backward = n.layer->name() + " backward";
@@ -82,6 +83,7 @@ void Graph::build(const Context& ctx, const Shape& input_chw, int64_t batch, int
   grads_flat_ = Tensor::zeros(Shape{flat_numel_}, DType::F32, d);
   state_ = Tensor::zeros(Shape{state_bytes_}, DType::U8, d);
   arena_ = Tensor::empty(Shape{std::max<int64_t>(plan_.arena_bytes, 1)}, DType::U8, d);
+  fold_flat_ = fold_numel_ > 0 ? Tensor::empty(Shape{fold_numel_}, DType::F32, d) : Tensor();
 
   std::vector<Tensor> p, g, s, k;
   for (size_t i = 0; i < nodes_.size(); ++i) {
@@ -170,6 +172,16 @@ Tensor Graph::forward(const Context& ctx, const Tensor& images, bool training, i
                       : block_view(out.block, out.shape, DType::F32, current_batch_);
     for (size_t slot = 0; slot < n.inputs.size(); ++slot)
       n.input_views[slot] = value_views_[static_cast<size_t>(n.inputs[slot])];
+    if (!training && n.fold_into >= 0) continue;  // the node it folds into runs it
+    if (!training && n.fold_from >= 0) {
+      const Node& first = nodes_[static_cast<size_t>(n.fold_from)];
+      NvtxRange fold_range(first.nvtx_forward + "+" + n.layer->name());
+      const int64_t numel = first.layer->eval_fold_numel(*n.layer);
+      Tensor scratch = fold_flat_.sub(n.fold_offset, Shape{numel});
+      first.layer->forward_folded(ctx, *n.layer, value_views_[static_cast<size_t>(first.inputs[0])],
+                                  y, scratch);
+      continue;
+    }
     if (!n.absorbed) n.layer->forward_inputs(ctx, n.input_views, y, current_step_);
   }
   forward_done_ = true;

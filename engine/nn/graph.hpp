@@ -117,6 +117,19 @@ class Graph {
   // Keeps every activation live to the end of backward (no reuse), so that layer_output()
   // can show any layer's output after a forward: for inspection and tests.
   void set_keep_activations(bool keep);
+  // Evaluation passes fold a layer into the one before it where that layer declares it can
+  // (Layer::eval_fold_numel: a BatchNorm2d into the Conv2d whose only reader it is, as
+  //   W' = W * gamma / sqrt(var + eps),  b' = beta + (b - mean) * gamma / sqrt(var + eps)),
+  // on by default; off to measure it or compare. The folded weights are computed from the
+  // current parameters and statistics at each evaluation forward (one small launch per pair,
+  // so nothing can go stale) into a buffer of their own, and one convolution writes the batch
+  // norm's output. Training passes never fold. The skipped layer's own output (layer_output)
+  // is not computed then, so folding is off while set_keep_activations is on. Takes effect at
+  // the next plan/build.
+  void set_eval_folding(bool fold);
+  bool eval_folding() const { return eval_folding_; }
+  // Pairs folded in this plan: (first node, the node folded into it).
+  std::vector<std::pair<int, int>> folded_pairs() const;
 
   // Shape inference alone, no memory: every layer's setup for input [batch, *input_chw], the
   // parameter and state layout and the memory plan. Throws kestrel::Error naming the layer that
@@ -229,6 +242,10 @@ class Graph {
     bool runs_backward = false;  // it has trainable parameters or an input that needs a gradient
     bool in_place = false;       // its output shares input 0's memory by Aliasing::InPlace
     bool absorbed = false;       // the node before it applies it in its own forward
+    // Eval-time folding (set_eval_folding): the node folded into this one, or the node this
+    // one is folded into, and where the pair's scratch starts in fold_flat_.
+    int fold_into = -1, fold_from = -1;
+    int64_t fold_offset = 0;
     std::string nvtx_forward, nvtx_backward;
     // Per step: the input views, their gradient slots (reassigned, never reallocated).
     std::vector<Tensor> input_views, grad_views;
@@ -248,6 +265,7 @@ class Graph {
   void infer_shapes(const Shape& input_chw, int64_t batch, int64_t classes);
   void lay_out_parameters_and_state();
   void plan_memory_blocks();
+  void plan_eval_folds();
   Tensor block_view(int block, const Shape& shape, DType dtype, int64_t b) const;
   std::string_view nonlinearity_after(int i) const;
 
@@ -255,6 +273,8 @@ class Graph {
   std::vector<Value> values_;
   std::set<std::string> frozen_;
   bool keep_activations_ = false;
+  bool eval_folding_ = true;
+  int64_t fold_numel_ = 0;
   std::vector<ParamInfo> params_;
   std::vector<StateInfo> states_;
   std::vector<MemoryBlock> blocks_;
@@ -267,6 +287,7 @@ class Graph {
   const int64_t* step_on_device_ = nullptr;
 
   Tensor params_flat_, grads_flat_, state_, arena_;
+  Tensor fold_flat_;  // every folded pair's scratch (folded weights); undefined when none
 
   // The last forward: its images, batch, step and every value (views, reassigned in place each
   // step so that a step allocates nothing).

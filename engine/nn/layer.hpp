@@ -165,6 +165,24 @@ class Layer {
     (void)next;
     return false;
   }
+  // Eval-time folding (Graph::set_eval_folding): the graph offers each layer the layer that is
+  // the only reader of its output, once per plan. A layer that can run `next` folded into its
+  // own evaluation pass returns the f32 scratch it needs for that (the folded weights; > 0),
+  // else 0. An evaluation pass then skips this layer and, at next's turn, calls
+  // forward_folded(x = this layer's input, y = next's output). Training passes never fold.
+  // (Conv2d folds a BatchNorm2d with running statistics.)
+  virtual int64_t eval_fold_numel(const Layer& next) const {
+    (void)next;
+    return 0;
+  }
+  virtual void forward_folded(const Context& ctx, const Layer& next, const Tensor& x, Tensor& y,
+                              Tensor& scratch) const {
+    (void)ctx;
+    (void)next;
+    (void)x;
+    (void)y;
+    (void)scratch;
+  }
   // Fills what a summary row knows only from the layer (window, stride, dropout probability).
   virtual void describe(LayerSummary& row) const { (void)row; }
 

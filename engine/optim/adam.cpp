@@ -1,5 +1,6 @@
 #include "engine/optim/adam.hpp"
 
+#include <array>
 #include <cmath>
 
 #include "engine/ops/dispatch.hpp"
@@ -44,13 +45,17 @@ void Adam::prepare_step(const Context& ctx, const Tensor& params, const Tensor& 
   // Python's arithmetic on the hyperparameters, in double, rounded to f32 where ATen takes
   // the scalar into a float kernel.
   const double lr_d = lr();
-  const double beta1 = options_.beta1, beta2 = options_.beta2, wd = options_.weight_decay;
+  const double beta1 = options_.beta1, beta2 = options_.beta2;
+  const std::array<double, 4> wd = group_weight_decays(options_.weight_decay);
   const double t = static_cast<double>(step_count_);
   const double bias_correction1 = 1.0 - std::pow(beta1, t);
   const double bias_correction2 = 1.0 - std::pow(beta2, t);
-  store_step_scalars(ctx, {static_cast<float>(lr_d / bias_correction1),
-                           static_cast<float>(std::sqrt(bias_correction2)),
-                           static_cast<float>(1.0 - lr_d * wd)});
+  // The layout of kernels::AdamScalars: two scalars, then each group's decay factor.
+  store_step_scalars(
+      ctx,
+      {static_cast<float>(lr_d / bias_correction1), static_cast<float>(std::sqrt(bias_correction2)),
+       static_cast<float>(1.0 - lr_d * wd[0]), static_cast<float>(1.0 - lr_d * wd[1]),
+       static_cast<float>(1.0 - lr_d * wd[2]), static_cast<float>(1.0 - lr_d * wd[3])});
 }
 
 void Adam::apply_step(const Context& ctx, Tensor& params, const Tensor& grads) {
@@ -60,19 +65,21 @@ void Adam::apply_step(const Context& ctx, Tensor& params, const Tensor& grads) {
   const int32_t* skip = nullptr;
   if (skipped_on_host(ctx, skip)) return;
   const double beta1 = options_.beta1, beta2 = options_.beta2;
-  const kernels::AdamStep functor{
-      params.data<float>(),
-      grads.data<float>(),
-      exp_avg_.data<float>(),
-      exp_avg_sq_.data<float>(),
-      static_cast<float>(1.0 - beta1),
-      options_.beta2,
-      static_cast<float>(1.0 - beta2),
-      options_.eps,
-      options_.weight_decay,
-      options_.decoupled,
-      reinterpret_cast<const kernels::AdamScalars*>(step_scalars()),
-      skip};
+  const std::array<double, 4> wd = group_weight_decays(options_.weight_decay);
+  const kernels::AdamStep functor{params.data<float>(),
+                                  grads.data<float>(),
+                                  exp_avg_.data<float>(),
+                                  exp_avg_sq_.data<float>(),
+                                  static_cast<float>(1.0 - beta1),
+                                  options_.beta2,
+                                  static_cast<float>(1.0 - beta2),
+                                  options_.eps,
+                                  {static_cast<float>(wd[0]), static_cast<float>(wd[1]),
+                                   static_cast<float>(wd[2]), static_cast<float>(wd[3])},
+                                  group_index(),
+                                  options_.decoupled,
+                                  reinterpret_cast<const kernels::AdamScalars*>(step_scalars()),
+                                  skip};
   ops::detail::launch_elementwise(ctx, params.numel(), functor);
 }
 

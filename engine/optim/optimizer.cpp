@@ -43,6 +43,43 @@ const float* Optimizer::step_scalars() const {
   return step_scalars_.data<float>();
 }
 
+void Optimizer::set_param_groups(ParamGroups groups) {
+  const size_t count = groups.weight_decay_scale.size();
+  KESTREL_CHECK(count >= 1 && count <= static_cast<size_t>(kernels::kMaxParamGroups),
+                "{}: {} parameter groups (1 to {} supported)", name_, count,
+                kernels::kMaxParamGroups);
+  for (double scale : groups.weight_decay_scale)
+    KESTREL_CHECK(scale >= 0.0 && std::isfinite(scale),
+                  "{}: invalid weight decay scale {} (must be >= 0)", name_, scale);
+  if (groups.index.defined()) {
+    KESTREL_CHECK(groups.index.dtype() == DType::U8 && groups.index.ndim() == 1,
+                  "{}: the parameter group index must be u8 [n], got {}", name_,
+                  groups.index.str());
+    if (!groups.index.device().is_cuda()) {
+      const uint8_t* g = groups.index.data<uint8_t>();
+      for (int64_t i = 0; i < groups.index.numel(); ++i)
+        KESTREL_CHECK(g[i] < count, "{}: element {} is in group {} of {}", name_, i, g[i], count);
+    }
+  }
+  groups_ = std::move(groups);
+}
+
+std::array<double, 4> Optimizer::group_weight_decays(float wd) const {
+  static_assert(kernels::kMaxParamGroups == 4);
+  std::array<double, 4> out{};
+  if (groups_.weight_decay_scale.empty()) {
+    out[0] = wd;
+    return out;
+  }
+  for (size_t k = 0; k < groups_.weight_decay_scale.size(); ++k)
+    out[k] = static_cast<double>(wd) * groups_.weight_decay_scale[k];
+  return out;
+}
+
+const uint8_t* Optimizer::group_index() const {
+  return groups_.index.defined() ? groups_.index.data<uint8_t>() : nullptr;
+}
+
 void Optimizer::set_lr(float lr) {
   // !(lr >= 0) also rejects NaN.
   KESTREL_CHECK(lr >= 0.0f && std::isfinite(lr), "{}: invalid learning rate {} (must be >= 0)",
@@ -57,6 +94,10 @@ void Optimizer::check_step_args(const Context& ctx, const Tensor& params, const 
   KESTREL_CHECK(grads.numel() == params.numel(),
                 "{}: grads have {} elements but params have {} (params {}, grads {})", name_,
                 grads.numel(), params.numel(), params.str(), grads.str());
+  KESTREL_CHECK(!groups_.index.defined() || (groups_.index.numel() == params.numel() &&
+                                             groups_.index.device() == ctx.device()),
+                "{}: the parameter group index {} does not cover params {}", name_,
+                groups_.index.str(), params.str());
   KESTREL_CHECK(state_numel < 0 || state_numel == params.numel(),
                 "{}: params have {} elements but the optimizer state holds {} (params {})",
                 name_, params.numel(), state_numel, params.str());

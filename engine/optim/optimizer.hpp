@@ -4,6 +4,7 @@
 // another, so one element-wise pass updates the whole model, however many tensors it has. State
 // buffers (Adam's moments, SGD's momentum) are flat too, allocated on the first step with the
 // parameters' size and zero-filled, and exposed by name for checkpoints.
+#include <array>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -18,6 +19,19 @@ namespace kestrel::optim {
 
 // Named state tensors, with PyTorch's state_dict names (exp_avg, exp_avg_sq, momentum_buffer).
 using NamedState = std::vector<std::pair<std::string, Tensor>>;
+
+// torch.optim's param_groups over one flat buffer: `index` (u8, one entry per element of the
+// flat parameters, on the step's device) puts each element in a group, and group k's weight
+// decay is the optimizer's times weight_decay_scale[k] (in double, then rounded to f32, as
+// torch takes a group's Python float): 1 keeps it, 0 is a group without decay. The update
+// stays one launch; the functor looks its element's group up in a small table. An undefined
+// index is one group with the optimizer's own weight decay: the update is then bit for bit
+// what it was before groups existed. (A per-group learning-rate multiplier would be a second
+// column of this table.)
+struct ParamGroups {
+  Tensor index;
+  std::vector<double> weight_decay_scale;
+};
 
 class Optimizer {
  public:
@@ -58,6 +72,12 @@ class Optimizer {
   void set_skip_flag(const int32_t* flag) { skip_flag_ = flag; }
   const int32_t* skip_flag() const { return skip_flag_; }
 
+  // Sets the parameter groups for every later step (see ParamGroups). Throws kestrel::Error for
+  // an index that is not u8, more than kernels::kMaxParamGroups groups, a negative or
+  // non-finite scale, or (for a host index) an entry without a group.
+  void set_param_groups(ParamGroups groups);
+  const ParamGroups& param_groups() const { return groups_; }
+
   // "sgd", "adam" or "adamw": the prefix of every error message.
   const std::string& name() const { return name_; }
 
@@ -74,6 +94,12 @@ class Optimizer {
   const float* store_step_scalars(const Context& ctx, std::initializer_list<float> values);
   // The buffer store_step_scalars wrote; fails before the first prepare_step.
   const float* step_scalars() const;
+
+  // Group k's weight decay as double (torch's group["weight_decay"]) for the optimizer's `wd`;
+  // entries past the last group are 0.
+  std::array<double, 4> group_weight_decays(float wd) const;
+  // The functor's per-element group index (null without groups).
+  const uint8_t* group_index() const;
 
   // Checks the step's tensors and, once state exists, that its size still matches.
   void check_step_args(const Context& ctx, const Tensor& params, const Tensor& grads,
@@ -92,6 +118,7 @@ class Optimizer {
   float lr_;
   const int32_t* skip_flag_ = nullptr;
   Tensor step_scalars_;  // f32 [StoreStepScalars::kMax] on the step's device
+  ParamGroups groups_;
 };
 
 }  // namespace kestrel::optim

@@ -1,5 +1,6 @@
 #include "engine/optim/sgd.hpp"
 
+#include <array>
 #include <cmath>
 
 #include "engine/ops/dispatch.hpp"
@@ -52,13 +53,16 @@ void Sgd::apply_step(const Context& ctx, Tensor& params, const Tensor& grads) {
   init_buffer_ = false;
   const int32_t* skip = nullptr;
   if (skipped_on_host(ctx, skip)) return;
+  const std::array<double, 4> wd = group_weight_decays(options_.weight_decay);
   const kernels::SgdStep functor{params.data<float>(),
                                  grads.data<float>(),
                                  use_momentum ? momentum_buffer_.data<float>() : nullptr,
                                  step_scalars(),
                                  options_.momentum,
                                  static_cast<float>(1.0 - static_cast<double>(options_.dampening)),
-                                 options_.weight_decay,
+                                 {static_cast<float>(wd[0]), static_cast<float>(wd[1]),
+                                  static_cast<float>(wd[2]), static_cast<float>(wd[3])},
+                                 group_index(),
                                  options_.nesterov,
                                  init_buffer,
                                  skip};

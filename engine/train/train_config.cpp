@@ -15,6 +15,8 @@ nlohmann::json TrainConfig::to_json() const {
           {"momentum", momentum},
           {"nesterov", nesterov},
           {"weight_decay", weight_decay},
+          {"no_decay_norm_bias", no_decay_norm_bias},
+          {"ema_decay", ema_decay},
           {"schedule", std::string(schedule_name(schedule))},
           {"warmup_epochs", warmup_epochs},
           {"label_smoothing", label_smoothing},
@@ -48,6 +50,8 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     c.momentum = j.value("momentum", c.momentum);
     c.nesterov = j.value("nesterov", c.nesterov);
     c.weight_decay = j.value("weight_decay", c.weight_decay);
+    c.no_decay_norm_bias = j.value("no_decay_norm_bias", c.no_decay_norm_bias);
+    c.ema_decay = j.value("ema_decay", c.ema_decay);
     c.schedule = parse_schedule(j.at("schedule").get<std::string>());
     c.warmup_epochs = j.value("warmup_epochs", c.warmup_epochs);
     c.label_smoothing = j.value("label_smoothing", c.label_smoothing);

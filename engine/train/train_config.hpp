@@ -20,6 +20,12 @@ struct TrainConfig {
   float momentum = 0.9f;            // sgd
   bool nesterov = true;             // sgd
   float weight_decay = 5e-4f;
+  // No weight decay for parameters with at most one dimension (biases, normalisation
+  // weights): nn::exempt_from_weight_decay, timm's rule.
+  bool no_decay_norm_bias = false;
+  // > 0: keep a moving average of the weights with this decay (train::WeightEma) and evaluate
+  // and save it; 0: off.
+  double ema_decay = 0.0;
   ScheduleKind schedule = ScheduleKind::OneCycle;
   int64_t warmup_epochs = 0;  // constant, step and cosine schedules
   float label_smoothing = 0.0f;

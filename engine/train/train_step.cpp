@@ -5,22 +5,24 @@
 #include "engine/ops/grad_norm.hpp"
 #include "engine/ops/step_tally.hpp"
 #include "engine/train/gradient_reducer.hpp"
+#include "engine/train/weight_ema.hpp"
 
 namespace kestrel::train {
 
 void train_step(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimizer,
                 const Tensor& images, const Tensor& labels, int64_t step, Tensor& dlogits,
                 StepLedger& ledger, const StepOptions& options) {
-  queue_step_inputs(ctx, graph, optimizer, step, ledger);
+  queue_step_inputs(ctx, graph, optimizer, step, ledger, options.ema);
   queue_step_body(ctx, graph, optimizer, images, labels, dlogits, ledger, options);
 }
 
 void queue_step_inputs(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimizer,
-                       int64_t step, StepLedger& ledger) {
+                       int64_t step, StepLedger& ledger, WeightEma* ema) {
   ledger.begin_step(step);
   graph.set_step_on_device(ledger.step_on_device());
   optimizer.set_skip_flag(ledger.halt_flag());
   optimizer.prepare_step(ctx, graph.parameters(), graph.gradients());
+  if (ema != nullptr) ema->prepare_update(ctx);
 }
 
 void queue_step_body(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimizer,
@@ -66,6 +68,8 @@ void queue_step_body(const Context& ctx, nn::Graph& graph, optim::Optimizer& opt
   if (options.clip_norm > 0.0f)
     ops::clip_grad_norm_on_device(ctx, graph.gradients(), options.clip_norm);
   optimizer.apply_step(ctx, graph.parameters(), graph.gradients());
+  if (options.ema != nullptr)
+    options.ema->apply_update(ctx, graph.parameters(), ledger.halt_flag());
 }
 
 }  // namespace kestrel::train

@@ -22,6 +22,7 @@
 namespace kestrel::train {
 
 class GradientReducer;
+class WeightEma;
 
 struct StepOptions {
   float label_smoothing = 0.0f;
@@ -30,6 +31,8 @@ struct StepOptions {
   // reducer that sums the ranks' gradients. Without a reducer the step is this process's alone.
   int64_t global_rows = 0;
   GradientReducer* reducer = nullptr;
+  // The weights' moving average (`--ema`), updated after the optimizer's step, or null.
+  WeightEma* ema = nullptr;
 };
 
 // images [b, C, H, W] f32 and labels [b] i32 on ctx's device, b <= graph.batch_size(), labels
@@ -44,12 +47,13 @@ void train_step(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimize
 
 // train_step in its two halves, for CUDA Graph capture. queue_step_inputs is what changes from
 // step to step: the step index into the ledger (which dropout reads on the device), the
-// optimizer's host work and its scalars (Optimizer::prepare_step). queue_step_body is the rest
-// (forward, loss, backward, clipping, Optimizer::apply_step): its launches are the same at
-// every step of the same batch shape, so they can be captured once and replayed after each
+// optimizer's host work and its scalars (Optimizer::prepare_step), and the moving average's
+// weight when there is one (WeightEma::prepare_update). queue_step_body is the rest (forward,
+// loss, backward, clipping, Optimizer::apply_step, WeightEma::apply_update): its launches are the
+// same at every step of the same batch shape, so they can be captured once and replayed after each
 // queue_step_inputs. The data-parallel collectives are part of the body.
 void queue_step_inputs(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimizer,
-                       int64_t step, StepLedger& ledger);
+                       int64_t step, StepLedger& ledger, WeightEma* ema = nullptr);
 void queue_step_body(const Context& ctx, nn::Graph& graph, optim::Optimizer& optimizer,
                      const Tensor& images, const Tensor& labels, Tensor& dlogits,
                      StepLedger& ledger, const StepOptions& options = {});

@@ -12,6 +12,7 @@
 #include "engine/data/registry.hpp"
 #include "engine/dist/fault_injection.hpp"
 #include "engine/dist/local_communicator.hpp"
+#include "engine/nn/param_groups.hpp"
 #include "engine/ops/grad_norm.hpp"
 #include "engine/optim/adam.hpp"
 #include "engine/optim/sgd.hpp"
@@ -24,6 +25,7 @@
 #include "engine/train/step_graph.hpp"
 #include "engine/train/step_ledger.hpp"
 #include "engine/train/train_step.hpp"
+#include "engine/train/weight_ema.hpp"
 
 namespace kestrel::train {
 
@@ -59,6 +61,8 @@ void check_config(const TrainConfig& c) {
   KESTREL_CHECK(c.batch >= 1 && c.batch <= 65536, "--batch must be in [1, 65536], got {}", c.batch);
   KESTREL_CHECK(c.lr > 0.0f && std::isfinite(c.lr), "--lr must be positive, got {}", c.lr);
   KESTREL_CHECK(c.weight_decay >= 0.0f, "--weight-decay must be >= 0, got {}", c.weight_decay);
+  KESTREL_CHECK(c.ema_decay == 0.0 || (c.ema_decay > 0.0 && c.ema_decay < 1.0),
+                "--ema must be in (0, 1), got {}", c.ema_decay);
   KESTREL_CHECK(c.label_smoothing >= 0.0f && c.label_smoothing < 1.0f,
                 "--label-smoothing must be in [0, 1), got {}", c.label_smoothing);
   KESTREL_CHECK(c.clip_norm >= 0.0f, "--clip-norm must be >= 0, got {}", c.clip_norm);
@@ -94,6 +98,15 @@ data::ImageDataset first_images(const data::ImageDataset& d, int64_t n) {
 checkpoint::NamedTensors named(const std::vector<nn::NamedTensor>& tensors) {
   checkpoint::NamedTensors out;
   for (const auto& p : tensors) out.emplace_back(p.name, p.tensor);
+  return out;
+}
+
+// Views of a flat buffer laid out like the graph's parameters, under their names.
+checkpoint::NamedTensors named_like_parameters(const nn::Graph& graph, const Tensor& flat,
+                                               std::string_view prefix = {}) {
+  checkpoint::NamedTensors out;
+  for (const nn::ParamInfo& p : graph.parameter_infos())
+    out.emplace_back(std::string(prefix) + p.name, flat.sub(p.offset, p.shape));
   return out;
 }
 
@@ -164,6 +177,11 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   graph->build(ctx, config.batch);
   graph->initialize(ctx, init::InitScheme::PyTorchDefault, config.seed);
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config);
+  // Two groups as PyTorch users make them: decay for weights, none for 1-D parameters.
+  if (config.no_decay_norm_bias)
+    optimizer->set_param_groups({nn::weight_decay_group_index(*graph, device), {1.0, 0.0}});
+  std::optional<WeightEma> ema;
+  if (config.ema_decay > 0.0) ema.emplace(config.ema_decay);
   const int64_t batches = train_loader.batches_per_epoch();
   KESTREL_CHECK(batches > 0, "the training set ({} images) gives no batch of {} with --drop-last",
                 train_set.size(), config.batch * ranks);
@@ -190,8 +208,9 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   int64_t first_epoch = 0, step = 0;
   double best_top1 = -1.0, run_train_seconds = 0.0;
   int64_t best_epoch = 0;
+  std::optional<checkpoint::LoadedCheckpoint> resumed;
   if (resuming) {
-    const auto loaded = checkpoint::load_checkpoint(config.resume);
+    const auto& loaded = resumed.emplace(checkpoint::load_checkpoint(config.resume));
     KESTREL_CHECK(loaded.has_kestrel_metadata,
                   "--resume {}: the file holds weights only, not a kestrel run to continue",
                   config.resume);
@@ -217,6 +236,21 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   // Every rank trains the same replica: rank 0's parameters and optimizer state, with dropout
   // masks of its own.
   broadcast_training_state(comm, *graph, *optimizer);
+  // The average continues from the checkpoint's (every rank reads the same file), or starts
+  // as a copy of the (broadcast) weights.
+  if (ema) {
+    if (resumed && checkpoint::has_ema(*resumed)) {
+      Tensor saved = Tensor::zeros(graph->parameters().shape(), DType::F32, device);
+      checkpoint::restore_ema(*resumed, named_like_parameters(*graph, saved));
+      const auto it = resumed->state.extra.find(std::string(checkpoint::kEmaUpdatesKey));
+      KESTREL_CHECK(it != resumed->state.extra.end(), "--resume {}: averaged weights without {}",
+                    config.resume, checkpoint::kEmaUpdatesKey);
+      ema->load(ctx, saved, std::stoll(it->second));
+    } else {
+      ema->start(ctx, graph->parameters());
+    }
+  }
+  resumed.reset();  // its host copy of every tensor is no longer needed
   graph->set_seed(dropout_seed_for_rank(config.seed, comm.rank()));
   GradientReducer reducer(
       comm, *graph,
@@ -263,8 +297,14 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     s.extra["best_epoch"] = std::to_string(result.best_epoch);
     s.extra["train_seconds"] = fmt::format("{:.17g}", result.run_train_seconds);
     s.extra[kWorldSizeKey] = std::to_string(ranks);
+    checkpoint::NamedTensors buffers = named(graph->named_state());
+    if (ema) {
+      s.extra[std::string(checkpoint::kEmaUpdatesKey)] = std::to_string(ema->updates());
+      const auto averaged = named_like_parameters(*graph, ema->averaged(), checkpoint::kEmaPrefix);
+      buffers.insert(buffers.end(), averaged.begin(), averaged.end());
+    }
     checkpoint::save_checkpoint(run_dir->file(file).string(), named(graph->named_parameters()),
-                                optimizer.get(), s, named(graph->named_state()));
+                                optimizer.get(), s, buffers);
   };
 
   // Stops the run on a non-finite loss or parameters, before anything bad is saved: the newest
@@ -295,7 +335,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   Tensor dlogits = Tensor::empty(Shape{config.batch, train_set.classes}, DType::F32, device);
   StepOptions step_options{.label_smoothing = config.label_smoothing,
                            .clip_norm = config.clip_norm,
-                           .reducer = &reducer};
+                           .reducer = &reducer,
+                           .ema = ema ? &*ema : nullptr};
   // The steps' loss and hits stay on the device; the host reads them every sync_every steps
   // and at the end of each epoch, and only then learns of a non-finite loss (the ledger has
   // kept the weights from before it).
@@ -322,7 +363,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       optimizer->set_lr(lr);
       // The loss, hits and rows of the step are the global batch's (all ranks').
       step_options.global_rows = train_loader.global_batch_rows(batch.index);
-      queue_step_inputs(ctx, *graph, *optimizer, step, ledger);
+      queue_step_inputs(ctx, *graph, *optimizer, step, ledger, step_options.ema);
       step_graph.run(batch.size, [&] {
         queue_step_body(ctx, *graph, *optimizer, batch.images, batch.labels, dlogits, ledger,
                         step_options);
@@ -353,8 +394,19 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     if (!std::isfinite(parameter_norm))
       return diverged("parameter norm", epoch, parameter_norm, last_lr);
     broadcast_model_state(comm, *graph);
-    const EvalResult eval = evaluate(ctx, *graph, eval_loader, train_set.classes, &comm);
-    if (!std::isfinite(eval.loss)) return diverged("evaluation loss", epoch, eval.loss, last_lr);
+    // With --ema the averaged weights are the ones evaluated (and chosen as best); the live
+    // weights' accuracy is recorded beside them as eval_raw.
+    const EvalResult raw_eval = evaluate(ctx, *graph, eval_loader, train_set.classes, &comm);
+    if (!std::isfinite(raw_eval.loss))
+      return diverged("evaluation loss", epoch, raw_eval.loss, last_lr);
+    EvalResult eval = raw_eval;
+    if (ema) {
+      ema->swap_with(ctx, graph->parameters());
+      eval = evaluate(ctx, *graph, eval_loader, train_set.classes, &comm);
+      ema->swap_with(ctx, graph->parameters());
+      if (!std::isfinite(eval.loss))
+        return diverged("averaged weights' evaluation loss", epoch, eval.loss, last_lr);
+    }
     result.epochs_done = epoch + 1;
     result.last_eval = eval;
     const bool best = eval.top1 > result.best_top1 || result.best_epoch == 0;
@@ -374,6 +426,9 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
                              {"eval", eval.to_json(train_set.class_names)},
                              {"best", best}};
     record["eval"]["seconds"] = eval.seconds;
+    if (ema)
+      record["eval_raw"] = {
+          {"top1", raw_eval.top1}, {"loss", raw_eval.loss}, {"seconds", raw_eval.seconds}};
     const bool target_reached = config.target_top1 > 0.0 && eval.top1 >= config.target_top1;
     if (target_reached) {
       result.target_epoch = epoch + 1;

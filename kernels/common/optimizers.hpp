@@ -22,6 +22,16 @@
 
 namespace kestrel::kernels {
 
+// Parameter groups, as torch.optim's param_groups: element i of the flat buffer belongs to
+// group group[i] (a u8 index the graph builds once from its parameter shapes), or every element
+// to group 0 when the index is null. What differs between groups is a per-group table in the
+// functor (a per-group learning rate would join the step scalars the same way).
+inline constexpr int kMaxParamGroups = 4;
+
+KESTREL_HD inline int param_group(const uint8_t* group, int64_t i) {
+  return group != nullptr ? group[i] : 0;
+}
+
 // torch.optim.SGD:
 //   g = grad + wd * p
 //   if momentum != 0: buf = first ? g : momentum * buf + (1 - dampening) * g
@@ -34,7 +44,8 @@ struct SgdStep {
   const float* lr;         // device memory: the step's rate (StoreStepScalars)
   float momentum;
   float one_minus_dampening;  // 1 - dampening, computed in double like Python does
-  float weight_decay;
+  float weight_decay[kMaxParamGroups];  // per group, as torch's group["weight_decay"]
+  const uint8_t* group;                 // per element, or null: every element in group 0
   bool nesterov;
   bool init_buffer;  // the buffer is new this step: it takes the gradient itself
   const int32_t* skip;  // device flag, or null: while *skip != 0 nothing is updated
@@ -43,7 +54,8 @@ struct SgdStep {
     if (skip != nullptr && *skip != 0) return;
     const float p = param[i];
     float g = grad[i];
-    if (weight_decay != 0.0f) g = fp::fma_rn(p, weight_decay, g);
+    const float wd = weight_decay[param_group(group, i)];
+    if (wd != 0.0f) g = fp::fma_rn(p, wd, g);
     if (momentum_buffer != nullptr) {
       const float buf = init_buffer ? g
                                     : fp::fma_rn(g, one_minus_dampening,
@@ -64,14 +76,15 @@ struct SgdStep {
 struct AdamScalars {
   float step_size;              // lr / (1 - beta1^t)
   float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
-  float decay_factor;           // 1 - lr * wd (AdamW only)
+  float decay_factor[kMaxParamGroups];  // per group: 1 - lr * wd (AdamW only)
 };
 
 // One call: the values a step's update reads from device memory (its rate, Adam's bias
 // corrections), written before it by a launch of their own. The update's launch is then the
 // same every step: it can be captured once in a CUDA Graph and replayed.
 struct StoreStepScalars {
-  static constexpr int kMax = 4;
+  static constexpr int kMax = 8;
+  static_assert(sizeof(AdamScalars) <= kMax * sizeof(float));
   float* dst;
   float values[kMax];
   int count;
@@ -93,7 +106,8 @@ struct AdamStep {
   float beta2;
   float one_minus_beta2;
   float eps;
-  float weight_decay;  // L2 term added to the gradient (Adam only)
+  float weight_decay[kMaxParamGroups];  // per group; 0: no decay in that group
+  const uint8_t* group;                 // per element, or null: every element in group 0
   bool decoupled;
   const AdamScalars* s;  // device memory (StoreStepScalars)
   const int32_t* skip;  // device flag, or null: while *skip != 0 nothing is updated
@@ -102,11 +116,12 @@ struct AdamStep {
     if (skip != nullptr && *skip != 0) return;
     float p = param[i];
     float g = grad[i];
-    if (weight_decay != 0.0f) {
+    const int k = param_group(group, i);
+    if (weight_decay[k] != 0.0f) {
       if (decoupled) {
-        p = fp::mul_rn(p, s->decay_factor);
+        p = fp::mul_rn(p, s->decay_factor[k]);
       } else {
-        g = fp::fma_rn(p, weight_decay, g);
+        g = fp::fma_rn(p, weight_decay[k], g);
       }
     }
     const float m_old = exp_avg[i];

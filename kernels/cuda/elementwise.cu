@@ -1,9 +1,10 @@
 // Every element functor the CUDA backend runs, instantiated once (see launch.hpp).
 #include "kernels/common/activation.hpp"
-#include "kernels/common/add.hpp"
 #include "kernels/common/adaptive_pool2d.hpp"
+#include "kernels/common/add.hpp"
 #include "kernels/common/batch_assembly.hpp"
 #include "kernels/common/batch_norm.hpp"
+#include "kernels/common/batch_norm_fold.hpp"
 #include "kernels/common/bf16.hpp"
 #include "kernels/common/classification.hpp"
 #include "kernels/common/concat.hpp"
@@ -22,6 +23,7 @@
 #include "kernels/common/softmax_cross_entropy.hpp"
 #include "kernels/common/step_ledger.hpp"
 #include "kernels/common/tokens.hpp"
+#include "kernels/common/weight_ema.hpp"
 #include "kernels/common/zero_pad_shortcut.hpp"
 #include "kernels/cuda/launch.cuh"
 
@@ -42,6 +44,9 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LrnBackward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SgdStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AdamStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::StoreStepScalars)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::EmaUpdate)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SwapBuffers)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::FoldBatchNorm)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::UniformFill)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::NormalFill)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ColumnSums)
