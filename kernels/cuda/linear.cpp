@@ -1,10 +1,13 @@
 #include "kernels/cuda/linear.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <utility>
 
+#include "kernels/common/fallback.hpp"
 #include "kernels/cuda/library_check.hpp"
 #include "kernels/cuda/shape_cache.hpp"
 
@@ -151,6 +154,12 @@ bool linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
                     const float* bias, float* y, bool fuse_relu, MathMode math) {
   if (s.n == 0 || s.out == 0) return true;
   if (s.n == 1 || s.in <= 1 || s.out == 1) return false;
+  // cuBLASLt is the fast path: a call it fails (an epilogue this library or GPU refuses at run
+  // time) turns it off, with one warning, and this and every later product takes the classic
+  // one. A failed cublasLtMatmul has queued nothing, so the classic path can write y.
+  static kernels::Fallback lt_path("cublaslt", "the cuBLASLt forward product (bias/ReLU epilogue)",
+                                   "classic cuBLAS with bias and ReLU passes");
+  if (!lt_path.active()) return false;
   const uint32_t alignment[3] = {alignment_of(w), alignment_of(x), alignment_of(y)};
   // Per thread; the handle is in the key because a heuristic's choice is its device's.
   thread_local ShapeCache<LtPlan, 11> plans;
@@ -167,10 +176,16 @@ bool linear_forward(cublasLtHandle_t lt, cudaStream_t stream, void* workspace,
         plan.op.d, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
   }
   const float one = 1.0f, zero = 0.0f;
-  KESTREL_CUBLAS_CHECK(cublasLtMatmul(lt, plan.op.d, &one, w, plan.a.l, x, plan.b.l, &zero, y,
-                                      plan.c.l, y, plan.c.l, &plan.heuristic.algo, workspace,
-                                      workspace_bytes, stream));
-  return true;
+  const cublasStatus_t status =
+      lt_path.fault_injected()
+          ? CUBLAS_STATUS_EXECUTION_FAILED
+          : cublasLtMatmul(lt, plan.op.d, &one, w, plan.a.l, x, plan.b.l, &zero, y, plan.c.l, y,
+                           plan.c.l, &plan.heuristic.algo, workspace, workspace_bytes, stream);
+  if (status == CUBLAS_STATUS_SUCCESS) return true;
+  lt_path.disable(
+      fmt::format("cublasLtMatmul: {}{}", cublasGetStatusString(status),
+                  lt_path.fault_injected() ? ", injected by KESTREL_FAULT_FAST_PATH" : ""));
+  return false;
 }
 
 void linear_forward_gemm(cublasHandle_t blas, const LinearShape& s, const void* x, const void* w,
