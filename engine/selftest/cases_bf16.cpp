@@ -9,9 +9,11 @@ namespace kestrel::selftest {
 
 namespace {
 
-// The operands are rounded alike on both sides, so only the accumulation order and the
-// rounding of a bf16 result (one bf16 ulp, 2^-8 relative) differ.
-constexpr Tolerance kBf16Tolerance{.rtol = 1e-2, .atol = 1e-3};
+// The operands are rounded alike on both sides, so only the accumulation order differs, and a
+// bf16 result may land on the neighbouring bf16 (one step, 2^-7 relative). The convolution's
+// bias is added after that rounding, so where it nearly cancels the sum the miss is one step of
+// the sum, not of the result: 2^-4 for |sum| in [8, 16) (the sums here spread about 2.8).
+constexpr Tolerance kBf16Tolerance{.rtol = 1e-2, .atol = 7e-2};
 
 Context with_bf16(const Context& ctx) {
   Context c = ctx;
