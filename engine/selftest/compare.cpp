@@ -27,7 +27,8 @@ Comparison compare(std::span<const float> expected, std::span<const float> actua
       error = 0.0;
     else if (std::isfinite(a) && std::isfinite(e))
       error = std::fabs(a - e);
-    const double bound = tolerance.atol + tolerance.rtol * std::fabs(e);
+    // A non-finite reference allows no error (its relative bound would be infinite).
+    const double bound = std::isfinite(e) ? tolerance.atol + tolerance.rtol * std::fabs(e) : 0.0;
     const bool fails = error > bound;
     const double ratio = fails ? (bound > 0.0 ? error / bound : kInf) : 0.0;
     if (fails) ++c.failures;
