@@ -7,6 +7,7 @@
 # GPU_CHECK_CUDA_ARCH, default 90, and GPU_CHECK_BUILD_TIMEOUT, default 420 s, for a dry run on
 # a slower machine):
 #   1. build kestrel and its test binary, Release, sm_90
+#   1b. kestrel devices --self-test: every op on the GPU against the CPU, one line per op
 #   2. the CUDA and NCCL test suites with KESTREL_REQUIRE_GPU=1 (fail instead of skip)
 #   3. kestrel bench on the GPU: LeNet-5 batch 64 and AlexNet batch 128, fp32, TF32 and bf16
 #      (AlexNet's bf16 with NHWC and NCHW convolutions), with CUDA Graph replay and (fp32)
@@ -148,6 +149,20 @@ if "$kestrel" devices >"$out/devices.txt" 2>&1 && grep -q '^cuda:0 ' "$out/devic
 else
   row "kestrel devices" FAIL "no cuda:0 (see devices.txt)"
   status=1
+fi
+
+# 1b. The self-test first: a few seconds, and one line per op that names what is wrong (exit
+# 1: an op failed, 3: no GPU). Its lines go to self-test.txt and to this script's output.
+if in_budget "kestrel devices --self-test"; then
+  timeout "$(cap 90)" "$kestrel" devices --self-test >"$out/self-test.txt" 2>&1
+  rc=$?
+  cat "$out/self-test.txt"
+  if [ $rc -eq 0 ]; then
+    row "kestrel devices --self-test" PASS "$(grep -m1 'self-test passed' "$out/self-test.txt" | cut -c1-70)"
+  else
+    row "kestrel devices --self-test" FAIL "rc $rc: $(grep -c 'FAILED:\|ERROR:' "$out/self-test.txt") ops failed; see self-test.txt"
+    status=1
+  fi
 fi
 
 # 2. The GPU suites, required to run, one process per test (ctest): a kernel that faults

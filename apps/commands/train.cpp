@@ -14,6 +14,7 @@
 
 #include "apps/commands/model_builder.hpp"
 #include "apps/commands/report.hpp"
+#include "apps/commands/self_test.hpp"
 #include "apps/commands/step_range.hpp"
 #include "apps/commands/train_output.hpp"
 #include "apps/exit_code.hpp"
@@ -46,7 +47,23 @@ struct TrainFlags {
   bool hflip = false, no_augment = false, lab_normalization = false, drop_last = false;
   bool deterministic = false, tf32 = false, bf16 = false, no_nesterov = false;
   bool no_decay_norm_bias = false;
+  bool no_self_test = false;
 };
+
+// Before the first step on a GPU: the quick part of the self-test against the CPU (a second
+// or so), so that a broken driver, library or kernel stops the run with the op named instead
+// of training on wrong numbers. Prints only failing ops and one summary line; CPU runs skip it.
+void self_test_before_training(const std::vector<Device>& devices) {
+  selftest::SelfTestOptions options = self_test_options_from_environment();
+  options.quick_only = true;
+  for (const Device& d : devices) {
+    if (!d.is_cuda()) continue;
+    KESTREL_CHECK(run_device_self_test(d, options, false, stderr),
+                  "self-test: {} disagrees with the CPU on the ops above; run kestrel devices "
+                  "--self-test for every op, or train --no-self-test to train anyway",
+                  d.str());
+  }
+}
 
 // The configuration a resumed run continues with: the one its checkpoint was saved with (a
 // weights-only file has none: then the recipe, and run_training refuses the file).
@@ -180,10 +197,16 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
     if (given("--device"))
       throw CLI::ValidationError("--gpus", "--gpus chooses the devices: drop --device");
     const std::vector<int> gpus = parse_gpus(f.gpus);
+    if (!f.no_self_test) {
+      std::vector<Device> devices;
+      for (int g : gpus) devices.push_back(Device::cuda(g));
+      self_test_before_training(devices);
+    }
     auto comms = dist::make_gpu_communicators(gpus, dist_options);
     result = train::run_training_on_gpus(c, gpus, comms, model_builder(), progress);
   } else {
     const Device device = train::resolve_device(c.device, env.local_rank);
+    if (!f.no_self_test) self_test_before_training({device});
     const auto comm = dist::make_communicator(env, device, dist_options);
     lead = comm->rank() == 0;
     result = train_as_rank(c, progress, *comm);
@@ -364,6 +387,8 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--device", f->device, "auto | cpu | cuda | cuda:N (auto)");
   cmd->add_flag("--deterministic", f->deterministic, "Deterministic GPU algorithms only");
   cmd->add_flag("--tf32", f->tf32, "Allow TF32 tensor cores on the GPU");
+  cmd->add_flag("--no-self-test", f->no_self_test,
+                "On a GPU: skip the quick self-test against the CPU before the first step");
   cmd->add_flag("--bf16", f->bf16,
                 "bf16 operands for convolutions and matrix products, f32 master weights and "
                 "accumulation (GPU tensor cores; emulated on the CPU, for accuracy studies)")

@@ -2,6 +2,7 @@
 
 #include "engine/ops/checks.hpp"
 #include "engine/ops/dispatch.hpp"
+#include "engine/ops/row_dispatch.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "kernels/common/softmax_cross_entropy.hpp"
 
@@ -26,13 +27,12 @@ float cross_entropy_forward_backward(const Context& ctx, const Tensor& logits, c
   detail::check_labels_in_range(op, labels, classes);
 
   Tensor row_loss = ctx.scratch(Shape{n});
-  detail::launch_elementwise(
+  detail::launch_softmax_cross_entropy(
       ctx, n,
       kernels::SoftmaxCrossEntropyRow{logits.data<float>(), labels.data<int32_t>(),
                                       row_loss.data<float>(),
                                       dlogits != nullptr ? dlogits->data<float>() : nullptr,
-                                      divisor, classes, spec.label_smoothing},
-      classes);
+                                      divisor, classes, spec.label_smoothing});
 
   double total = 0.0;
 #if defined(KESTREL_HAVE_CUDA)

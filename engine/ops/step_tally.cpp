@@ -2,6 +2,7 @@
 
 #include "engine/ops/checks.hpp"
 #include "engine/ops/dispatch.hpp"
+#include "engine/ops/row_dispatch.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "kernels/common/classification.hpp"
 
@@ -33,13 +34,12 @@ void cross_entropy_tally(const Context& ctx, const Tensor& logits, const Tensor&
                         classes},
       classes);
   Tensor row_loss = ctx.scratch(Shape{n});
-  detail::launch_elementwise(
+  detail::launch_softmax_cross_entropy(
       ctx, n,
       kernels::SoftmaxCrossEntropyRow{logits.data<float>(), labels.data<int32_t>(),
                                       row_loss.data<float>(),
                                       dlogits != nullptr ? dlogits->data<float>() : nullptr, divisor,
-                                      classes, spec.label_smoothing},
-      classes);
+                                      classes, spec.label_smoothing});
 
 #if defined(KESTREL_HAVE_CUDA)
   if (ctx.is_cuda()) {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/ops/classification.hpp"
-#include "engine/ops/dispatch.hpp"
+#include "engine/ops/row_dispatch.hpp"
 #include "engine/ops/step_tally.hpp"
 #include "engine/train/step_ledger.hpp"
 #include "kernels/common/eval_tally.hpp"
@@ -112,16 +112,15 @@ EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loa
     ops::argmax_rows(ctx, logits, pred);
     Tensor hits5 = top5.slice(0, batch.size);
     if (with_top5) ops::topk_hits(ctx, logits, batch.labels, 5, hits5);
-    ops::detail::launch_elementwise(
-        ctx, 1,
+    ops::detail::launch_accumulate_eval_batch(
+        ctx,
         kernels::AccumulateEvalBatch{logits.data<float>(), batch.labels.data<int32_t>(),
                                      pred.data<int32_t>(),
                                      with_top5 ? hits5.data<int32_t>() : nullptr,
                                      batch.indices.data<int32_t>(), batch.size, classes,
                                      confusion.data<int64_t>(),
                                      as_structs<kernels::EvalTotals>(totals),
-                                     as_structs<kernels::EvalRecord>(records), capacity},
-        batch.size * classes);
+                                     as_structs<kernels::EvalRecord>(records), capacity});
     r.samples += batch.size;
   }
 

@@ -43,6 +43,10 @@ void StepGraph::run(int64_t rows, const std::function<void()>& body) {
       // Capture ran none of the body's work: this step runs it eagerly, as will every other.
       failure_ = e.message();
       state_ = State::Failed;
+      // Once, when it happens: a run that goes on slower says why.
+      fmt::print(stderr,
+                 "kestrel: warning: CUDA Graph capture failed ({}); every step runs eagerly\n",
+                 failure_);
       capturer_.reset();
       body();
       return;
@@ -54,9 +58,12 @@ void StepGraph::run(int64_t rows, const std::function<void()>& body) {
 
 std::string StepGraph::status() const {
   switch (state_) {
-    case State::Off: return "off (every step runs eagerly)";
-    case State::WarmingUp: return "warming up (no full batch captured yet)";
-    case State::Replaying: return fmt::format("replaying {}", capturer_->describe());
+    case State::Off:
+      return "off (every step runs eagerly)";
+    case State::WarmingUp:
+      return "warming up (no full batch captured yet)";
+    case State::Replaying:
+      return fmt::format("replaying {}", capturer_->describe());
     case State::Failed:
       return fmt::format("capture failed ({}): every step runs eagerly", failure_);
   }

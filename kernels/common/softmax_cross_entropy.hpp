@@ -20,6 +20,33 @@ struct CrossEntropySpec {
   int64_t gradient_divisor = 0;
 };
 
+// The row's loss from its sums over s = z - max(z): sum_exp = sum_j exp(s_j) and sum_shifted =
+// sum_j s_j, and s at the label. q puts (1 - eps) + eps / C on the label and eps / C everywhere
+// else; sum_j q_j = 1, so the max cancels: loss = lse(s) - (1 - eps) s_label - (eps / C) sum_j
+// s_j. Shared by the row functor below and the GPU's warp-per-row kernel.
+KESTREL_HD_INLINE float softmax_cross_entropy_loss(double sum_exp, double sum_shifted,
+                                                   float s_label, float label_smoothing,
+                                                   int64_t classes) {
+  const double log_sum_exp = ::log(sum_exp);  // lse(z) - max
+  const double eps = static_cast<double>(label_smoothing);
+  const double off_target = eps / static_cast<double>(classes);
+  const double on_target = 1.0 - eps;
+  return static_cast<float>(log_sum_exp - on_target * static_cast<double>(s_label) -
+                            off_target * sum_shifted);
+}
+
+// d(mean loss)/dz_j = (softmax(z)_j - q_j) / batch, from s_j = z_j - max(z) and 1 / sum_exp.
+KESTREL_HD_INLINE float softmax_cross_entropy_gradient(float s, double inv_sum, bool is_label,
+                                                       float label_smoothing, int64_t classes,
+                                                       double inv_batch) {
+  const double eps = static_cast<double>(label_smoothing);
+  const double off_target = eps / static_cast<double>(classes);
+  const double on_target = 1.0 - eps;
+  const double p = static_cast<double>(::expf(s)) * inv_sum;
+  const double q = off_target + (is_label ? on_target : 0.0);
+  return static_cast<float>((p - q) * inv_batch);
+}
+
 struct SoftmaxCrossEntropyRow {
   const float* logits;    // [N, C]
   const int32_t* labels;  // [N], each in [0, C) (checked by the op)
@@ -46,25 +73,16 @@ struct SoftmaxCrossEntropyRow {
       sum_exp += static_cast<double>(::expf(s));
       sum_shifted += static_cast<double>(s);
     }
-    const double log_sum_exp = ::log(sum_exp);  // lse(z) - max
-
-    // q puts (1 - eps) + eps / C on the label and eps / C everywhere else; sum_j q_j = 1, so
-    // the max cancels: loss = lse(s) - (1 - eps) s_label - (eps / C) sum_j s_j.
-    const double eps = static_cast<double>(label_smoothing);
-    const double off_target = eps / static_cast<double>(classes);
-    const double on_target = 1.0 - eps;
-    const double s_label = static_cast<double>(z[label] - max);
-    row_loss[r] = static_cast<float>(log_sum_exp - on_target * s_label - off_target * sum_shifted);
+    row_loss[r] =
+        softmax_cross_entropy_loss(sum_exp, sum_shifted, z[label] - max, label_smoothing, classes);
 
     if (dlogits == nullptr) return;
     float* d = dlogits + r * classes;
     const double inv_sum = 1.0 / sum_exp;
     const double inv_batch = 1.0 / static_cast<double>(batch);
-    for (int64_t j = 0; j < classes; ++j) {
-      const double p = static_cast<double>(::expf(z[j] - max)) * inv_sum;
-      const double q = off_target + (j == label ? on_target : 0.0);
-      d[j] = static_cast<float>((p - q) * inv_batch);
-    }
+    for (int64_t j = 0; j < classes; ++j)
+      d[j] = softmax_cross_entropy_gradient(z[j] - max, inv_sum, j == label, label_smoothing,
+                                            classes, inv_batch);
   }
 };
 

@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <memory>
 #include <string>
 
 #include "kernels/cuda/check.hpp"
 #include "kernels/cuda/library_check.hpp"
+#include "kernels/cuda/shape_cache.hpp"
 
 namespace kestrel::cuda {
 
@@ -24,16 +26,17 @@ void check_int_sizes(const kernels::Conv2dGeometry& g) {
                 g.n, g.c, g.h, g.w, g.n, g.k, g.oh, g.ow);
 }
 
-// The four descriptors of one convolution problem, destroyed on every path out (the
-// constructor's included).
+// The descriptors of one convolution problem under one math type (and its bias's), destroyed
+// on every path out (the constructor's included). Built once per problem and thread
+// (descriptors()), never changed after.
 class ConvDescriptors {
  public:
-  ConvDescriptors(const kernels::Conv2dGeometry& g, const ConvOptions& o) {
+  ConvDescriptors(const kernels::Conv2dGeometry& g, const ConvOptions& o, cudnnMathType_t math) {
     KESTREL_CHECK(o.bf16 || !o.channels_last,
                   "conv2d: channels-last operands are only used with bf16");
     check_int_sizes(g);
     try {
-      describe(g, o);
+      describe(g, o, math);
     } catch (...) {
       destroy();
       throw;
@@ -44,21 +47,25 @@ class ConvDescriptors {
   ConvDescriptors& operator=(const ConvDescriptors&) = delete;
 
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnTensorDescriptor_t bias = nullptr;  // f32 [1, K, 1, 1]
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
 
  private:
-  void describe(const kernels::Conv2dGeometry& g, const ConvOptions& o) {
+  void describe(const kernels::Conv2dGeometry& g, const ConvOptions& o, cudnnMathType_t math) {
     const cudnnDataType_t type = o.bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
     const cudnnTensorFormat_t format = o.channels_last ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&x));
     KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
+    KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&bias));
     KESTREL_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
     KESTREL_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
     KESTREL_CUDNN_CHECK(
         cudnnSetTensor4dDescriptor(x, format, type, i32(g.n), i32(g.c), i32(g.h), i32(g.w)));
     KESTREL_CUDNN_CHECK(
         cudnnSetTensor4dDescriptor(y, format, type, i32(g.n), i32(g.k), i32(g.oh), i32(g.ow)));
+    KESTREL_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, i32(g.k), 1, 1));
     KESTREL_CUDNN_CHECK(cudnnSetFilter4dDescriptor(
         w, type, format, i32(g.k), i32(g.channels_per_group()), i32(g.r), i32(g.s)));
     // PyTorch's conv2d is a cross-correlation. bf16 operands accumulate in f32
@@ -67,19 +74,32 @@ class ConvDescriptors {
                                                         g.stride_w, g.dilation_h, g.dilation_w,
                                                         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     KESTREL_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv, g.groups));
-    const cudnnMathType_t math = o.bf16   ? CUDNN_TENSOR_OP_MATH
-                                 : o.tf32 ? CUDNN_DEFAULT_MATH
-                                          : CUDNN_FMA_MATH;
     KESTREL_CUDNN_CHECK(cudnnSetConvolutionMathType(conv, math));
   }
   void destroy() {
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
     if (w) cudnnDestroyFilterDescriptor(w);
+    if (bias) cudnnDestroyTensorDescriptor(bias);
     if (y) cudnnDestroyTensorDescriptor(y);
     if (x) cudnnDestroyTensorDescriptor(x);
-    conv = nullptr, w = nullptr, y = nullptr, x = nullptr;
+    conv = nullptr, w = nullptr, bias = nullptr, y = nullptr, x = nullptr;
   }
 };
+
+// The math type autotuning starts from: tensor cores for bf16, TF32 allowed or plain FMA.
+cudnnMathType_t search_math(const ConvOptions& o) {
+  return o.bf16 ? CUDNN_TENSOR_OP_MATH : o.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH;
+}
+
+// The descriptors for this problem and math type, from this thread's cache: built on the first
+// call, found (no cuDNN call, no allocation) on every later one.
+const ConvDescriptors& descriptors(const kernels::Conv2dGeometry& g, const ConvOptions& o,
+                                   cudnnMathType_t math) {
+  thread_local ShapeCache<ConvDescriptors, 19> cache;
+  return cache.get({g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.oh, g.ow, g.stride_h, g.stride_w, g.pad_h,
+                    g.pad_w, g.dilation_h, g.dilation_w, g.groups, o.bf16, o.channels_last, math},
+                   [&] { return std::make_unique<ConvDescriptors>(g, o, math); });
+}
 
 ConvAlgoKey make_key(ConvDirection d, const kernels::Conv2dGeometry& g, const ConvOptions& o) {
   ConvAlgoKey k;
@@ -136,13 +156,39 @@ void check_not_capturing(cudnnHandle_t handle, const char* what) {
                 what);
 }
 
-// The descriptor's math type set to the one the chosen algorithm was measured with.
-void use_math_of(const ConvDescriptors& d, const ConvAlgoChoice& choice) {
-  KESTREL_CUDNN_CHECK(
-      cudnnSetConvolutionMathType(d.conv, static_cast<cudnnMathType_t>(choice.math_type)));
-}
-
 constexpr int kMaxAlgos = 16;
+
+// The bias gradient's two f32 NCHW descriptors, dy [N, K, OH, OW] and db [1, K, 1, 1], cached
+// per thread like the convolutions'.
+struct BiasGradDescriptors {
+  explicit BiasGradDescriptors(const kernels::Conv2dGeometry& g) {
+    cudnnStatus_t status = cudnnCreateTensorDescriptor(&dy);
+    if (status == CUDNN_STATUS_SUCCESS) status = cudnnCreateTensorDescriptor(&db);
+    if (status == CUDNN_STATUS_SUCCESS)
+      status = cudnnSetTensor4dDescriptor(dy, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i32(g.n),
+                                          i32(g.k), i32(g.oh), i32(g.ow));
+    if (status == CUDNN_STATUS_SUCCESS)
+      status =
+          cudnnSetTensor4dDescriptor(db, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, i32(g.k), 1, 1);
+    if (status != CUDNN_STATUS_SUCCESS) destroy();
+    KESTREL_CUDNN_CHECK(status);
+  }
+  ~BiasGradDescriptors() { destroy(); }
+  BiasGradDescriptors(const BiasGradDescriptors&) = delete;
+  BiasGradDescriptors& operator=(const BiasGradDescriptors&) = delete;
+  void destroy() {
+    if (db) cudnnDestroyTensorDescriptor(db);
+    if (dy) cudnnDestroyTensorDescriptor(dy);
+    db = nullptr, dy = nullptr;
+  }
+  cudnnTensorDescriptor_t dy = nullptr, db = nullptr;
+};
+
+const BiasGradDescriptors& bias_grad_descriptors(const kernels::Conv2dGeometry& g) {
+  thread_local ShapeCache<BiasGradDescriptors, 4> cache;
+  return cache.get({g.n, g.k, g.oh, g.ow},
+                   [&] { return std::make_unique<BiasGradDescriptors>(g); });
+}
 
 }  // namespace
 
@@ -151,54 +197,49 @@ void conv2d_forward(cudnnHandle_t handle, const WorkspaceSource& workspace,
                     const float* bias, void* y, const ConvOptions& o) {
   KESTREL_CHECK(bias == nullptr || !o.bf16,
                 "conv2d: a bf16 convolution takes its bias when its result is unpacked");
-  ConvDescriptors d(g, o);
   const ConvAlgoKey key = make_key(ConvDirection::Forward, g, o);
   auto choice = conv_algo_cache().find(key);
   if (!choice) {
+    const ConvDescriptors& search = descriptors(g, o, search_math(o));
     std::array<cudnnConvolutionFwdAlgoPerf_t, kMaxAlgos> perf{};
     int found = 0;
     check_not_capturing(handle, "forward");
     KESTREL_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
-        handle, d.x, x, d.w, w, d.conv, d.y, y, kMaxAlgos, &found, perf.data(),
+        handle, search.x, x, search.w, w, search.conv, search.y, y, kMaxAlgos, &found, perf.data(),
         workspace(o.workspace_limit), o.workspace_limit));
     choice = pick(perf.data(), found, o, "forward", g);
     conv_algo_cache().insert(key, *choice);
   }
-  use_math_of(d, *choice);
+  // The descriptors of the math type the chosen algorithm was measured with, or cuDNN may run
+  // another kernel than the one timed (and sized).
+  const ConvDescriptors& d = descriptors(g, o, static_cast<cudnnMathType_t>(choice->math_type));
   const float one = 1.0f, zero = 0.0f;
   KESTREL_CUDNN_CHECK(cudnnConvolutionForward(
       handle, &one, d.x, x, d.w, w, d.conv,
       static_cast<cudnnConvolutionFwdAlgo_t>(choice->algorithm), workspace(choice->workspace_bytes),
       choice->workspace_bytes, &zero, d.y, y));
-  if (bias) {
-    cudnnTensorDescriptor_t b = nullptr;
-    KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&b));
-    const cudnnStatus_t set =
-        cudnnSetTensor4dDescriptor(b, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, i32(g.k), 1, 1);
-    const cudnnStatus_t add =
-        set == CUDNN_STATUS_SUCCESS ? cudnnAddTensor(handle, &one, b, bias, &one, d.y, y) : set;
-    cudnnDestroyTensorDescriptor(b);
-    KESTREL_CUDNN_CHECK(add);
-  }
+  if (bias) KESTREL_CUDNN_CHECK(cudnnAddTensor(handle, &one, d.bias, bias, &one, d.y, y));
 }
 
 void conv2d_backward_data(cudnnHandle_t handle, const WorkspaceSource& workspace,
                           const kernels::Conv2dGeometry& g, const void* dy, const void* w, void* dx,
                           const ConvOptions& o) {
-  ConvDescriptors d(g, o);
   const ConvAlgoKey key = make_key(ConvDirection::BackwardData, g, o);
   auto choice = conv_algo_cache().find(key);
   if (!choice) {
+    const ConvDescriptors& search = descriptors(g, o, search_math(o));
     std::array<cudnnConvolutionBwdDataAlgoPerf_t, kMaxAlgos> perf{};
     int found = 0;
     check_not_capturing(handle, "backward-data");
     KESTREL_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
-        handle, d.w, w, d.y, dy, d.conv, d.x, dx, kMaxAlgos, &found, perf.data(),
-        workspace(o.workspace_limit), o.workspace_limit));
+        handle, search.w, w, search.y, dy, search.conv, search.x, dx, kMaxAlgos, &found,
+        perf.data(), workspace(o.workspace_limit), o.workspace_limit));
     choice = pick(perf.data(), found, o, "backward-data", g);
     conv_algo_cache().insert(key, *choice);
   }
-  use_math_of(d, *choice);
+  // The descriptors of the math type the chosen algorithm was measured with, or cuDNN may run
+  // another kernel than the one timed (and sized).
+  const ConvDescriptors& d = descriptors(g, o, static_cast<cudnnMathType_t>(choice->math_type));
   const float one = 1.0f, zero = 0.0f;
   KESTREL_CUDNN_CHECK(cudnnConvolutionBackwardData(
       handle, &one, d.w, w, d.y, dy, d.conv,
@@ -209,20 +250,22 @@ void conv2d_backward_data(cudnnHandle_t handle, const WorkspaceSource& workspace
 void conv2d_backward_filter(cudnnHandle_t handle, const WorkspaceSource& workspace,
                             const kernels::Conv2dGeometry& g, const void* x, const void* dy,
                             void* dw, const ConvOptions& o) {
-  ConvDescriptors d(g, o);
   const ConvAlgoKey key = make_key(ConvDirection::BackwardFilter, g, o);
   auto choice = conv_algo_cache().find(key);
   if (!choice) {
+    const ConvDescriptors& search = descriptors(g, o, search_math(o));
     std::array<cudnnConvolutionBwdFilterAlgoPerf_t, kMaxAlgos> perf{};
     int found = 0;
     check_not_capturing(handle, "backward-filter");
     KESTREL_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
-        handle, d.x, x, d.y, dy, d.conv, d.w, dw, kMaxAlgos, &found, perf.data(),
-        workspace(o.workspace_limit), o.workspace_limit));
+        handle, search.x, x, search.y, dy, search.conv, search.w, dw, kMaxAlgos, &found,
+        perf.data(), workspace(o.workspace_limit), o.workspace_limit));
     choice = pick(perf.data(), found, o, "backward-filter", g);
     conv_algo_cache().insert(key, *choice);
   }
-  use_math_of(d, *choice);
+  // The descriptors of the math type the chosen algorithm was measured with, or cuDNN may run
+  // another kernel than the one timed (and sized).
+  const ConvDescriptors& d = descriptors(g, o, static_cast<cudnnMathType_t>(choice->math_type));
   const float one = 1.0f, zero = 0.0f;
   KESTREL_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
       handle, &one, d.x, x, d.y, dy, d.conv,
@@ -232,20 +275,9 @@ void conv2d_backward_filter(cudnnHandle_t handle, const WorkspaceSource& workspa
 
 void conv2d_backward_bias(cudnnHandle_t handle, const kernels::Conv2dGeometry& g, const float* dy,
                           float* db) {
-  cudnnTensorDescriptor_t y = nullptr, b = nullptr;
-  KESTREL_CUDNN_CHECK(cudnnCreateTensorDescriptor(&y));
-  cudnnStatus_t status = cudnnCreateTensorDescriptor(&b);
-  if (status == CUDNN_STATUS_SUCCESS)
-    status = cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, i32(g.n), i32(g.k),
-                                        i32(g.oh), i32(g.ow));
-  if (status == CUDNN_STATUS_SUCCESS)
-    status = cudnnSetTensor4dDescriptor(b, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, i32(g.k), 1, 1);
+  const BiasGradDescriptors& d = bias_grad_descriptors(g);
   const float one = 1.0f, zero = 0.0f;
-  if (status == CUDNN_STATUS_SUCCESS)
-    status = cudnnConvolutionBackwardBias(handle, &one, y, dy, &zero, b, db);
-  if (b) cudnnDestroyTensorDescriptor(b);
-  cudnnDestroyTensorDescriptor(y);
-  KESTREL_CUDNN_CHECK(status);
+  KESTREL_CUDNN_CHECK(cudnnConvolutionBackwardBias(handle, &one, d.dy, dy, &zero, d.db, db));
 }
 
 }  // namespace kestrel::cuda

@@ -77,7 +77,12 @@ TEST(StepGraph, WarmsUpCapturesThenReplaysAndDoesEveryStepOnce) {
 TEST(StepGraph, AFailedCaptureRunsThatStepAndAllLaterOnesEagerly) {
   FakeDevice d;
   StepGraph g(std::make_unique<FakeCapturer>(d, true), 64);
+  ::testing::internal::CaptureStderr();
   for (int i = 0; i < 4; ++i) g.run(64, body(d));
+  // One warning line, when the capture failed.
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(),
+            "kestrel: warning: CUDA Graph capture failed (operation not permitted when stream is "
+            "capturing); every step runs eagerly\n");
   EXPECT_EQ(d.captures, 1);
   EXPECT_EQ(d.replays, 0);
   EXPECT_EQ(d.done, 4);
