@@ -27,7 +27,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/init/init.hpp"
 #include "engine/nn/activation.hpp"
 #include "engine/nn/add.hpp"
 #include "engine/nn/batch_norm.hpp"
