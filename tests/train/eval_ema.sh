@@ -5,7 +5,7 @@
 # config.json holds both settings. Usage: $0 path/to/kestrel
 set -eu
 kestrel="$1"
-dir=tr17-runs
+dir=tr20-runs
 rm -rf "$dir"
 "$kestrel" train lenet5 --dataset synthetic --epochs 2 --train-limit 256 --batch 64 \
   --ema 0.9 --no-decay-norm-bias --device cpu --out "$dir" --name r >/dev/null 2>&1
