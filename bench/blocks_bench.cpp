@@ -152,12 +152,15 @@ struct Options {
   std::exit(2);
 }
 
-int64_t positive(const char* flag, const char* text) {
+int64_t integer_at_least(const char* flag, const char* text, long long least) {
   char* end = nullptr;
   const long long v = std::strtoll(text, &end, 10);
-  if (end == text || *end != '\0' || v <= 0) usage_error(std::string(flag) + " needs a positive integer");
+  if (end == text || *end != '\0' || v < least)
+    usage_error(std::string(flag) + (least > 0 ? " needs a positive integer"
+                                               : " needs a non-negative integer"));
   return v;
 }
+int64_t positive(const char* flag, const char* text) { return integer_at_least(flag, text, 1); }
 
 Options parse(int argc, char** argv) {
   Options o;
@@ -171,7 +174,7 @@ Options parse(int argc, char** argv) {
     else if (arg == "--batch") o.batch = positive("--batch", value());
     else if (arg == "--threads") o.threads = static_cast<int>(positive("--threads", value()));
     else if (arg == "--steps") o.steps = static_cast<int>(positive("--steps", value()));
-    else if (arg == "--warmup") o.warmup = static_cast<int>(std::strtol(value(), nullptr, 10));
+    else if (arg == "--warmup") o.warmup = static_cast<int>(integer_at_least("--warmup", value(), 0));
     else if (arg == "--repeats") o.repeats = static_cast<int>(positive("--repeats", value()));
     else if (arg == "--json") o.json = true;
     else usage_error("unknown argument '" + arg + "' (--block, --batch, --threads, --steps, "
