@@ -322,7 +322,8 @@ TEST(GraphBranches, AChainNeedsTwoActivationGradientBlocks) {
 
 TEST(GraphBranches, AResidualAndAnInceptionBlockTrain) {
   // The blocks of ResNet and GoogLeNet (without batch norm) learn a fixed batch: the loss falls
-  // well below its start in 30 SGD steps.
+  // to a tenth of its start in 60 SGD steps. (At 30 steps and half the start, 2 seeds in 200 fell
+  // short; at 60 steps the worst of 200 seeds ends at 0.00074 of its start.)
   std::mt19937_64 gen(test::test_seed() + 15);
   Context ctx;
   auto g = test::branching_net(3, 5);
@@ -333,12 +334,12 @@ TEST(GraphBranches, AResidualAndAnInceptionBlockTrain) {
   const Tensor labels = test::random_labels(16, 5, gen);
   const float first = loss_and_gradients(ctx, *g, x, labels, 0);
   float last = first;
-  for (int64_t step = 1; step <= 30; ++step) {
+  for (int64_t step = 1; step <= 60; ++step) {
     sgd.step(ctx, g->parameters(), g->gradients());
     last = loss_and_gradients(ctx, *g, x, labels, step);
   }
   EXPECT_TRUE(std::isfinite(last));
-  EXPECT_LT(last, 0.5f * first) << "first " << first << ", last " << last;
+  EXPECT_LT(last, 0.1f * first) << "first " << first << ", last " << last;
   EXPECT_EQ(
       nn::find_plan_conflict(g->memory_blocks(), g->memory_plan(), nn::Graph::kArenaAlignment), "");
 }
