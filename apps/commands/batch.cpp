@@ -25,6 +25,7 @@ struct BatchFlags {
   std::string model, dataset, weights, input, out, save, device = "cpu";
   float sgd_lr = 0.0f;
   int threads = 0;
+  bool no_dropout = false;
 };
 
 // The input file's "images" (f32 [N, C, H, W]) and, for a training step, "labels" (i64 or
@@ -76,6 +77,7 @@ void run_batch(const BatchFlags& f) {
   const Shape& in = batch.images.shape();
   Context ctx(train::resolve_device(f.device));
   auto graph = model_builder()(f.model, Shape{in[1], in[2], in[3]}, classes);
+  if (f.no_dropout) graph->disable_dropout();
   graph->build(ctx, in[0]);
   checkpoint::NamedTensors state;
   for (const auto& t : graph->state_dict()) state.emplace_back(t.name, t.tensor);
@@ -126,6 +128,8 @@ void register_batch_command(CLI::App& app) {
   cmd->add_option("--sgd-lr", f->sgd_lr,
                   "Train mode and one SGD step at this rate (no momentum, no weight decay)")
       ->check(CLI::PositiveNumber);
+  cmd->add_flag("--no-dropout", f->no_dropout,
+               "Dropout and drop path off in the training step (as PyTorch modules at p = 0)");
   cmd->add_option("--save", f->save, "With --sgd-lr: write the state_dict after the step here");
   cmd->add_option("--device", f->device, "cpu | cuda | cuda:N | auto (cpu)");
   cmd->add_option("--threads", f->threads, "CPU threads (default: all cores)")

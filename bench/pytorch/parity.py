@@ -8,7 +8,7 @@ pool; or resnet_cifar.ResNet20), draws random weights, batch norm affine paramet
 statistics (the statistics of a random batch, then perturbed, and a random num_batches_tracked),
 and writes its state_dict and a random batch with labels as safetensors. `kestrel batch` loads
 both and writes its logits; then both sides take one training step (batch statistics, mean
-cross-entropy, plain SGD) and their logits, loss, every gradient and the updated state_dict
+cross-entropy, plain SGD; dropout and stochastic depth off on both sides, `batch --no-dropout`) and their logits, loss, every gradient and the updated state_dict
 (running statistics and num_batches_tracked included) are compared. Finally the state_dict
 kestrel saved after its step loads into a fresh PyTorch model with load_state_dict(strict=True),
 whose evaluation logits must match those of PyTorch's own updated model. With --check-threads
@@ -65,6 +65,15 @@ def build(name):
     nn.init.kaiming_normal_(m.conv1.weight, mode="fan_out", nonlinearity="relu")
     m.maxpool = nn.Identity()
     return m
+
+
+def without_dropout(model):
+    """Dropout and stochastic depth at p = 0, as kestrel's `batch --no-dropout`: the training
+    step is then a function of the weights and the batch alone on both sides."""
+    for m in model.modules():
+        if isinstance(m, (nn.Dropout, torchvision.ops.StochasticDepth)):
+            m.p = 0.0
+    return model
 
 
 def randomize(model, shape, gen):
@@ -142,7 +151,7 @@ class Checker:
 
 
 def run_kestrel(args, *extra):
-    cmd = [args.kestrel, "batch", *extra]
+    cmd = [args.kestrel, "batch", "--no-dropout", *extra]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         print(f"parity: kestrel failed ({r.returncode}): {r.stderr.strip()}", file=sys.stderr)
@@ -180,7 +189,7 @@ def main():
     print(f"parity {args.model}: seed {seed}, batch {shape}, lr {args.lr}, "
           f"torch {torch.__version__}, torchvision {torchvision.__version__}")
 
-    model = build(args.model)
+    model = without_dropout(build(args.model))
     randomize(model, shape, gen)
     images = torch.randn(*shape, generator=gen)
     labels = torch.randint(0, classes, (args.batch,), generator=gen)

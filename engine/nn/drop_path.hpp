@@ -21,6 +21,7 @@ class DropPath : public UnaryLayer {
   Aliasing aliasing() const override { return Aliasing::InPlace; }
   bool backward_needs_input() const override { return false; }
   void describe(LayerSummary& row) const override;
+  void disable_dropout() override { p_ = 0.0f; }
 
   float p() const { return p_; }
   // The op's spec for a step of this layer.

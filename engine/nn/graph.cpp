@@ -405,6 +405,10 @@ void Graph::initialize(const Context& ctx, init::InitScheme scheme, uint64_t see
   }
 }
 
+void Graph::disable_dropout() {
+  for (Node& n : nodes_) n.layer->disable_dropout();
+}
+
 GraphSummary Graph::summary() const {
   check_planned("summary");
   GraphSummary s;

@@ -131,6 +131,11 @@ class Graph {
   // Pairs folded in this plan: (first node, the node folded into it).
   std::vector<std::pair<int, int>> folded_pairs() const;
 
+  // Every Dropout and DropPath becomes the identity (Layer::disable_dropout): a training step
+  // then depends on the weights and the batch alone (kestrel batch --no-dropout, for parity
+  // with a PyTorch model whose dropout modules are set to p = 0).
+  void disable_dropout();
+
   // Shape inference alone, no memory: every layer's setup for input [batch, *input_chw], the
   // parameter and state layout and the memory plan. Throws kestrel::Error naming the layer that
   // does not fit, a node whose value nobody reads, or an output that is not [batch, classes].

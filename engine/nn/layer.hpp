@@ -185,6 +185,9 @@ class Layer {
   }
   // Fills what a summary row knows only from the layer (window, stride, dropout probability).
   virtual void describe(LayerSummary& row) const { (void)row; }
+  // Training without random drops (Graph::disable_dropout): Dropout and DropPath become the
+  // identity, so a training step is a function of the weights and the batch alone.
+  virtual void disable_dropout() {}
 
   // The layer's position in its graph (set by the graph; dropout streams use it).
   int index() const { return index_; }

@@ -14,6 +14,7 @@
 #include "engine/memory/memory_pool.hpp"
 #include "engine/nn/activation.hpp"
 #include "engine/nn/conv2d.hpp"
+#include "engine/nn/drop_path.hpp"
 #include "engine/nn/dropout.hpp"
 #include "engine/nn/flatten.hpp"
 #include "engine/nn/linear.hpp"
@@ -341,6 +342,25 @@ TEST(Graph, DropoutIsActiveInTrainingReproducibleAndTheIdentityInEvaluation) {
   resumed->parameters().copy_from(g->parameters());
   resumed->set_seed(9);
   EXPECT_TRUE(bitwise_equal(resumed->forward(ctx, x, true, 3), train3));
+}
+
+TEST(Graph, DisableDropoutMakesTrainingPassesTheEvaluationPassOfAGraphWithoutDropout) {
+  // kestrel batch --no-dropout: Dropout and DropPath at p = 0 in training, the rest untouched.
+  std::mt19937_64 gen(test::test_seed() + 6);
+  Context ctx;
+  auto g = std::make_unique<nn::Graph>();
+  g->add<nn::Linear>("fc1", 8, 32);
+  g->add<nn::Dropout>("dropout", 0.5f);
+  g->add<nn::DropPath>("drop_path", 0.5f);
+  g->add<nn::Linear>("fc2", 32, 3);
+  g->disable_dropout();
+  g->build(ctx, Shape{8}, 16, 3);
+  g->initialize(ctx, init::InitScheme::PyTorchDefault, 9);
+  const Tensor x = test::random_tensor(Shape{16, 8}, gen);
+  const Tensor eval = g->forward(ctx, x, /*training=*/false, 3).to(Device::cpu());
+  for (int64_t step : {3, 4})
+    EXPECT_TRUE(bitwise_equal(g->forward(ctx, x, /*training=*/true, step), eval)) << step;
+  EXPECT_EQ(g->summary().layers[1].dropout, 0.0);
 }
 
 TEST(Graph, DropoutReadsTheStepFromDeviceMemoryWhenToldWhere) {
