@@ -5,7 +5,9 @@
 
 #include "kernels/common/error.hpp"
 #include "models/alexnet.hpp"
+#include "models/efficientnet.hpp"
 #include "models/lenet5.hpp"
+#include "models/mobilenet_v2.hpp"
 #include "models/resnet.hpp"
 
 namespace kestrel::models {
@@ -19,9 +21,14 @@ struct Entry {
   Builder build;
 };
 
-constexpr Entry kModels[] = {{"lenet5", lenet5},         {"lenet5-classic", lenet5_classic},
-                             {"alexnet", alexnet_cifar}, {"alexnet-imagenet", alexnet_imagenet},
-                             {"resnet18", resnet18},     {"resnet20", resnet20}};
+constexpr Entry kModels[] = {{"lenet5", lenet5},
+                             {"lenet5-classic", lenet5_classic},
+                             {"alexnet", alexnet_cifar},
+                             {"alexnet-imagenet", alexnet_imagenet},
+                             {"resnet18", resnet18},
+                             {"resnet20", resnet20},
+                             {"mobilenet_v2", mobilenet_v2},
+                             {"efficientnet_b0", efficientnet_b0}};
 
 }  // namespace
 

@@ -8,7 +8,12 @@
 //   resnet18          torchvision's ResNet-18, 11,689,512 parameters on 224x224 and 1000
 //                     classes; a CIFAR form (3x3 stem, no max pool) for images up to 32x32
 //   resnet20          He et al. 2016's CIFAR-10 ResNet-20, 269,722 parameters there
-// See lenet5.hpp, alexnet.hpp and resnet.hpp for the exact layers.
+//   mobilenet_v2      torchvision's MobileNetV2, 3,504,872 parameters on 224x224 and 1000
+//                     classes; a CIFAR form (stride 1 in the stem and the 24-channel stage)
+//   efficientnet_b0   torchvision's EfficientNet-B0, 5,288,548 parameters on 224x224 and 1000
+//                     classes; a CIFAR form as MobileNetV2's
+// See lenet5.hpp, alexnet.hpp, resnet.hpp, mobilenet_v2.hpp and efficientnet.hpp for the exact
+// layers.
 #include <memory>
 #include <string>
 #include <string_view>

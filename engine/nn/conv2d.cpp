@@ -16,7 +16,8 @@ Conv2d::Conv2d(std::string name, int64_t in_channels, int64_t out_channels, int 
       infer_in_channels_(in_channels == 0),
       kernel_size_(kernel_size),
       has_bias_(options.bias),
-      weight_init_(options.weight_init) {
+      weight_init_{options.weight_init, options.weight_scale},
+      bias_init_{options.bias_init, options.bias_scale} {
   KESTREL_CHECK(in_channels >= 0 && out_channels > 0 && kernel_size > 0,
                 "Conv2d '{}': in_channels {}, out_channels {} and kernel_size {} must be positive",
                 this->name(), in_channels, out_channels, kernel_size);
@@ -42,8 +43,10 @@ Shape Conv2d::setup(const Shape& input) {
 }
 
 std::vector<ParamSpec> Conv2d::params() const {
-  std::vector<ParamSpec> p{{"weight", weight_shape(), ParamKind::Weight, weight_init_}};
-  if (has_bias_) p.push_back({"bias", Shape{out_channels_}, ParamKind::Bias});
+  std::vector<ParamSpec> p{
+      {"weight", weight_shape(), ParamKind::Weight, weight_init_.how, weight_init_.scale}};
+  if (has_bias_)
+    p.push_back({"bias", Shape{out_channels_}, ParamKind::Bias, bias_init_.how, bias_init_.scale});
   return p;
 }
 

@@ -11,9 +11,13 @@ struct Conv2dOptions {
   int dilation = 1;
   int groups = 1;
   bool bias = true;
-  // How the weight starts: by the graph's scheme, or a start of its own (layer.hpp). A bias
-  // with a weight that is not drawn by the scheme is refused at planning.
+  // How the weight and bias start: by the graph's scheme, or starts of their own (layer.hpp;
+  // scale: Normal's standard deviation, Uniform's bound). A scheme bias with a weight that is
+  // not drawn by the scheme is refused at planning.
   ParamInit weight_init = ParamInit::Scheme;
+  float weight_scale = 0.0f;
+  ParamInit bias_init = ParamInit::Scheme;
+  float bias_scale = 0.0f;
 };
 
 class Conv2d : public UnaryLayer {
@@ -48,7 +52,7 @@ class Conv2d : public UnaryLayer {
   bool infer_in_channels_;
   int kernel_size_;
   bool has_bias_;
-  ParamInit weight_init_;
+  ParamStart weight_init_, bias_init_;
   ops::Conv2dSpec spec_;
   Tensor weight_, bias_, grad_weight_, grad_bias_;
 };

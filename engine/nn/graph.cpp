@@ -355,7 +355,10 @@ void initialize_fixed(const Context& ctx, const ParamSpec& spec, Tensor& view, u
       init::constant(ctx, view, how == ParamInit::Ones ? 1.0f : 0.0f);
       return;
     case ParamInit::Normal:
-      init::normal(ctx, view, 0.0f, spec.std, seed, stream);
+      init::normal(ctx, view, 0.0f, spec.scale, seed, stream);
+      return;
+    case ParamInit::Uniform:
+      init::uniform(ctx, view, -spec.scale, spec.scale, seed, stream);
       return;
     case ParamInit::XavierUniform:
       init::xavier_uniform(ctx, view, 1.0f, seed, stream);
@@ -364,7 +367,9 @@ void initialize_fixed(const Context& ctx, const ParamSpec& spec, Tensor& view, u
       init::pytorch_default_weight_and_bias(ctx, view, nullptr, seed, stream);
       return;
     case ParamInit::KaimingNormalFanOut:
-      init::kaiming_normal(ctx, view, 0.0f, "fan_out", "relu", seed, stream);
+    case ParamInit::KaimingNormalFanIn:
+      init::kaiming_normal(ctx, view, 0.0f, how == ParamInit::KaimingNormalFanIn ? "fan_in" : "fan_out",
+                           "relu", seed, stream);
       return;
     case ParamInit::Scheme:
       break;

@@ -31,18 +31,38 @@ enum class ParamKind { Weight, Bias };
 
 // Where a parameter starts: drawn by the graph's initialisation scheme (ParamKind above), or a
 // fixed start whatever the scheme: a constant (torch.nn.BatchNorm2d's reset_parameters: weight
-// 1, bias 0), N(0, std^2) (torchvision's ViT pos_embedding: normal_(std=0.02)), a draw torch's
-// module always makes (torch.nn.MultiheadAttention: in_proj_weight xavier_uniform_,
-// out_proj.weight nn.Linear's kaiming_uniform_(a=sqrt(5))), or kaiming_normal_(mode="fan_out",
-// nonlinearity="relu"), which torchvision's ResNet applies to every convolution weight.
-enum class ParamInit { Scheme, Zeros, Ones, Normal, XavierUniform, LinearDefault, KaimingNormalFanOut };
+// 1, bias 0), N(0, scale^2) (torchvision's ViT pos_embedding: normal_(std=0.02)), U(-scale,
+// scale) (torchvision's EfficientNet classifier: 1 / sqrt(out_features)), a draw torch's module
+// always makes (torch.nn.MultiheadAttention: in_proj_weight xavier_uniform_, out_proj.weight
+// nn.Linear's kaiming_uniform_(a=sqrt(5))), or kaiming_normal_(nonlinearity="relu") by fan_out
+// (torchvision's ResNet, MobileNetV2, EfficientNet convolutions) or by fan_in (DenseNet's).
+// torch's trunc_normal_(std, a=-2, b=2) as torchvision uses it (GoogLeNet std 0.01, ViT's
+// conv_proj std sqrt(1 / fan_in) <= 0.15) cuts at 13 standard deviations or more, where a
+// normal draw lands with probability below 1e-38: Normal is that start.
+enum class ParamInit {
+  Scheme,
+  Zeros,
+  Ones,
+  Normal,
+  Uniform,
+  XavierUniform,
+  LinearDefault,
+  KaimingNormalFanOut,
+  KaimingNormalFanIn
+};
+
+// A layer's record of how one of its parameters starts.
+struct ParamStart {
+  ParamInit how = ParamInit::Scheme;
+  float scale = 0.0f;
+};
 
 struct ParamSpec {
   std::string name;  // local name: "weight", "bias", "out_proj.weight"
   Shape shape;       // PyTorch's layout ([out, in, kh, kw], [out, in], [out])
   ParamKind kind;
   ParamInit init = ParamInit::Scheme;
-  float std = 0.0f;  // ParamInit::Normal's standard deviation
+  float scale = 0.0f;  // ParamInit::Normal's standard deviation, ParamInit::Uniform's bound
 };
 
 // A parameter's or buffer's full name: `<scope>.<local>`, or `<local>` alone when the scope is

@@ -6,11 +6,17 @@
 namespace kestrel::nn {
 
 Linear::Linear(std::string name, int64_t in_features, int64_t out_features, bool bias)
+    : Linear(std::move(name), in_features, out_features, LinearOptions{.bias = bias}) {}
+
+Linear::Linear(std::string name, int64_t in_features, int64_t out_features,
+               const LinearOptions& options)
     : UnaryLayer(std::move(name)),
       in_features_(in_features),
       out_features_(out_features),
       infer_in_features_(in_features == 0),
-      has_bias_(bias) {
+      has_bias_(options.bias),
+      weight_init_{options.weight_init, options.weight_scale},
+      bias_init_{options.bias_init, options.bias_scale} {
   KESTREL_CHECK(in_features >= 0 && out_features > 0,
                 "Linear '{}': in_features {} and out_features {} must be positive", this->name(),
                 in_features, out_features);
@@ -30,8 +36,10 @@ Shape Linear::setup(const Shape& input) {
 }
 
 std::vector<ParamSpec> Linear::params() const {
-  std::vector<ParamSpec> p{{"weight", Shape{out_features_, in_features_}, ParamKind::Weight}};
-  if (has_bias_) p.push_back({"bias", Shape{out_features_}, ParamKind::Bias});
+  std::vector<ParamSpec> p{{"weight", Shape{out_features_, in_features_}, ParamKind::Weight,
+                            weight_init_.how, weight_init_.scale}};
+  if (has_bias_)
+    p.push_back({"bias", Shape{out_features_}, ParamKind::Bias, bias_init_.how, bias_init_.scale});
   return p;
 }
 

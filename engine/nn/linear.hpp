@@ -7,10 +7,23 @@
 
 namespace kestrel::nn {
 
+struct LinearOptions {
+  bool bias = true;
+  // How the weight and bias start: by the graph's scheme, or starts of their own (layer.hpp;
+  // scale: Normal's standard deviation, Uniform's bound). A scheme bias with a weight that is
+  // not drawn by the scheme is refused at planning.
+  ParamInit weight_init = ParamInit::Scheme;
+  float weight_scale = 0.0f;
+  ParamInit bias_init = ParamInit::Scheme;
+  float bias_scale = 0.0f;
+};
+
 class Linear : public UnaryLayer {
  public:
   // in_features 0: taken from the input at setup (torch.nn.LazyLinear).
   Linear(std::string name, int64_t in_features, int64_t out_features, bool bias = true);
+  Linear(std::string name, int64_t in_features, int64_t out_features,
+         const LinearOptions& options);
 
   std::string_view type() const override { return "Linear"; }
   Shape setup(const Shape& input) override;
@@ -29,6 +42,7 @@ class Linear : public UnaryLayer {
   int64_t in_features_, out_features_;
   bool infer_in_features_;
   bool has_bias_;
+  ParamStart weight_init_, bias_init_;
   bool fused_relu_ = false;
   Tensor weight_, bias_, grad_weight_, grad_bias_;
 };

@@ -217,7 +217,7 @@ TEST(TokenLayers, ShapesAndParameters) {
   EXPECT_EQ(pos.params()[0].name, "pos_embedding");
   EXPECT_EQ(pos.params()[0].shape, (Shape{1, 13, 16}));
   EXPECT_EQ(pos.params()[0].init, nn::ParamInit::Normal);
-  EXPECT_FLOAT_EQ(pos.params()[0].std, 0.02f);
+  EXPECT_FLOAT_EQ(pos.params()[0].scale, 0.02f);
   EXPECT_EQ(pos.aliasing(), nn::Aliasing::InPlace);
   nn::SelectToken sel("select");
   EXPECT_EQ(sel.setup(Shape{2, 13, 16}), (Shape{2, 16}));
