@@ -7,6 +7,7 @@
 #include "models/alexnet.hpp"
 #include "models/lenet5.hpp"
 #include "models/resnet.hpp"
+#include "models/vit.hpp"
 
 namespace kestrel::models {
 
@@ -19,9 +20,13 @@ struct Entry {
   Builder build;
 };
 
-constexpr Entry kModels[] = {{"lenet5", lenet5},         {"lenet5-classic", lenet5_classic},
-                             {"alexnet", alexnet_cifar}, {"alexnet-imagenet", alexnet_imagenet},
-                             {"resnet18", resnet18},     {"resnet20", resnet20}};
+constexpr Entry kModels[] = {{"lenet5", lenet5},
+                             {"lenet5-classic", lenet5_classic},
+                             {"alexnet", alexnet_cifar},
+                             {"alexnet-imagenet", alexnet_imagenet},
+                             {"resnet18", resnet18},
+                             {"resnet20", resnet20},
+                             {"vit", vit}};
 
 }  // namespace
 
@@ -37,8 +42,11 @@ std::unique_ptr<nn::Graph> build_model(std::string_view name, const ModelInput& 
     KESTREL_CHECK(in.channels >= 1 && in.height >= 1 && in.width >= 1 && in.classes >= 1,
                   "model {}: input {}x{}x{} with {} classes must be positive", name, in.channels,
                   in.height, in.width, in.classes);
-    std::unique_ptr<nn::Graph> g = e.build(in);
+    // A builder's own refusal (a ViT patch that does not divide the image) reads as a planning
+    // error does: one line.
+    std::unique_ptr<nn::Graph> g;
     try {
+      g = e.build(in);
       g->plan(in.shape(), 1, in.classes);
     } catch (const Error& err) {
       KESTREL_FAIL("model {} does not fit {}x{}x{} images: {}", name, in.channels, in.height,

@@ -8,7 +8,10 @@
 //   resnet18          torchvision's ResNet-18, 11,689,512 parameters on 224x224 and 1000
 //                     classes; a CIFAR form (3x3 stem, no max pool) for images up to 32x32
 //   resnet20          He et al. 2016's CIFAR-10 ResNet-20, 269,722 parameters there
-// See lenet5.hpp, alexnet.hpp and resnet.hpp for the exact layers.
+//   vit               torchvision's vit_b_16, 86,567,656 parameters on 224x224 and 1000
+//                     classes; a small ViT (patch 4, 6 blocks, width 192) for images up to
+//                     32x32, 1,806,538 parameters on CIFAR-10
+// See lenet5.hpp, alexnet.hpp, resnet.hpp and vit.hpp for the exact layers.
 #include <memory>
 #include <string>
 #include <string_view>
