@@ -9,6 +9,7 @@
 #include "models/lenet5.hpp"
 #include "models/mobilenet_v2.hpp"
 #include "models/resnet.hpp"
+#include "models/vit.hpp"
 
 namespace kestrel::models {
 
@@ -28,7 +29,8 @@ constexpr Entry kModels[] = {{"lenet5", lenet5},
                              {"resnet18", resnet18},
                              {"resnet20", resnet20},
                              {"mobilenet_v2", mobilenet_v2},
-                             {"efficientnet_b0", efficientnet_b0}};
+                             {"efficientnet_b0", efficientnet_b0},
+                             {"vit", vit}};
 
 }  // namespace
 
@@ -44,8 +46,11 @@ std::unique_ptr<nn::Graph> build_model(std::string_view name, const ModelInput& 
     KESTREL_CHECK(in.channels >= 1 && in.height >= 1 && in.width >= 1 && in.classes >= 1,
                   "model {}: input {}x{}x{} with {} classes must be positive", name, in.channels,
                   in.height, in.width, in.classes);
-    std::unique_ptr<nn::Graph> g = e.build(in);
+    // A builder's own refusal (a ViT patch that does not divide the image) reads as a planning
+    // error does: one line.
+    std::unique_ptr<nn::Graph> g;
     try {
+      g = e.build(in);
       g->plan(in.shape(), 1, in.classes);
     } catch (const Error& err) {
       KESTREL_FAIL("model {} does not fit {}x{}x{} images: {}", name, in.channels, in.height,

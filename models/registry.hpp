@@ -12,8 +12,11 @@
 //                     classes; a CIFAR form (stride 1 in the stem and the 24-channel stage)
 //   efficientnet_b0   torchvision's EfficientNet-B0, 5,288,548 parameters on 224x224 and 1000
 //                     classes; a CIFAR form as MobileNetV2's
-// See lenet5.hpp, alexnet.hpp, resnet.hpp, mobilenet_v2.hpp and efficientnet.hpp for the exact
-// layers.
+//   vit               torchvision's vit_b_16, 86,567,656 parameters on 224x224 and 1000
+//                     classes; a small ViT (patch 4, 6 blocks, width 192) for images up to
+//                     32x32, 1,806,538 parameters on CIFAR-10
+// See lenet5.hpp, alexnet.hpp, resnet.hpp, mobilenet_v2.hpp, efficientnet.hpp and vit.hpp for
+// the exact layers.
 #include <memory>
 #include <string>
 #include <string_view>

@@ -319,8 +319,9 @@ CLI::Validator non_negative() {
 void register_train_command(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   auto* cmd = app.add_subcommand("train", "Train a model (default recipe per model and data set)");
-  cmd->add_option("model", f->model,
-                  "lenet5 | lenet5-classic | alexnet | alexnet-imagenet | resnet18 | resnet20")
+  cmd->add_option(
+         "model", f->model,
+         "lenet5 | lenet5-classic | alexnet | alexnet-imagenet | resnet18 | resnet20 | vit")
       ->required()
       ->check(CLI::IsMember(models::model_names()));
   cmd->add_option("--dataset", f->dataset, "mnist | fashion-mnist | cifar10 (default: the model's)")

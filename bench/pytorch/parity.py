@@ -4,9 +4,12 @@ evaluation mode and for one training step, and kestrel's weights back into PyTor
   /usr/bin/python3 bench/pytorch/parity.py --kestrel build/apps/kestrel --model resnet18
 
 PyTorch builds the model (torchvision's; kestrel's CIFAR forms as torchvision's model with the
-stem changed as each model's header in models/ says; or resnet_cifar.ResNet20), draws random
-weights, batch norm affine parameters and running statistics (the statistics of a random batch,
-then perturbed, and a random num_batches_tracked), and writes its state_dict and a random batch with labels as safetensors. `kestrel batch` loads
+stem changed as each model's header in models/ says; resnet_cifar.ResNet20; kestrel's small
+CIFAR ViT as a torchvision VisionTransformer), draws random weights, batch norm affine
+parameters and running statistics (the statistics of a random batch, then perturbed, and a
+random num_batches_tracked), layer norm affine parameters and random values for every parameter
+that starts at zero (ViT's class_token and heads.head: at zero the check would be vacuous), and
+writes its state_dict and a random batch with labels as safetensors. `kestrel batch` loads
 both and writes its logits; then both sides take one training step (batch statistics, mean
 cross-entropy, plain SGD; dropout and stochastic depth off on both sides, `batch
 --no-dropout`) and their logits, loss, every gradient and the updated state_dict (running
@@ -26,9 +29,11 @@ max-pool kinks (and ReLU6's at 0 and 6): where the reference pass has an element
 --kink-margin of one, float32 rounding (PyTorch's as well as kestrel's; both were seen 2e-2 to
 1e-1 off, max-relative, on resnet18 that way) may take the other side, so the gradients are
 then compared by their relative L2 distance (--kink-tol) and strictly (--grad-tol) only
-otherwise; the classifier's gradients (its last Linear), continuous in all before them, always
-strictly. Exit status: 0 all within tolerance, 1 a mismatch or a failed kestrel run (one line
-each on stderr), 77 PyTorch or torchvision missing (the ctest skip code).
+otherwise; the classifier's gradients (the last Linear: fc, classifier.1, heads.head),
+continuous in all before them, always strictly. A ViT has no kinks (GELU is smooth). Checks of
+batch norm statistics are left out for a model without batch norm. Exit status: 0 all within
+tolerance, 1 a mismatch or a failed kestrel run (one line each on stderr), 77 PyTorch or
+torchvision missing (the ctest skip code).
 """
 import argparse
 import copy
@@ -60,6 +65,8 @@ MODELS = {
     "mobilenet_v2-cifar": ("mobilenet_v2", "cifar10", 3, 32, 10),
     "efficientnet_b0": ("efficientnet_b0", "imagenet", 3, 224, 1000),
     "efficientnet_b0-cifar": ("efficientnet_b0", "cifar10", 3, 32, 10),
+    "vit": ("vit", "cifar10", 3, 32, 10),
+    "vit-b-16": ("vit", "imagenet", 3, 224, 1000),
 }
 
 
@@ -80,6 +87,12 @@ def build(name):
         return m
     if name == "resnet18":
         return torchvision.models.resnet18(weights=None, num_classes=1000)
+    if name == "vit":  # kestrel's CIFAR form (models/vit.hpp)
+        return torchvision.models.VisionTransformer(image_size=32, patch_size=4, num_layers=6,
+                                                    num_heads=3, hidden_dim=192, mlp_dim=384,
+                                                    num_classes=10)
+    if name == "vit-b-16":
+        return torchvision.models.vit_b_16(weights=None)
     m = torchvision.models.resnet18(weights=None, num_classes=10)
     m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)  # kestrel's CIFAR form (models/resnet.hpp)
     nn.init.kaiming_normal_(m.conv1.weight, mode="fan_out", nonlinearity="relu")
@@ -98,7 +111,10 @@ def without_dropout(model):
 
 def randomize(model, shape, gen):
     """Batch norm affine parameters away from 1 and 0, and running statistics from a random
-    batch (so that evaluation activations keep a sane scale), perturbed, with a random count."""
+    batch (so that evaluation activations keep a sane scale), perturbed, with a random count;
+    layer norm affine parameters away from 1 and 0; and every other parameter that starts at
+    zero (ViT's class_token, heads.head, attention biases) random, matrices as nn.Linear's
+    default draws them (so that logits keep a sane scale), the rest N(0, 0.2^2)."""
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     with torch.no_grad():
         for bn in bns:
@@ -106,14 +122,26 @@ def randomize(model, shape, gen):
             bn.bias.normal_(0.0, 0.2, generator=gen)
             bn.reset_running_stats()
             bn.momentum = None  # cumulative average: one batch gives exactly its statistics
-        model.train()
-        model(torch.randn(*shape, generator=gen))
+        if bns:
+            model.train()
+            model(torch.randn(*shape, generator=gen))
         for bn in bns:
             bn.momentum = 0.1
             std = bn.running_var.sqrt()
             bn.running_mean.add_(0.2 * std * torch.randn(bn.running_mean.shape, generator=gen))
             bn.running_var.mul_(torch.empty_like(bn.running_var).uniform_(0.5, 2.0, generator=gen))
             bn.num_batches_tracked.fill_(int(torch.randint(0, 10000, (1,), generator=gen)))
+        for ln in (m for m in model.modules() if isinstance(m, nn.LayerNorm)):
+            ln.weight.uniform_(0.5, 1.5, generator=gen)
+            ln.bias.normal_(0.0, 0.2, generator=gen)
+        for w in model.parameters():
+            if w.count_nonzero() > 0:
+                continue
+            if w.dim() == 2:
+                bound = w.shape[1] ** -0.5
+                w.uniform_(-bound, bound, generator=gen)
+            else:
+                w.normal_(0.0, 0.2, generator=gen)
 
 
 def rel_err(got, want, floor=0.0):
@@ -313,12 +341,15 @@ def main():
             max(rel_err(after[n], w) for n, w in updated.items()), args.fwd_tol)
     for kind in ("running_mean", "running_var"):
         keys = [k for k in sd64 if k.endswith("." + kind)]
+        if not keys:
+            continue
         c.check(f"{kind} after the step ({len(keys)} tensors)",
                 max(rel_err(after[k], sd64[k]) for k in keys), args.fwd_tol,
                 max(rel_err(sd32[k], sd64[k]) for k in keys))
     counts = [k for k in sd64 if k.endswith("num_batches_tracked")]
-    c.check(f"num_batches_tracked after the step ({len(counts)})",
-            float(any(int(after[k]) != int(sd64[k]) for k in counts)), 0.0)
+    if counts:
+        c.check(f"num_batches_tracked after the step ({len(counts)})",
+                float(any(int(after[k]) != int(sd64[k]) for k in counts)), 0.0)
 
     # kestrel's weights back into PyTorch, strictly.
     loaded = build(args.model)

@@ -327,7 +327,7 @@ TEST(Models, ThousandsSeparators) {
 TEST(Models, Errors) {
   EXPECT_NE(error_of([] { models::build_model("lenet6", kMnist); })
                 .find("unknown model 'lenet6' (known: lenet5, lenet5-classic, alexnet, "
-                      "alexnet-imagenet, resnet18, resnet20)"),
+                      "alexnet-imagenet, resnet18, resnet20, vit)"),
             std::string::npos);
   // The original AlexNet shrinks 32x32 images to nothing before its last pooling.
   const std::string too_small = error_of([] { models::build_model("alexnet-imagenet", kCifar); });
@@ -356,6 +356,7 @@ TEST(Models, DatasetsAndDefaults) {
   EXPECT_EQ(models::default_dataset("alexnet-imagenet"), "imagenet");
   EXPECT_EQ(models::default_dataset("resnet18"), "cifar10");
   EXPECT_EQ(models::default_dataset("resnet20"), "cifar10");
+  EXPECT_EQ(models::default_dataset("vit"), "cifar10");
   for (const std::string& name : models::model_names()) {
     EXPECT_NO_THROW(models::build_model(name, models::dataset_input(models::default_dataset(name))))
         << name;
