@@ -1,5 +1,6 @@
 #include "models/vit.hpp"
 
+#include <cmath>
 #include <string>
 
 #include "engine/nn/activation.hpp"
@@ -34,9 +35,12 @@ ValueId encoder_block(nn::Graph& g, const std::string& prefix, ValueId x, const 
   g.add<nn::MultiheadAttention>(prefix + ".self_attention", c.hidden, c.heads);
   const ValueId x1 = g.node<nn::Add>({g.last_value(), x}, prefix + ".add_1");
   g.add<nn::LayerNorm>(prefix + ".ln_2", c.hidden, kLayerNormEps);
-  g.add<nn::Linear>(prefix + ".mlp.0", c.hidden, c.mlp);
+  const nn::LinearOptions mlp{.weight_init = nn::ParamInit::XavierUniform,
+                              .bias_init = nn::ParamInit::Normal,
+                              .bias_scale = 1e-6f};
+  g.add<nn::Linear>(prefix + ".mlp.0", c.hidden, c.mlp, mlp);
   g.add<nn::GELU>(prefix + ".mlp.1");
-  g.add<nn::Linear>(prefix + ".mlp.3", c.mlp, c.hidden);
+  g.add<nn::Linear>(prefix + ".mlp.3", c.mlp, c.hidden, mlp);
   return g.node<nn::Add>({g.last_value(), x1}, prefix + ".add_2");
 }
 
@@ -49,8 +53,12 @@ std::unique_ptr<nn::Graph> vit(const ModelInput& in) {
   const int64_t tokens = (in.height / c.patch) * (in.width / c.patch) + 1;  // + class token
 
   auto g = std::make_unique<nn::Graph>();
+  const double fan_in = static_cast<double>(in.channels * c.patch * c.patch);
   g->add<nn::Conv2d>("conv_proj", in.channels, c.hidden, c.patch,
-                     nn::Conv2dOptions{.stride = c.patch});
+                     nn::Conv2dOptions{.stride = c.patch,
+                                       .weight_init = nn::ParamInit::Normal,
+                                       .weight_scale = static_cast<float>(std::sqrt(1.0 / fan_in)),
+                                       .bias_init = nn::ParamInit::Zeros});
   g->add<nn::PatchTokens>("patch_tokens");
   g->add<nn::ClassToken>("class_token", c.hidden);
   g->add<nn::PositionEmbedding>("encoder", tokens, c.hidden);
@@ -62,7 +70,9 @@ std::unique_ptr<nn::Graph> vit(const ModelInput& in) {
   }
   g->add<nn::LayerNorm>("encoder.ln", c.hidden, kLayerNormEps);
   g->add<nn::SelectToken>("class_token_out", 0);
-  g->add<nn::Linear>("heads.head", c.hidden, in.classes);
+  g->add<nn::Linear>("heads.head", c.hidden, in.classes,
+                     nn::LinearOptions{.weight_init = nn::ParamInit::Zeros,
+                                       .bias_init = nn::ParamInit::Zeros});
   return g;
 }
 

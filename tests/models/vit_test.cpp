@@ -155,7 +155,9 @@ TEST(Vit, FixedStartsAreTorchvisions) {
   for (const nn::NamedTensor& p : g->named_parameters()) {
     const std::vector<float> v = p.tensor.to_vector();
     if (p.name == "class_token" || p.name == b0 + "self_attention.in_proj_bias" ||
-        p.name == b0 + "self_attention.out_proj.bias" || p.name == "encoder.ln.bias") {
+        p.name == b0 + "self_attention.out_proj.bias" || p.name == "encoder.ln.bias" ||
+        p.name == "conv_proj.bias" || p.name == "heads.head.weight" ||
+        p.name == "heads.head.bias") {
       for (float x : v) ASSERT_EQ(x, 0.0f) << p.name;
     } else if (p.name == b0 + "ln_1.weight" || p.name == "encoder.ln.weight") {
       for (float x : v) ASSERT_EQ(x, 1.0f) << p.name;
@@ -164,6 +166,14 @@ TEST(Vit, FixedStartsAreTorchvisions) {
     } else if (p.name == b0 + "self_attention.in_proj_weight") {
       // xavier_uniform_ on [576, 192]: std = sqrt(2 / (192 + 576)).
       EXPECT_NEAR(stddev(v), std::sqrt(2.0 / 768.0), 0.002);
+    } else if (p.name == b0 + "mlp.0.weight" || p.name == b0 + "mlp.3.weight") {
+      // xavier_uniform_ on [384, 192] or [192, 384]: std = sqrt(2 / 576), 73,728 draws.
+      EXPECT_NEAR(stddev(v), std::sqrt(2.0 / 576.0), 0.002) << p.name;
+    } else if (p.name == b0 + "mlp.0.bias") {
+      EXPECT_NEAR(stddev(v), 1e-6, 0.15e-6);  // N(0, 1e-6^2), 384 draws
+    } else if (p.name == "conv_proj.weight") {
+      // N(0, 1 / fan_in), fan_in 3 * 4 * 4: std 0.144, 9,216 draws.
+      EXPECT_NEAR(stddev(v), std::sqrt(1.0 / 48.0), 0.006);
     }
   }
 }
