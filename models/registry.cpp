@@ -5,6 +5,8 @@
 
 #include "kernels/common/error.hpp"
 #include "models/alexnet.hpp"
+#include "models/densenet.hpp"
+#include "models/googlenet.hpp"
 #include "models/lenet5.hpp"
 #include "models/resnet.hpp"
 
@@ -21,7 +23,8 @@ struct Entry {
 
 constexpr Entry kModels[] = {{"lenet5", lenet5},         {"lenet5-classic", lenet5_classic},
                              {"alexnet", alexnet_cifar}, {"alexnet-imagenet", alexnet_imagenet},
-                             {"resnet18", resnet18},     {"resnet20", resnet20}};
+                             {"resnet18", resnet18},     {"resnet20", resnet20},
+                             {"googlenet", googlenet},   {"densenet121", densenet121}};
 
 }  // namespace
 

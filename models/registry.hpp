@@ -8,7 +8,12 @@
 //   resnet18          torchvision's ResNet-18, 11,689,512 parameters on 224x224 and 1000
 //                     classes; a CIFAR form (3x3 stem, no max pool) for images up to 32x32
 //   resnet20          He et al. 2016's CIFAR-10 ResNet-20, 269,722 parameters there
-// See lenet5.hpp, alexnet.hpp and resnet.hpp for the exact layers.
+//   googlenet         torchvision's GoogLeNet without auxiliary classifiers, 6,624,904
+//                     parameters on 224x224 and 1000 classes; a CIFAR form (3x3 stem, no
+//                     maxpool1/maxpool2) for images up to 32x32
+//   densenet121       torchvision's DenseNet-121, 7,978,856 parameters on 224x224 and 1000
+//                     classes; a CIFAR form (3x3 stem, no pool0) for images up to 32x32
+// See lenet5.hpp, alexnet.hpp, resnet.hpp, googlenet.hpp and densenet.hpp for the exact layers.
 #include <memory>
 #include <string>
 #include <string_view>

@@ -123,7 +123,8 @@ void register_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "bench", "Time a model's forward pass and training step on synthetic on-device data");
   cmd->add_option("model", f->model,
-                  "lenet5 | lenet5-classic | alexnet | alexnet-imagenet | resnet18 | resnet20")
+                  "lenet5 | lenet5-classic | alexnet | alexnet-imagenet | resnet18 | resnet20 | "
+                  "googlenet | densenet121")
       ->required()
       ->check(CLI::IsMember(models::model_names()));
   cmd->add_option("--dataset", f->dataset,
