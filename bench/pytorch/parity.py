@@ -1,10 +1,12 @@
-"""Parity of kestrel's ResNets with PyTorch's: the same weights and batch through both, in
-evaluation mode and for one training step, and kestrel's weights back into PyTorch.
+"""Parity of kestrel's models with PyTorch's (ResNets, GoogLeNet, DenseNet-121): the same weights
+and batch through both, in evaluation mode and for one training step, and kestrel's weights back
+into PyTorch.
 
   /usr/bin/python3 bench/pytorch/parity.py --kestrel build/apps/kestrel --model resnet18
 
-PyTorch builds the model (torchvision's resnet18; its CIFAR form with a 3x3 stem and no max
-pool; or resnet_cifar.ResNet20), draws random weights, batch norm affine parameters and running
+PyTorch builds the model (torchvision's resnet18, googlenet without auxiliary classifiers or
+densenet121; their CIFAR forms with a 3x3 stem and no early max pools, as models/*.hpp
+describe; or resnet_cifar.ResNet20), draws random weights, batch norm affine parameters and running
 statistics (the statistics of a random batch, then perturbed, and a random num_batches_tracked),
 and writes its state_dict and a random batch with labels as safetensors. `kestrel batch` loads
 both and writes its logits; then both sides take one training step (batch statistics, mean
@@ -45,6 +47,7 @@ except ImportError as e:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import resnet_cifar  # noqa: E402
+from torchvision.models.googlenet import BasicConv2d  # noqa: E402
 import safetensors_io  # noqa: E402
 
 # name -> (kestrel model, kestrel --dataset, channels, default image size, classes)
@@ -52,6 +55,10 @@ MODELS = {
     "resnet20": ("resnet20", "cifar10", 3, 32, 10),
     "resnet18": ("resnet18", "imagenet", 3, 224, 1000),
     "resnet18-cifar": ("resnet18", "cifar10", 3, 32, 10),
+    "googlenet": ("googlenet", "imagenet", 3, 224, 1000),
+    "googlenet-cifar": ("googlenet", "cifar10", 3, 32, 10),
+    "densenet121": ("densenet121", "imagenet", 3, 224, 1000),
+    "densenet121-cifar": ("densenet121", "cifar10", 3, 32, 10),
 }
 
 
@@ -60,10 +67,34 @@ def build(name):
         return resnet_cifar.ResNet20()
     if name == "resnet18":
         return torchvision.models.resnet18(weights=None, num_classes=1000)
+    if name.startswith("googlenet"):
+        return googlenet(cifar=name.endswith("-cifar"))
+    if name.startswith("densenet121"):
+        return densenet121(cifar=name.endswith("-cifar"))
     m = torchvision.models.resnet18(weights=None, num_classes=10)
     m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)  # kestrel's CIFAR form (models/resnet.hpp)
     nn.init.kaiming_normal_(m.conv1.weight, mode="fan_out", nonlinearity="relu")
     m.maxpool = nn.Identity()
+    return m
+
+
+def googlenet(cifar):
+    m = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True,
+                                     num_classes=10 if cifar else 1000)
+    if cifar:  # kestrel's CIFAR form (models/googlenet.hpp)
+        m.conv1 = BasicConv2d(3, 64, kernel_size=3, padding=1)
+        nn.init.trunc_normal_(m.conv1.conv.weight, mean=0.0, std=0.01, a=-2, b=2)
+        m.maxpool1 = nn.Identity()
+        m.maxpool2 = nn.Identity()
+    return m
+
+
+def densenet121(cifar):
+    m = torchvision.models.densenet121(weights=None, num_classes=10 if cifar else 1000)
+    if cifar:  # kestrel's CIFAR form (models/densenet.hpp)
+        m.features.conv0 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        nn.init.kaiming_normal_(m.features.conv0.weight)
+        m.features.pool0 = nn.Identity()
     return m
 
 
@@ -138,8 +169,12 @@ def near_kinks(model, images, margin):
         w = padded.unfold(2, k, st).unfold(3, k, st)[:, :, :outs[0], :outs[1]]
         top = w.flatten(-2).topk(2, dim=-1).values
         gap = top[..., 0] - top[..., 1]
-        # Equal zeros (a window ReLU cleared) route no gradient: the ReLU mask is 0 there.
-        found.append(int(((gap < margin * x.pow(2).mean().sqrt()) & (top[..., 0] > 0)).sum()))
+        # Equal zeros (a window ReLU cleared) route no gradient: the ReLU mask is 0 there. An
+        # exact tie of positive values is one element seen twice (a pool of an overlapping
+        # pool: GoogLeNet's maxpool3 then inception4a.branch4.0): rounding cannot split the
+        # copies, and either routes the gradient back to the same element.
+        found.append(int(((gap < margin * x.pow(2).mean().sqrt()) & (gap > 0)
+                          & (top[..., 0] > 0)).sum()))
 
     probe = copy.deepcopy(model).train()  # a copy: the pass moves running statistics
     for m in probe.modules():
