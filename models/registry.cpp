@@ -5,7 +5,9 @@
 
 #include "kernels/common/error.hpp"
 #include "models/alexnet.hpp"
+#include "models/densenet.hpp"
 #include "models/efficientnet.hpp"
+#include "models/googlenet.hpp"
 #include "models/lenet5.hpp"
 #include "models/mobilenet_v2.hpp"
 #include "models/resnet.hpp"
@@ -28,6 +30,8 @@ constexpr Entry kModels[] = {{"lenet5", lenet5},
                              {"alexnet-imagenet", alexnet_imagenet},
                              {"resnet18", resnet18},
                              {"resnet20", resnet20},
+                             {"googlenet", googlenet},
+                             {"densenet121", densenet121},
                              {"mobilenet_v2", mobilenet_v2},
                              {"efficientnet_b0", efficientnet_b0},
                              {"vit", vit}};

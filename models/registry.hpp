@@ -8,6 +8,11 @@
 //   resnet18          torchvision's ResNet-18, 11,689,512 parameters on 224x224 and 1000
 //                     classes; a CIFAR form (3x3 stem, no max pool) for images up to 32x32
 //   resnet20          He et al. 2016's CIFAR-10 ResNet-20, 269,722 parameters there
+//   googlenet         torchvision's GoogLeNet without auxiliary classifiers, 6,624,904
+//                     parameters on 224x224 and 1000 classes; a CIFAR form (3x3 stem, no
+//                     maxpool1/maxpool2) for images up to 32x32
+//   densenet121       torchvision's DenseNet-121, 7,978,856 parameters on 224x224 and 1000
+//                     classes; a CIFAR form (3x3 stem, no pool0) for images up to 32x32
 //   mobilenet_v2      torchvision's MobileNetV2, 3,504,872 parameters on 224x224 and 1000
 //                     classes; a CIFAR form (stride 1 in the stem and the 24-channel stage)
 //   efficientnet_b0   torchvision's EfficientNet-B0, 5,288,548 parameters on 224x224 and 1000
@@ -15,8 +20,8 @@
 //   vit               torchvision's vit_b_16, 86,567,656 parameters on 224x224 and 1000
 //                     classes; a small ViT (patch 4, 6 blocks, width 192) for images up to
 //                     32x32, 1,806,538 parameters on CIFAR-10
-// See lenet5.hpp, alexnet.hpp, resnet.hpp, mobilenet_v2.hpp, efficientnet.hpp and vit.hpp for
-// the exact layers.
+// See lenet5.hpp, alexnet.hpp, resnet.hpp, googlenet.hpp, densenet.hpp, mobilenet_v2.hpp,
+// efficientnet.hpp and vit.hpp for the exact layers.
 #include <memory>
 #include <string>
 #include <string_view>

@@ -122,9 +122,9 @@ void register_bench_command(CLI::App& app) {
   auto f = std::make_shared<BenchFlags>();
   auto* cmd = app.add_subcommand(
       "bench", "Time a model's forward pass and training step on synthetic on-device data");
-  cmd->add_option(
-         "model", f->model,
-         "lenet5 | lenet5-classic | alexnet | alexnet-imagenet | resnet18 | resnet20 | vit")
+  cmd->add_option("model", f->model,
+                  "lenet5 | lenet5-classic | alexnet | alexnet-imagenet | resnet18 | resnet20 | "
+                  "googlenet | densenet121 | mobilenet_v2 | efficientnet_b0 | vit")
       ->required()
       ->check(CLI::IsMember(models::model_names()));
   cmd->add_option("--dataset", f->dataset,

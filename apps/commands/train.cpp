@@ -319,9 +319,9 @@ CLI::Validator non_negative() {
 void register_train_command(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   auto* cmd = app.add_subcommand("train", "Train a model (default recipe per model and data set)");
-  cmd->add_option(
-         "model", f->model,
-         "lenet5 | lenet5-classic | alexnet | alexnet-imagenet | resnet18 | resnet20 | vit")
+  cmd->add_option("model", f->model,
+                  "lenet5 | lenet5-classic | alexnet | alexnet-imagenet | resnet18 | resnet20 | "
+                  "googlenet | densenet121 | mobilenet_v2 | efficientnet_b0 | vit")
       ->required()
       ->check(CLI::IsMember(models::model_names()));
   cmd->add_option("--dataset", f->dataset, "mnist | fashion-mnist | cifar10 (default: the model's)")

@@ -3,14 +3,15 @@ evaluation mode and for one training step, and kestrel's weights back into PyTor
 
   /usr/bin/python3 bench/pytorch/parity.py --kestrel build/apps/kestrel --model resnet18
 
-PyTorch builds the model (torchvision's; kestrel's CIFAR forms as torchvision's model with the
-stem changed as each model's header in models/ says; resnet_cifar.ResNet20; kestrel's small
-CIFAR ViT as a torchvision VisionTransformer), draws random weights, batch norm affine
-parameters and running statistics (the statistics of a random batch, then perturbed, and a
-random num_batches_tracked), layer norm affine parameters and random values for every parameter
-that starts at zero (ViT's class_token and heads.head: at zero the check would be vacuous), and
-writes its state_dict and a random batch with labels as safetensors. `kestrel batch` loads
-both and writes its logits; then both sides take one training step (batch statistics, mean
+PyTorch builds the model (torchvision's resnet18, googlenet without auxiliary classifiers,
+densenet121, mobilenet_v2, efficientnet_b0 or vit_b_16; kestrel's CIFAR forms as torchvision's
+model with the stem changed as each model's header in models/ says; resnet_cifar.ResNet20;
+kestrel's small CIFAR ViT as a torchvision VisionTransformer), draws random weights, batch norm
+affine parameters and running statistics (the statistics of a random batch, then perturbed, and
+a random num_batches_tracked), layer norm affine parameters and random values for every
+parameter that starts at zero (ViT's class_token and heads.head: at zero the check would be
+vacuous), and writes its state_dict and a random batch with labels as safetensors. `kestrel
+batch` loads both and writes its logits; then both sides take one training step (batch statistics, mean
 cross-entropy, plain SGD; dropout and stochastic depth off on both sides, `batch
 --no-dropout`) and their logits, loss, every gradient and the updated state_dict (running
 statistics and num_batches_tracked included) are compared. Finally the state_dict kestrel saved
@@ -54,6 +55,7 @@ except ImportError as e:
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import resnet_cifar  # noqa: E402
+from torchvision.models.googlenet import BasicConv2d  # noqa: E402
 import safetensors_io  # noqa: E402
 
 # name -> (kestrel model, kestrel --dataset, channels, default image size, classes)
@@ -67,6 +69,10 @@ MODELS = {
     "efficientnet_b0-cifar": ("efficientnet_b0", "cifar10", 3, 32, 10),
     "vit": ("vit", "cifar10", 3, 32, 10),
     "vit-b-16": ("vit", "imagenet", 3, 224, 1000),
+    "googlenet": ("googlenet", "imagenet", 3, 224, 1000),
+    "googlenet-cifar": ("googlenet", "cifar10", 3, 32, 10),
+    "densenet121": ("densenet121", "imagenet", 3, 224, 1000),
+    "densenet121-cifar": ("densenet121", "cifar10", 3, 32, 10),
 }
 
 
@@ -93,10 +99,34 @@ def build(name):
                                                     num_classes=10)
     if name == "vit-b-16":
         return torchvision.models.vit_b_16(weights=None)
+    if name.startswith("googlenet"):
+        return googlenet(cifar=name.endswith("-cifar"))
+    if name.startswith("densenet121"):
+        return densenet121(cifar=name.endswith("-cifar"))
     m = torchvision.models.resnet18(weights=None, num_classes=10)
     m.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)  # kestrel's CIFAR form (models/resnet.hpp)
     nn.init.kaiming_normal_(m.conv1.weight, mode="fan_out", nonlinearity="relu")
     m.maxpool = nn.Identity()
+    return m
+
+
+def googlenet(cifar):
+    m = torchvision.models.googlenet(weights=None, aux_logits=False, init_weights=True,
+                                     num_classes=10 if cifar else 1000)
+    if cifar:  # kestrel's CIFAR form (models/googlenet.hpp)
+        m.conv1 = BasicConv2d(3, 64, kernel_size=3, padding=1)
+        nn.init.trunc_normal_(m.conv1.conv.weight, mean=0.0, std=0.01, a=-2, b=2)
+        m.maxpool1 = nn.Identity()
+        m.maxpool2 = nn.Identity()
+    return m
+
+
+def densenet121(cifar):
+    m = torchvision.models.densenet121(weights=None, num_classes=10 if cifar else 1000)
+    if cifar:  # kestrel's CIFAR form (models/densenet.hpp)
+        m.features.conv0 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        nn.init.kaiming_normal_(m.features.conv0.weight)
+        m.features.pool0 = nn.Identity()
     return m
 
 
@@ -167,31 +197,58 @@ def near_kinks(model, images, margin):
     layer's RMS to a kink: ReLU inputs near 0, max-pool windows whose two largest values are
     that close. float32 rounding may put such an element on the other side, and the gradient
     then legitimately differs (a different subgradient), so the strict gradient check only
-    holds for a pass without them."""
+    holds for a pass without them. ReLUs are found at F.relu, which nn.ReLU calls too:
+    GoogLeNet's BasicConv2d and DenseNet's forward apply it functionally."""
     found = []
 
-    def relu_hook(module, inputs):
+    def relu_probe(x, *args, **kwargs):
+        y = x.detach()
+        found.append(int((y.abs() < margin * y.pow(2).mean().sqrt()).sum()))
+        return relu(x, *args, **kwargs)
+
+    def relu6_hook(module, inputs):  # nn.ReLU6 is a hardtanh: kinks at 0 and at 6
         x = inputs[0].detach()
-        near = x.abs() < margin * x.pow(2).mean().sqrt()
-        if isinstance(module, nn.ReLU6):  # a second kink where it clips at 6
-            near |= (x - 6.0).abs() < margin * x.pow(2).mean().sqrt()
-        found.append(int(near.sum()))
+        rms = x.pow(2).mean().sqrt()
+        found.append(int(((x.abs() < margin * rms) | ((x - 6.0).abs() < margin * rms)).sum()))
 
     def pool_hook(module, inputs):
         x = inputs[0].detach()
         k, st, pad = module.kernel_size, module.stride, module.padding
-        w = F.pad(x, (pad,) * 4, value=float("-inf")).unfold(2, k, st).unfold(3, k, st)
+        assert all(isinstance(v, int) for v in (k, st, pad)), "square pools only"
+        # PyTorch's output size; ceil_mode's last window may hang past the right padding (never
+        # starting in it), so the right edge is padded with -inf to that window's end.
+        outs, right = [], []
+        for n in x.shape[2:]:
+            span = n + 2 * pad - k + (st - 1 if module.ceil_mode else 0)
+            out = span // st + 1
+            if module.ceil_mode and (out - 1) * st >= n + pad:
+                out -= 1
+            outs.append(out)
+            right.append(pad + max(0, (out - 1) * st + k - n - 2 * pad))
+        padded = F.pad(x, (pad, right[1], pad, right[0]), value=float("-inf"))
+        w = padded.unfold(2, k, st).unfold(3, k, st)[:, :, :outs[0], :outs[1]]
         top = w.flatten(-2).topk(2, dim=-1).values
         gap = top[..., 0] - top[..., 1]
-        # Equal zeros (a window ReLU cleared) route no gradient: the ReLU mask is 0 there.
-        found.append(int(((gap < margin * x.pow(2).mean().sqrt()) & (top[..., 0] > 0)).sum()))
+        # Equal zeros (a window ReLU cleared) route no gradient: the ReLU mask is 0 there. An
+        # exact tie of positive values is one element seen twice (a pool of an overlapping
+        # pool: GoogLeNet's maxpool3 then inception4a.branch4.0): rounding cannot split the
+        # copies, and either routes the gradient back to the same element.
+        found.append(int(((gap < margin * x.pow(2).mean().sqrt()) & (gap > 0)
+                          & (top[..., 0] > 0)).sum()))
 
     probe = copy.deepcopy(model).train()  # a copy: the pass moves running statistics
     for m in probe.modules():
-        if isinstance(m, (nn.ReLU, nn.ReLU6, nn.MaxPool2d)):
-            m.register_forward_pre_hook(pool_hook if isinstance(m, nn.MaxPool2d) else relu_hook)
-    with torch.no_grad():
-        probe(images)
+        if isinstance(m, nn.MaxPool2d):
+            m.register_forward_pre_hook(pool_hook)
+        if isinstance(m, nn.ReLU6):
+            m.register_forward_pre_hook(relu6_hook)
+    relu = F.relu
+    F.relu = relu_probe
+    try:
+        with torch.no_grad():
+            probe(images)
+    finally:
+        F.relu = relu
     return sum(found)
 
 

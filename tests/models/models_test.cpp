@@ -1,7 +1,8 @@
 // The models: parameter counts, every layer's output shape on each data set a model takes,
 // parameter names, shapes and order against the PyTorch modules' state_dict keys (written out
 // by hand), multiply-adds, the summary text, errors, and training: LeNet-5 memorises 32 random
-// images, AlexNet runs a whole step.
+// images, AlexNet, GoogLeNet and DenseNet-121 run a whole step. The GoogLeNet and DenseNet
+// numbers are torchvision 0.14's (bench/pytorch/parity.py checks every name against it).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -39,6 +40,24 @@ NamedShapes parameter_shapes(const nn::Graph& g) {
   return out;
 }
 
+// The shape of the parameter or buffer `name`, or {} with a failure when there is none.
+Shape tensor_shape(const nn::Graph& g, const std::string& name) {
+  for (const nn::ParamInfo& p : g.parameter_infos())
+    if (p.name == name) return p.shape;
+  for (const nn::StateInfo& s : g.state_infos())
+    if (s.name == name) return s.shape;
+  ADD_FAILURE() << "no tensor " << name;
+  return {};
+}
+
+// The output shape of the layer `name`, or {} with a failure when there is none.
+Shape layer_shape(const nn::Graph& g, const std::string& name) {
+  for (int i = 0; i < g.size(); ++i)
+    if (g.layer(i).name() == name) return g.output_shape(i);
+  ADD_FAILURE() << "no layer " << name;
+  return {};
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
@@ -66,6 +85,14 @@ TEST(Models, ParameterCounts) {
   EXPECT_EQ(models::build_model("alexnet-imagenet", kImagenet)->parameter_count(),
             34'944 + 614'656 + 885'120 + 1'327'488 + 884'992 + 37'752'832 + 16'781'312 +
                 4'097'000);  // 62,378,344
+  // torchvision's googlenet(aux_logits=False) and densenet121; their CIFAR forms have a 3x3
+  // stem (64 * 3 * (49 - 9) fewer weights) and a 10-class head (1024 * 990 + 990 fewer).
+  EXPECT_EQ(models::build_model("googlenet", kImagenet)->parameter_count(), 6'624'904);
+  EXPECT_EQ(models::build_model("googlenet", kCifar)->parameter_count(),
+            6'624'904 - 64 * 3 * 40 - 1024 * 990 - 990);  // 5,602,474
+  EXPECT_EQ(models::build_model("densenet121", kImagenet)->parameter_count(), 7'978'856);
+  EXPECT_EQ(models::build_model("densenet121", kCifar)->parameter_count(),
+            7'978'856 - 64 * 3 * 40 - 1024 * 990 - 990);  // 6,956,426
 }
 
 TEST(Models, Lenet5ShapesOnMnistAndCifar10) {
@@ -232,6 +259,88 @@ TEST(Models, ParameterNamesShapesAndOrderAreThoseOfThePyTorchStateDict) {
                          {"classifier.6.bias", {1000}}}));
 }
 
+// GoogLeNet: BasicConv2d = conv, bn (eps 0.001), relu; four Inception branches concatenated;
+// torchvision's "5x5" branch is a 3x3 convolution; 57 batch norms, so 171 buffers.
+TEST(Models, GooglenetNamesShapesAndBuffers) {
+  for (const ModelInput& in : {kImagenet, kCifar}) {
+    SCOPED_TRACE(in.height);
+    auto g = models::build_model("googlenet", in);
+    const bool cifar = in.height == 32;
+    EXPECT_EQ(g->parameter_infos().size(), 173u);
+    EXPECT_EQ(g->state_infos().size(), 171u);
+    const NamedShapes params = parameter_shapes(*g);
+    EXPECT_EQ(params.front(),
+              (std::pair<std::string, Shape>{"conv1.conv.weight", {64, 3, cifar ? 3 : 7,
+                                                                    cifar ? 3 : 7}}));
+    EXPECT_EQ(params[1].first, "conv1.bn.weight");
+    EXPECT_EQ(params.back(), (std::pair<std::string, Shape>{"fc.bias", {in.classes}}));
+    EXPECT_EQ(tensor_shape(*g, "conv3.conv.weight"), (Shape{192, 64, 3, 3}));
+    EXPECT_EQ(tensor_shape(*g, "inception3a.branch2.1.conv.weight"), (Shape{128, 96, 3, 3}));
+    EXPECT_EQ(tensor_shape(*g, "inception3a.branch3.1.conv.weight"), (Shape{32, 16, 3, 3}));
+    EXPECT_EQ(tensor_shape(*g, "inception4e.branch4.1.conv.weight"), (Shape{128, 528, 1, 1}));
+    EXPECT_EQ(tensor_shape(*g, "inception5b.branch1.bn.running_var"), (Shape{384}));
+    EXPECT_EQ(tensor_shape(*g, "fc.weight"), (Shape{in.classes, 1024}));
+    EXPECT_EQ(g->state_infos().front().name, "conv1.bn.running_mean");
+    EXPECT_EQ(g->state_infos()[2].name, "conv1.bn.num_batches_tracked");
+    EXPECT_EQ(g->state_infos()[2].dtype, DType::I64);
+    EXPECT_EQ(layer_shape(*g, "inception3b.cat"), (Shape{1, 480, cifar ? 32 : 28, cifar ? 32 : 28}));
+    EXPECT_EQ(layer_shape(*g, "maxpool3"), (Shape{1, 480, cifar ? 16 : 14, cifar ? 16 : 14}));
+    EXPECT_EQ(layer_shape(*g, "maxpool4"), (Shape{1, 832, cifar ? 8 : 7, cifar ? 8 : 7}));
+    EXPECT_EQ(layer_shape(*g, "inception5b.cat"), (Shape{1, 1024, cifar ? 8 : 7, cifar ? 8 : 7}));
+    EXPECT_EQ(layer_shape(*g, "fc"), (Shape{1, in.classes}));
+  }
+  // The ImageNet stem (ceil_mode pools: 112 -> 56 -> 28), absent from the CIFAR form.
+  auto g = models::build_model("googlenet", kImagenet);
+  EXPECT_EQ(layer_shape(*g, "maxpool1"), (Shape{1, 64, 56, 56}));
+  EXPECT_EQ(layer_shape(*g, "maxpool2"), (Shape{1, 192, 28, 28}));
+  for (const auto& [name, shape] : layer_shapes(*models::build_model("googlenet", kCifar)))
+    EXPECT_TRUE(name != "maxpool1" && name != "maxpool2") << name;
+}
+
+// DenseNet-121: blocks of 6, 12, 24, 16 dense layers (growth 32, bottleneck 128), transitions
+// halving channels and size; 121 batch norms, so 363 buffers.
+TEST(Models, Densenet121NamesShapesAndBuffers) {
+  for (const ModelInput& in : {kImagenet, kCifar}) {
+    SCOPED_TRACE(in.height);
+    auto g = models::build_model("densenet121", in);
+    const bool cifar = in.height == 32;
+    EXPECT_EQ(g->parameter_infos().size(), 364u);
+    EXPECT_EQ(g->state_infos().size(), 363u);
+    const NamedShapes params = parameter_shapes(*g);
+    EXPECT_EQ(params.front(), (std::pair<std::string, Shape>{
+                                  "features.conv0.weight", {64, 3, cifar ? 3 : 7, cifar ? 3 : 7}}));
+    EXPECT_EQ(params[1].first, "features.norm0.weight");
+    EXPECT_EQ(params[3].first, "features.denseblock1.denselayer1.norm1.weight");
+    EXPECT_EQ(params.back(), (std::pair<std::string, Shape>{"classifier.bias", {in.classes}}));
+    EXPECT_EQ(tensor_shape(*g, "features.denseblock1.denselayer1.conv1.weight"),
+              (Shape{128, 64, 1, 1}));
+    EXPECT_EQ(tensor_shape(*g, "features.denseblock1.denselayer1.conv2.weight"),
+              (Shape{32, 128, 3, 3}));
+    EXPECT_EQ(tensor_shape(*g, "features.denseblock1.denselayer6.norm1.weight"), (Shape{224}));
+    EXPECT_EQ(tensor_shape(*g, "features.transition1.conv.weight"), (Shape{128, 256, 1, 1}));
+    EXPECT_EQ(tensor_shape(*g, "features.denseblock3.denselayer24.conv1.weight"),
+              (Shape{128, 992, 1, 1}));
+    EXPECT_EQ(tensor_shape(*g, "features.transition3.conv.weight"), (Shape{512, 1024, 1, 1}));
+    EXPECT_EQ(tensor_shape(*g, "features.denseblock4.denselayer16.norm1.running_mean"),
+              (Shape{992}));
+    EXPECT_EQ(tensor_shape(*g, "features.norm5.weight"), (Shape{1024}));
+    EXPECT_EQ(tensor_shape(*g, "classifier.weight"), (Shape{in.classes, 1024}));
+    EXPECT_EQ(g->state_infos().back().name, "features.norm5.num_batches_tracked");
+    EXPECT_EQ(g->state_infos().back().dtype, DType::I64);
+    const int64_t s = cifar ? 32 : 56;
+    EXPECT_EQ(layer_shape(*g, "features.denseblock1.denselayer2.cat"), (Shape{1, 96, s, s}));
+    EXPECT_EQ(layer_shape(*g, "features.denseblock1.cat"), (Shape{1, 256, s, s}));
+    EXPECT_EQ(layer_shape(*g, "features.transition1.pool"), (Shape{1, 128, s / 2, s / 2}));
+    EXPECT_EQ(layer_shape(*g, "features.transition3.pool"), (Shape{1, 512, s / 8, s / 8}));
+    EXPECT_EQ(layer_shape(*g, "features.norm5"), (Shape{1, 1024, s / 8, s / 8}));
+    EXPECT_EQ(layer_shape(*g, "flatten"), (Shape{1, 1024}));
+  }
+  EXPECT_EQ(layer_shape(*models::build_model("densenet121", kImagenet), "features.pool0"),
+            (Shape{1, 64, 56, 56}));
+  for (const auto& [name, shape] : layer_shapes(*models::build_model("densenet121", kCifar)))
+    EXPECT_NE(name, "features.pool0");
+}
+
 // Sum over the convolutions of K*OH*OW*C*R*S and over the linear layers of in*out.
 TEST(Models, MultiplyAdds) {
   EXPECT_EQ(models::build_model("lenet5", kMnist)->summary().multiply_adds,
@@ -246,6 +355,12 @@ TEST(Models, MultiplyAdds) {
                 int64_t{384} * 13 * 13 * 2304 + int64_t{384} * 13 * 13 * 3456 +
                 int64_t{256} * 13 * 13 * 3456 + int64_t{9216} * 4096 + int64_t{4096} * 4096 +
                 int64_t{4096} * 1000);  // 1,135,256,096
+  // Summed over torchvision's convolutions and linear layers by forward hooks.
+  EXPECT_EQ(models::build_model("googlenet", kImagenet)->summary().multiply_adds, 1'498'376'192);
+  EXPECT_EQ(models::build_model("googlenet", kCifar)->summary().multiply_adds, 1'451'042'816);
+  EXPECT_EQ(models::build_model("densenet121", kImagenet)->summary().multiply_adds,
+            2'834'161'664);
+  EXPECT_EQ(models::build_model("densenet121", kCifar)->summary().multiply_adds, 888'350'720);
   // Multiply-adds scale with the batch.
   auto g = models::build_model("lenet5", kMnist);
   g->plan(kMnist.shape(), 64, 10);
@@ -327,7 +442,8 @@ TEST(Models, ThousandsSeparators) {
 TEST(Models, Errors) {
   EXPECT_NE(error_of([] { models::build_model("lenet6", kMnist); })
                 .find("unknown model 'lenet6' (known: lenet5, lenet5-classic, alexnet, "
-                      "alexnet-imagenet, resnet18, resnet20, vit)"),
+                      "alexnet-imagenet, resnet18, resnet20, googlenet, densenet121, "
+                      "mobilenet_v2, efficientnet_b0, vit)"),
             std::string::npos);
   // The original AlexNet shrinks 32x32 images to nothing before its last pooling.
   const std::string too_small = error_of([] { models::build_model("alexnet-imagenet", kCifar); });
@@ -357,6 +473,8 @@ TEST(Models, DatasetsAndDefaults) {
   EXPECT_EQ(models::default_dataset("resnet18"), "cifar10");
   EXPECT_EQ(models::default_dataset("resnet20"), "cifar10");
   EXPECT_EQ(models::default_dataset("vit"), "cifar10");
+  EXPECT_EQ(models::default_dataset("googlenet"), "cifar10");
+  EXPECT_EQ(models::default_dataset("densenet121"), "cifar10");
   for (const std::string& name : models::model_names()) {
     EXPECT_NO_THROW(models::build_model(name, models::dataset_input(models::default_dataset(name))))
         << name;
@@ -411,6 +529,36 @@ TEST(Models, AlexnetStepReachesEveryParameter) {
     for (float v : grad.tensor.to_vector()) sum_squares += double{v} * v;
     EXPECT_TRUE(std::isfinite(sum_squares)) << grad.name;
     EXPECT_GT(sum_squares, 0.0) << grad.name;
+  }
+}
+
+// GoogLeNet and DenseNet-121 (CIFAR forms, on 16x16 images to keep it short) run a whole step
+// at batch 2: finite logits and loss, and every parameter gets a finite, non-zero gradient (a
+// branch or dense connection left out of the graph would leave some without).
+TEST(Models, GooglenetAndDensenetStepsReachEveryParameter) {
+  for (const char* name : {"googlenet", "densenet121"}) {
+    SCOPED_TRACE(name);
+    const uint64_t seed = test::test_seed();
+    SCOPED_TRACE(seed);
+    std::mt19937_64 gen(seed);
+    const ModelInput in{3, 16, 16, 10};
+    Context ctx;
+    auto g = models::build_model(name, in);
+    g->build(ctx, 2);
+    g->initialize(ctx, init::InitScheme::PyTorchDefault, gen());
+    const Tensor x = test::random_tensor(Shape{2, 3, 16, 16}, gen);
+    const Tensor labels = test::random_labels(2, 10, gen);
+    Tensor logits = g->forward(ctx, x, true, 0);
+    ASSERT_EQ(logits.shape(), (Shape{2, 10}));
+    const float loss = ops::cross_entropy_forward_backward(ctx, logits, labels, &logits);
+    EXPECT_TRUE(std::isfinite(loss));
+    g->backward(ctx, logits);
+    for (const nn::NamedTensor& grad : g->named_gradients()) {
+      double sum_squares = 0.0;
+      for (float v : grad.tensor.to_vector()) sum_squares += double{v} * v;
+      EXPECT_TRUE(std::isfinite(sum_squares)) << grad.name;
+      EXPECT_GT(sum_squares, 0.0) << grad.name;
+    }
   }
 }
 
