@@ -18,6 +18,8 @@
 #      50 steps (the default) and every step, at batch 64, and with --bf16; epoch times and
 #      accuracy
 #   5b. Nsight Compute over two eager LeNet-5 training steps: every kernel's time
+#   5c. resnet20, mobilenet_v2, efficientnet_b0, vit, googlenet and densenet121 (CIFAR forms)
+#      on the GPU against PyTorch in float64 (bench/pytorch/parity.py --device cuda)
 #   6. compute-sanitizer memcheck over the CUDA suites (SKIP where the sandbox refuses it)
 #   7. the rest of the test suite
 # The summary table (OUT_DIR/summary.txt) and every log (OUT_DIR/gpu-check-logs.tar.gz) are
@@ -299,6 +301,37 @@ if in_budget "ncu: LeNet-5 step kernels"; then
   else
     row "ncu: LeNet-5 step kernels" SKIP "ncu not installed"
   fi
+fi
+
+# 5c. Every model's CUDA path against PyTorch in float64 on the CPU (bench/pytorch/parity.py
+# --device cuda): evaluation logits, one SGD step's gradients and weights, the weights' round
+# trip, on the CIFAR forms at batch 2, so that the newer ops (batch norm, depthwise and grouped
+# convolutions, SiLU, squeeze-and-excitation, LayerNorm, attention) run inside whole models.
+# It needs torchvision beside the image's torch; without it each model reports SKIP (exit 77).
+if in_budget "parity on the GPU"; then
+  passed=0 skipped=0 failed=""
+  for model in resnet20 mobilenet_v2-cifar efficientnet_b0-cifar vit googlenet-cifar densenet121-cifar; do
+    size=""
+    case "$model" in googlenet-cifar|densenet121-cifar) size="--size 16" ;; esac
+    # shellcheck disable=SC2086  # $size is empty or two words
+    timeout "$(cap 60)" python3 bench/pytorch/parity.py --kestrel "$kestrel" --device cuda \
+      --model "$model" --batch 2 $size --workdir "/tmp/kestrel-parity-$model" \
+      >>"$out/parity-gpu.txt" 2>&1
+    case $? in
+      0) passed=$((passed + 1)) ;;
+      77) skipped=$((skipped + 1)) ;;
+      *) failed="$failed $model" ;;
+    esac
+  done
+  if [ -n "$failed" ]; then
+    row "parity on the GPU" FAIL "failed:$failed (parity-gpu.txt)"
+    status=1
+  elif [ "$passed" -eq 0 ]; then
+    row "parity on the GPU" SKIP "no torchvision beside torch (parity-gpu.txt)"
+  else
+    row "parity on the GPU" PASS "$passed models within tolerance, $skipped skipped"
+  fi
+  grep -E '^parity|MISMATCH' "$out/parity-gpu.txt"
 fi
 
 # 6. compute-sanitizer memcheck: some sandboxes refuse it ("Device not supported").

@@ -291,6 +291,9 @@ def main():
     p.add_argument("--seed", type=int, default=None, help="default: fresh from os.urandom")
     p.add_argument("--lr", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu",
+                   help="kestrel's device (cpu | cuda | cuda:N); PyTorch's reference stays on "
+                   "the CPU in float64")
     p.add_argument("--check-threads", action="store_true",
                    help="also require the same bytes from kestrel on 1 and 2 threads")
     p.add_argument("--workdir", default=None, help="keep the files here (default: a temp dir)")
@@ -327,7 +330,7 @@ def main():
     safetensors_io.save(f["weights"], model.state_dict())
     safetensors_io.save(f["input"], {"images": images, "labels": labels})
     common = ["--dataset", dataset, "--weights", f["weights"], "--input", f["input"],
-              "--threads", str(args.threads)]
+              "--device", args.device, "--threads", str(args.threads)]
     c = Checker(args.torch_factor)
 
     # The reference is PyTorch in float64 on the same float32 weights and batch; PyTorch's own
@@ -416,7 +419,8 @@ def main():
         z = wide(images.double())
         torch32 = rel_err(loaded.eval()(images), z)
     run_kestrel(args, kmodel, "--dataset", dataset, "--weights", f["after"], "--input",
-                f["input"], "--threads", str(args.threads), "--out", f["eval"])
+                f["input"], "--device", args.device, "--threads", str(args.threads), "--out",
+                f["eval"])
     c.check("eval logits of kestrel's weights, torch's load", rel_err(
         safetensors_io.load(f["eval"])["logits"], z), args.fwd_tol, torch32)
 
