@@ -73,13 +73,14 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=86"
 # took 269 s here on its own (272 s at -O3), against 493 s for the other 1007 tests together on
 # two cores, and it ran last and alone; the code it drives (trainer, models, checkpoints,
 # report, lab.sh's splicing) is in the unit and CLI tests that do run here. Also left out: the
-# parity runs of the larger models against PyTorch (every ImageNet form, GoogLeNet's and
-# DenseNet's CIFAR forms), 20 to 60 s each at -O3 and several times that sanitized; the
-# sanitized run keeps resnet20's, the CIFAR ViT's, MobileNetV2's and EfficientNet's CIFAR forms,
-# which go through every layer type the others use but the 7x7 stems and ceil-mode pools.
+# parity runs of the larger models against PyTorch (every ImageNet form, ResNet-18's,
+# GoogLeNet's and DenseNet's CIFAR forms), 11 to 33 s each at -O3 and several times that
+# sanitized; the sanitized run keeps resnet20's, the CIFAR ViT's, MobileNetV2's and
+# EfficientNet's CIFAR forms, which go through every layer type the others use but the 7x7
+# stems and ceil-mode pools.
 status=0
 ctest --test-dir "$build_dir" --output-on-failure -j 2 --timeout 600 \
-  -E '^(cli\.lab_fresh_run|parity\..*_imagenet|parity\.(googlenet|densenet121)_cifar)$' ||
+  -E '^(cli\.lab_fresh_run|parity\..*_imagenet|parity\.(resnet18|googlenet|densenet121)_cifar)$' ||
   status=1
 if [ -n "$(ls -A "$logs")" ]; then
   echo "test.sh: sanitizer reports ($logs):" >&2
