@@ -71,7 +71,7 @@ TEST(ParamStarts, ConvAndLinearOptionsDrawTheirOwnStartsUnderEveryScheme) {
     for (const nn::NamedTensor& p : g->named_parameters()) m[p.name] = moments(p.tensor);
 
     EXPECT_NEAR(m["normal.weight"].stddev, 0.01, 0.03 * 0.01);
-    EXPECT_NEAR(m["normal.weight"].mean, 0.0, 0.03 * 0.01);
+    EXPECT_NEAR(m["normal.weight"].mean, 0.0, 0.05 * 0.01);  // 6.8 standard errors
     EXPECT_EQ(m["normal.bias"].max_abs, 0.0);
     // kaiming_normal_(mode="fan_in", nonlinearity="relu"): sqrt(2 / (64 * 3 * 3)).
     const double fan_in_std = std::sqrt(2.0 / (64.0 * 9.0));
@@ -83,7 +83,7 @@ TEST(ParamStarts, ConvAndLinearOptionsDrawTheirOwnStartsUnderEveryScheme) {
     EXPECT_LE(m["fc.weight"].max_abs, 0.05);
     EXPECT_GT(m["fc.weight"].max_abs, 0.0499);
     EXPECT_NEAR(m["fc.weight"].stddev, 0.05 / std::sqrt(3.0), 0.01 * 0.05 / std::sqrt(3.0));
-    EXPECT_NEAR(m["fc.bias"].stddev, 1e-6, 0.1e-6);
+    EXPECT_NEAR(m["fc.bias"].stddev, 1e-6, 0.15e-6);  // 1,000 draws: 6.7 standard errors
   }
 }
 

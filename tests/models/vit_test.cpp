@@ -170,7 +170,7 @@ TEST(Vit, FixedStartsAreTorchvisions) {
       // xavier_uniform_ on [384, 192] or [192, 384]: std = sqrt(2 / 576), 73,728 draws.
       EXPECT_NEAR(stddev(v), std::sqrt(2.0 / 576.0), 0.002) << p.name;
     } else if (p.name == b0 + "mlp.0.bias") {
-      EXPECT_NEAR(stddev(v), 1e-6, 0.15e-6);  // N(0, 1e-6^2), 384 draws
+      EXPECT_NEAR(stddev(v), 1e-6, 0.25e-6);  // N(0, 1e-6^2), 384 draws: 7 standard errors
     } else if (p.name == "conv_proj.weight") {
       // N(0, 1 / fan_in), fan_in 3 * 4 * 4: std 0.144, 9,216 draws.
       EXPECT_NEAR(stddev(v), std::sqrt(1.0 / 48.0), 0.006);
