@@ -3,40 +3,22 @@
 // definition, computed here in float64 (torchvision's model-specific starts rely on them).
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
-#include <vector>
 
 #include "engine/init/init.hpp"
 #include "engine/nn/conv2d.hpp"
 #include "engine/nn/flatten.hpp"
 #include "engine/nn/graph.hpp"
 #include "engine/nn/linear.hpp"
+#include "tests/support/moments.hpp"
 #include "tests/support/random.hpp"
 
 namespace kestrel {
 namespace {
 
 using nn::ParamInit;
-
-struct Moments {
-  double mean = 0, stddev = 0, max_abs = 0;
-};
-
-Moments moments(const Tensor& t) {
-  const std::vector<float> v = t.to_vector();
-  Moments m;
-  for (float x : v) m.mean += x;
-  m.mean /= static_cast<double>(v.size());
-  for (float x : v) {
-    m.stddev += (x - m.mean) * (x - m.mean);
-    m.max_abs = std::max(m.max_abs, std::abs(static_cast<double>(x)));
-  }
-  m.stddev = std::sqrt(m.stddev / static_cast<double>(v.size() - 1));
-  return m;
-}
 
 std::unique_ptr<nn::Graph> graph_with_fixed_starts() {
   auto g = std::make_unique<nn::Graph>();
@@ -67,8 +49,8 @@ TEST(ParamStarts, ConvAndLinearOptionsDrawTheirOwnStartsUnderEveryScheme) {
     auto g = graph_with_fixed_starts();
     g->build(ctx, Shape{32, 4, 4}, 1, 1000);
     g->initialize(ctx, scheme, test::test_seed());
-    std::map<std::string, Moments> m;
-    for (const nn::NamedTensor& p : g->named_parameters()) m[p.name] = moments(p.tensor);
+    std::map<std::string, test::Moments> m;
+    for (const nn::NamedTensor& p : g->named_parameters()) m[p.name] = test::moments(p.tensor);
 
     EXPECT_NEAR(m["normal.weight"].stddev, 0.01, 0.03 * 0.01);
     EXPECT_NEAR(m["normal.weight"].mean, 0.0, 0.05 * 0.01);  // 6.8 standard errors

@@ -6,20 +6,17 @@
 // (ctest parity.*).
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <map>
 #include <random>
 #include <string>
-#include <vector>
 
 #include "engine/init/init.hpp"
 #include "engine/nn/summary.hpp"
-#include "engine/ops/cross_entropy.hpp"
-#include "kernels/cpu/parallel.hpp"
 #include "models/registry.hpp"
+#include "tests/support/moments.hpp"
 #include "tests/support/random.hpp"
+#include "tests/support/thread_determinism.hpp"
 
 namespace kestrel {
 namespace {
@@ -134,22 +131,6 @@ TEST(MobileNets, DropPathRatesRiseLinearlyOverTheSixteenBlocks) {
   EXPECT_FALSE(rates.count("features.1.0.stochastic_depth"));
 }
 
-struct Moments {
-  double stddev = 0, max_abs = 0;
-};
-
-Moments moments(const Tensor& t) {
-  const std::vector<float> v = t.to_vector();
-  double sum = 0, sq = 0, max_abs = 0;
-  for (float x : v) sum += x;
-  const double mean = sum / static_cast<double>(v.size());
-  for (float x : v) {
-    sq += (x - mean) * (x - mean);
-    max_abs = std::max(max_abs, std::abs(static_cast<double>(x)));
-  }
-  return {std::sqrt(sq / static_cast<double>(v.size() - 1)), max_abs};
-}
-
 TEST(MobileNets, StartsAreTorchvisionsUnderEveryScheme) {
   for (const auto scheme : {init::InitScheme::PyTorchDefault, init::InitScheme::XavierUniform}) {
     for (const char* name : {"mobilenet_v2", "efficientnet_b0"}) {
@@ -158,7 +139,7 @@ TEST(MobileNets, StartsAreTorchvisionsUnderEveryScheme) {
       g->build(ctx, 1);
       g->initialize(ctx, scheme, test::test_seed());
       for (const nn::NamedTensor& p : g->named_parameters()) {
-        const Moments m = moments(p.tensor);
+        const test::Moments m = test::moments(p.tensor);
         const Shape& s = p.tensor.shape();
         if (p.name == "classifier.1.weight") {
           if (std::string(name) == "mobilenet_v2") {
@@ -193,24 +174,7 @@ TEST(MobileNets, TrainingStepIsTheSameOnOneAndTwoThreads) {
     g->initialize(ctx, init::InitScheme::PyTorchDefault, gen());
     const Tensor x = test::random_tensor(Shape{2, 3, 32, 32}, gen);
     const Tensor labels = test::random_labels(2, 10, gen);
-    std::vector<std::vector<float>> logits, grads;
-    for (int threads : {1, 2}) {
-      cpu::set_num_threads(threads);
-      Tensor z = g->forward(ctx, x, /*training=*/true, 5);
-      logits.push_back(z.to_vector());
-      ops::cross_entropy_forward_backward(ctx, z, labels, &z);
-      g->backward(ctx, z);
-      grads.push_back(g->gradients().to_vector());
-    }
-    cpu::set_num_threads(0);
-    ASSERT_EQ(logits[0].size(), logits[1].size());
-    EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * sizeof(float)),
-              0);
-    ASSERT_EQ(grads[0].size(), grads[1].size());
-    EXPECT_EQ(std::memcmp(grads[0].data(), grads[1].data(), grads[0].size() * sizeof(float)), 0);
-    double norm = 0;
-    for (float v : grads[0]) norm += static_cast<double>(v) * v;
-    EXPECT_GT(norm, 0.0);
+    test::expect_same_step_on_one_and_two_threads(ctx, *g, x, labels, 5);
   }
 }
 

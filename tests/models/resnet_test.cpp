@@ -7,17 +7,15 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "engine/init/init.hpp"
-#include "engine/ops/cross_entropy.hpp"
-#include "kernels/cpu/parallel.hpp"
 #include "models/registry.hpp"
 #include "tests/support/random.hpp"
+#include "tests/support/thread_determinism.hpp"
 
 namespace kestrel {
 namespace {
@@ -175,22 +173,7 @@ TEST(Resnet, Resnet20StepIsTheSameOnOneAndTwoThreads) {
   g->initialize(ctx, init::InitScheme::PyTorchDefault, gen());
   const Tensor x = test::random_tensor(Shape{4, 3, 32, 32}, gen);
   const Tensor labels = test::random_labels(4, 10, gen);
-  std::vector<std::vector<float>> logits, grads, state;
-  for (int threads : {1, 2}) {
-    cpu::set_num_threads(threads);
-    Tensor z = g->forward(ctx, x, /*training=*/true, 0);
-    logits.push_back(z.to_vector());
-    ops::cross_entropy_forward_backward(ctx, z, labels, &z);
-    g->backward(ctx, z);
-    grads.push_back(g->gradients().to_vector());
-  }
-  cpu::set_num_threads(0);
-  EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * sizeof(float)), 0);
-  ASSERT_EQ(grads[0].size(), grads[1].size());
-  EXPECT_EQ(std::memcmp(grads[0].data(), grads[1].data(), grads[0].size() * sizeof(float)), 0);
-  double norm = 0;
-  for (float v : grads[0]) norm += static_cast<double>(v) * v;
-  EXPECT_GT(norm, 0.0);  // a step that moved nothing would pass the comparison trivially
+  test::expect_same_step_on_one_and_two_threads(ctx, *g, x, labels, 0);
 }
 
 }  // namespace

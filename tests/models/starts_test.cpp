@@ -4,42 +4,25 @@
 // classifier's weight nn.Linear's default and its bias 0. Statistics in float64 over the draws.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
-#include <vector>
 
 #include "engine/init/init.hpp"
 #include "models/registry.hpp"
+#include "tests/support/moments.hpp"
 #include "tests/support/random.hpp"
 
 namespace kestrel {
 namespace {
 
-struct Moments {
-  double stddev = 0, max_abs = 0;
-};
-
-Moments moments(const Tensor& t) {
-  const std::vector<float> v = t.to_vector();
-  double sum = 0, sq = 0, max_abs = 0;
-  for (float x : v) sum += x;
-  const double mean = sum / static_cast<double>(v.size());
-  for (float x : v) {
-    sq += (x - mean) * (x - mean);
-    max_abs = std::max(max_abs, std::abs(static_cast<double>(x)));
-  }
-  return {std::sqrt(sq / static_cast<double>(v.size() - 1)), max_abs};
-}
-
-std::map<std::string, Moments> initialised(const char* model, init::InitScheme scheme) {
+std::map<std::string, test::Moments> initialised(const char* model, init::InitScheme scheme) {
   Context ctx;
   auto g = models::build_model(model, models::ModelInput{3, 32, 32, 10});
   g->build(ctx, 1);
   g->initialize(ctx, scheme, test::test_seed());
-  std::map<std::string, Moments> out;
-  for (const nn::NamedTensor& p : g->named_parameters()) out[p.name] = moments(p.tensor);
+  std::map<std::string, test::Moments> out;
+  for (const nn::NamedTensor& p : g->named_parameters()) out[p.name] = test::moments(p.tensor);
   return out;
 }
 
