@@ -40,7 +40,7 @@ struct TrainFlags {
   std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
   std::string out = "runs", name, resume, gpus, profile_steps, graph = "auto";
   double dist_timeout = 300.0, dist_bucket_mb = 25.0, target_accuracy = 0.0, ema = 0.0;
-  int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0, sync_every = 0;
+  int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0, test_limit = 0, sync_every = 0;
   float lr = 0, momentum = 0, weight_decay = 0, label_smoothing = 0, clip_norm = 0;
   int crop_padding = 0, threads = 0;
   uint64_t seed = 0;
@@ -169,6 +169,7 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (f.lab_normalization) c.lab_normalization = true;
   if (f.drop_last) c.drop_last = true;
   if (given("--train-limit")) c.train_limit = f.train_limit;
+  if (given("--test-limit")) c.test_limit = f.test_limit;
   if (given("--seed")) c.seed = f.seed;
   if (given("--dist-bucket-mb")) c.dist_bucket_mb = f.dist_bucket_mb;
   if (given("--target-accuracy")) c.target_top1 = f.target_accuracy / 100.0;
@@ -376,6 +377,11 @@ void register_train_command(CLI::App& app) {
   cmd->add_flag("--lab-normalization", f->lab_normalization, "Normalise with (0.5, 0.5)");
   cmd->add_flag("--drop-last", f->drop_last, "Drop the last partial batch of each epoch");
   cmd->add_option("--train-limit", f->train_limit, "Train on the first N images only")
+      ->check(integer())
+      ->check(non_negative());
+  cmd->add_option("--test-limit", f->test_limit,
+                  "Evaluate on the first N test images only (a quick run's metrics; kestrel eval "
+                  "still scores the whole test split)")
       ->check(integer())
       ->check(non_negative());
   cmd->add_option("--target-accuracy", f->target_accuracy,

@@ -26,6 +26,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"lab_normalization", lab_normalization},
           {"drop_last", drop_last},
           {"train_limit", train_limit},
+          {"test_limit", test_limit},
           {"seed", seed},
           {"device", device},
           {"deterministic", deterministic},
@@ -61,6 +62,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     c.lab_normalization = j.value("lab_normalization", c.lab_normalization);
     c.drop_last = j.value("drop_last", c.drop_last);
     c.train_limit = j.value("train_limit", c.train_limit);
+    c.test_limit = j.value("test_limit", c.test_limit);
     c.seed = j.value("seed", c.seed);
     c.device = j.value("device", c.device);
     c.deterministic = j.value("deterministic", c.deterministic);

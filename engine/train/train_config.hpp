@@ -35,6 +35,7 @@ struct TrainConfig {
   bool lab_normalization = false;  // (0.5, 0.5) as the lab did, instead of the data set's stats
   bool drop_last = false;
   int64_t train_limit = 0;  // > 0: train on the first N training images only
+  int64_t test_limit = 0;   // > 0: evaluate on the first N test images only
   uint64_t seed = 0;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   bool deterministic = false;

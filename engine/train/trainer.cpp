@@ -71,6 +71,7 @@ void check_config(const TrainConfig& c) {
   KESTREL_CHECK(c.warmup_epochs >= 0 && c.warmup_epochs < c.epochs,
                 "--warmup-epochs must be in [0, epochs), got {}", c.warmup_epochs);
   KESTREL_CHECK(c.train_limit >= 0, "--train-limit must be >= 0, got {}", c.train_limit);
+  KESTREL_CHECK(c.test_limit >= 0, "--test-limit must be >= 0, got {}", c.test_limit);
   KESTREL_CHECK(c.graph == "auto" || c.graph == "on" || c.graph == "off",
                 "--graph must be auto, on or off, got '{}'", c.graph);
   KESTREL_CHECK(c.sync_every >= 0, "--sync-every must be >= 0 (0: automatic), got {}",
@@ -152,7 +153,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   // Data, on the training device once.
   const data::ImageDataset train_set = first_images(
       data::load_dataset(config.dataset, "train", config.data_dir), config.train_limit);
-  const data::ImageDataset test_set = data::load_dataset(config.dataset, "test", config.data_dir);
+  const data::ImageDataset test_set = first_images(
+      data::load_dataset(config.dataset, "test", config.data_dir), config.test_limit);
   const auto stats = config.lab_normalization
                          ? data::lab_normalization(static_cast<int>(train_set.channels()))
                          : data::dataset_normalization(config.dataset);
