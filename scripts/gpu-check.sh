@@ -124,9 +124,11 @@ done
 # configuration without CUDA and cuDNN (no nvcc on the PATH, say) stops here: every stage
 # after it would fail for that one reason.
 if timeout "$(cap "$build_timeout")" cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-     -DCMAKE_CUDA_ARCHITECTURES="$arch" "${prefix_args[@]}" >"$out/configure.log" 2>&1 &&
+     -DCMAKE_CUDA_ARCHITECTURES="$arch" -DKESTREL_CTEST_PER_CASE=ON "${prefix_args[@]}" \
+     >"$out/configure.log" 2>&1 &&
    grep -q -- '--   cuDNN  *[0-9]' "$out/configure.log" &&
-   timeout "$(cap "$build_timeout")" cmake --build "$build" -j "$jobs" --target kestrel kestrel_tests \
+   timeout "$(cap "$build_timeout")" cmake --build "$build" -j "$jobs" \
+     --target kestrel kestrel_tests kestrel_tests_ctest_list \
      >"$out/build.log" 2>&1; then
   row "build (sm_$arch, Release)" PASS "$(elapsed)"
 else
@@ -167,7 +169,8 @@ if in_budget "kestrel devices --self-test"; then
   fi
 fi
 
-# 2. The GPU suites, required to run, one process per test (ctest): a kernel that faults
+# 2. The GPU suites, required to run, one process per test case (ctest, the build's
+# -DKESTREL_CTEST_PER_CASE=ON; CI runs one per suite): a kernel that faults
 # leaves a sticky error that would fail every later test of its process. cuDNN's and
 # cuBLASLt's own error logs go to each test's output (a first run's failures should explain
 # themselves: there may be no time for a second).
