@@ -50,13 +50,14 @@ else()
 endif()
 
 # CUDA toolkit: optional. Architectures default to an explicit list ('native' fails on a
-# machine without a GPU); 90 is the H100/H200.
+# machine without a GPU); 90 is the H100/H200. -DCMAKE_CUDA_ARCHITECTURES=... or CMake's own
+# CUDAARCHS environment variable choose others (.ci/run compiles for 90 only).
 set(KESTREL_HAVE_CUDA OFF)
 if(KESTREL_CUDA)
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
-    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
       set(CMAKE_CUDA_ARCHITECTURES 75 80 86 89 90)
     endif()
     enable_language(CUDA)
