@@ -9,7 +9,7 @@ import re
 import sys
 
 root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".")
-tag = re.compile(r"\b([a-z]+[0-9]+[a-z]?)(?:-runs|\.err|\.out|\.txt|-out)\b")
+tag = re.compile(r"\b([a-z]+[0-9]+[a-z]?)(?:-runs|\.err|\.out|\.txt|\.svg|-out)\b")
 uses = collections.defaultdict(set)
 text = (root / "tests/CMakeLists.txt").read_text()
 for m in re.finditer(r"add_test\(NAME (\S+)(.*?)(?=\nadd_test|\nset_tests|\n#|\Z)", text, re.S):

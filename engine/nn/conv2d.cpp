@@ -1,5 +1,7 @@
 #include "engine/nn/conv2d.hpp"
 
+#include <fmt/format.h>
+
 #include "engine/nn/batch_norm.hpp"
 #include "engine/nn/summary.hpp"
 #include "engine/ops/dispatch.hpp"
@@ -82,6 +84,17 @@ int64_t Conv2d::multiply_adds(const Shape& input) const {
 void Conv2d::describe(LayerSummary& row) const {
   row.kernel = kernel_size_;
   row.stride = spec_.stride_h;
+}
+
+std::string Conv2d::label() const {
+  std::string out =
+      fmt::format("Conv2d {}x{}/{} {}", kernel_size_, kernel_size_, spec_.stride_h, out_channels_);
+  if (spec_.groups > 1 && spec_.groups == in_channels_) {
+    out += " depthwise";
+  } else if (spec_.groups > 1) {
+    out += fmt::format(" g{}", spec_.groups);
+  }
+  return out;
 }
 
 int64_t Conv2d::eval_fold_numel(const Layer& next) const {

@@ -35,6 +35,7 @@ class Conv2d : public UnaryLayer {
                 const StepInfo& step) override;
   int64_t multiply_adds(const Shape& input) const override;
   void describe(LayerSummary& row) const override;
+  std::string label() const override;
   // A BatchNorm2d with running statistics folds in: W' = W * s, b' = beta + (b - mean) * s,
   // s = gamma / sqrt(var + eps) per output channel (kernels/common/batch_norm_fold.hpp),
   // computed from the current values at every folded pass.

@@ -1,5 +1,7 @@
 #include "engine/nn/drop_path.hpp"
 
+#include <fmt/format.h>
+
 #include "engine/nn/summary.hpp"
 #include "kernels/common/error.hpp"
 
@@ -29,5 +31,7 @@ void DropPath::backward(const Context& ctx, const Tensor& x, const Tensor& y, co
 }
 
 void DropPath::describe(LayerSummary& row) const { row.dropout = p_; }
+
+std::string DropPath::label() const { return fmt::format("StochasticDepth {:g}", p_); }
 
 }  // namespace kestrel::nn

@@ -1,5 +1,7 @@
 #include "engine/nn/dropout.hpp"
 
+#include <fmt/format.h>
+
 #include "engine/nn/summary.hpp"
 #include "kernels/common/error.hpp"
 
@@ -29,5 +31,7 @@ void Dropout::backward(const Context& ctx, const Tensor& x, const Tensor& y, con
 }
 
 void Dropout::describe(LayerSummary& row) const { row.dropout = p_; }
+
+std::string Dropout::label() const { return fmt::format("Dropout {:g}", p_); }
 
 }  // namespace kestrel::nn

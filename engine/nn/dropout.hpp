@@ -23,6 +23,7 @@ class Dropout : public UnaryLayer {
   Aliasing aliasing() const override { return Aliasing::InPlace; }
   bool backward_needs_input() const override { return false; }
   void describe(LayerSummary& row) const override;
+  std::string label() const override;
   void disable_dropout() override { p_ = 0.0f; }
 
   float p() const { return p_; }

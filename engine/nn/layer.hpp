@@ -205,6 +205,10 @@ class Layer {
   }
   // Fills what a summary row knows only from the layer (window, stride, dropout probability).
   virtual void describe(LayerSummary& row) const { (void)row; }
+  // A short caption for drawings of the graph: the type, and the settings that tell two
+  // layers of that type apart ("Conv2d 3x3/2 64", "MaxPool2d 3x3/2", "Dropout 0.5"); valid
+  // after setup.
+  virtual std::string label() const { return std::string(type()); }
   // Training without random drops (Graph::disable_dropout): Dropout and DropPath become the
   // identity, so a training step is a function of the weights and the batch alone.
   virtual void disable_dropout() {}

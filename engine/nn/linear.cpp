@@ -1,5 +1,7 @@
 #include "engine/nn/linear.hpp"
 
+#include <fmt/format.h>
+
 #include "engine/ops/linear.hpp"
 #include "kernels/common/error.hpp"
 
@@ -76,5 +78,7 @@ int64_t Linear::multiply_adds(const Shape& input) const {
   // One product per row: every leading dimension (N, or N * tokens).
   return input.numel() / input.dim(-1) * in_features_ * out_features_;
 }
+
+std::string Linear::label() const { return fmt::format("Linear {}", out_features_); }
 
 }  // namespace kestrel::nn

@@ -33,6 +33,7 @@ class Linear : public UnaryLayer {
   void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 const StepInfo& step) override;
   int64_t multiply_adds(const Shape& input) const override;
+  std::string label() const override;
 
   // Absorbs a ReLU that runs in place on the output: max(0, .) is applied in the product.
   bool absorb(const Layer* next) override;

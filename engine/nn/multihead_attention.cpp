@@ -1,5 +1,7 @@
 #include "engine/nn/multihead_attention.hpp"
 
+#include <fmt/format.h>
+
 #include "engine/nn/summary.hpp"
 #include "kernels/common/error.hpp"
 
@@ -102,5 +104,9 @@ int64_t MultiheadAttention::multiply_adds(const Shape& input) const {
 }
 
 void MultiheadAttention::describe(LayerSummary& row) const { row.dropout = dropout_; }
+
+std::string MultiheadAttention::label() const {
+  return fmt::format("MultiheadAttention {} heads", num_heads_);
+}
 
 }  // namespace kestrel::nn

@@ -34,6 +34,7 @@ class MultiheadAttention : public UnaryLayer {
   bool backward_needs_input() const override { return true; }
   bool backward_needs_output() const override { return false; }
   void describe(LayerSummary& row) const override;
+  std::string label() const override;
 
   int64_t embed_dim() const { return embed_dim_; }
   int64_t num_heads() const { return num_heads_; }

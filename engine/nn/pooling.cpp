@@ -1,5 +1,7 @@
 #include "engine/nn/pooling.hpp"
 
+#include <fmt/format.h>
+
 #include "engine/nn/summary.hpp"
 #include "kernels/common/error.hpp"
 
@@ -97,6 +99,18 @@ void MaxPool2d::describe(LayerSummary& row) const {
 void AvgPool2d::describe(LayerSummary& row) const {
   row.kernel = spec_.kernel_h;
   row.stride = spec_.stride_h;
+}
+
+std::string MaxPool2d::label() const {
+  return fmt::format("MaxPool2d {}x{}/{}", spec_.kernel_h, spec_.kernel_w, spec_.stride_h);
+}
+
+std::string AvgPool2d::label() const {
+  return fmt::format("AvgPool2d {}x{}/{}", spec_.kernel_h, spec_.kernel_w, spec_.stride_h);
+}
+
+std::string AdaptiveAvgPool2d::label() const {
+  return fmt::format("AdaptiveAvgPool2d {}x{}", output_h_, output_w_);
 }
 
 }  // namespace kestrel::nn

@@ -26,6 +26,7 @@ class MaxPool2d : public UnaryLayer {
                 const StepInfo& step) override;
   bool backward_needs_input() const override { return false; }
   void describe(LayerSummary& row) const override;
+  std::string label() const override;
 
   const ops::Pool2dSpec& spec() const { return spec_; }
 
@@ -46,6 +47,7 @@ class AvgPool2d : public UnaryLayer {
                 const StepInfo& step) override;
   bool backward_needs_input() const override { return false; }
   void describe(LayerSummary& row) const override;
+  std::string label() const override;
 
   const ops::Pool2dSpec& spec() const { return spec_; }
 
@@ -63,6 +65,7 @@ class AdaptiveAvgPool2d : public UnaryLayer {
   void backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx,
                 const StepInfo& step) override;
   bool backward_needs_input() const override { return false; }
+  std::string label() const override;
 
  private:
   int output_h_, output_w_;
