@@ -27,6 +27,7 @@
 #include "engine/runtime/gpu_info.hpp"
 #include "engine/train/evaluate.hpp"
 #include "engine/train/multi_gpu.hpp"
+#include "engine/train/tta.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "models/datasets.hpp"
 
@@ -38,7 +39,7 @@ namespace {
 // resuming, the configuration the run was saved with.
 struct TrainFlags {
   std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
-  std::string out = "runs", name, resume, gpus, profile_steps, graph = "auto";
+  std::string out = "runs", name, resume, gpus, profile_steps, graph = "auto", tta = "none";
   double dist_timeout = 300.0, dist_bucket_mb = 25.0, target_accuracy = 0.0, ema = 0.0;
   int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0, test_limit = 0, sync_every = 0;
   float lr = 0, momentum = 0, weight_decay = 0, label_smoothing = 0, clip_norm = 0;
@@ -170,6 +171,7 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (f.drop_last) c.drop_last = true;
   if (given("--train-limit")) c.train_limit = f.train_limit;
   if (given("--test-limit")) c.test_limit = f.test_limit;
+  if (given("--tta")) c.tta = f.tta;
   if (given("--seed")) c.seed = f.seed;
   if (given("--dist-bucket-mb")) c.dist_bucket_mb = f.dist_bucket_mb;
   if (given("--target-accuracy")) c.target_top1 = f.target_accuracy / 100.0;
@@ -220,7 +222,7 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
 }
 
 struct EvalFlags {
-  std::string checkpoint, model, dataset, data_dir = "data", device = "auto";
+  std::string checkpoint, model, dataset, data_dir = "data", device = "auto", tta;
   int64_t batch = 256;
   bool raw = false;
 };
@@ -247,16 +249,25 @@ void run_eval(const EvalFlags& f) {
     for (const auto& p : graph->named_parameters()) trainable.emplace_back(p.name, p.tensor);
     checkpoint::restore_ema(loaded, trainable);
   }
-  // The run's normalisation: the lab's when the run used it, else the data set's statistics.
+  // The run's normalisation (the lab's when the run used it, else the data set's statistics)
+  // and its test-time augmentation, unless --tta chooses another.
   bool lab = false;
-  if (!loaded.state.config.empty())
-    lab = nlohmann::json::parse(loaded.state.config).value("lab_normalization", false);
+  std::string tta = "none";
+  if (!loaded.state.config.empty()) {
+    const auto config = nlohmann::json::parse(loaded.state.config);
+    lab = config.value("lab_normalization", false);
+    tta = config.value("tta", tta);
+  }
+  if (!f.tta.empty()) tta = f.tta;
   const auto stats = lab ? data::lab_normalization(static_cast<int>(test.channels()))
                          : data::dataset_normalization(dataset);
   data::BatchLoader loader(test, ctx, data::LoaderOptions::for_evaluation(f.batch, stats));
-  const train::EvalResult eval = train::evaluate(ctx, *graph, loader, test.classes);
-  fmt::print("{} ({}, epoch {}) on {} test{}: top-1 {:.2f}%", f.checkpoint, model,
+  const train::Tta views = train::parse_tta(tta);
+  const train::EvalResult eval =
+      train::evaluate(ctx, *graph, loader, test.classes, /*comm=*/nullptr, views);
+  fmt::print("{} ({}, epoch {}) on {} test{}{}: top-1 {:.2f}%", f.checkpoint, model,
              loaded.state.epoch, dataset, averaged ? " with the averaged weights" : "",
+             views == train::Tta::None ? "" : fmt::format(", test-time augmentation {}", tta),
              100.0 * eval.top1);
   if (eval.top5 >= 0.0) fmt::print(", top-5 {:.2f}%", 100.0 * eval.top5);
   fmt::print(", macro-F1 {:.4f}, loss {:.4f} ({} images, {:.1f} s on {})\n",
@@ -384,6 +395,10 @@ void register_train_command(CLI::App& app) {
                   "still scores the whole test split)")
       ->check(integer())
       ->check(non_negative());
+  cmd->add_option("--tta", f->tta,
+                  "Test-time augmentation at each evaluation: none | flip | flip-translate "
+                  "(logits averaged over 1, 2 or 6 views)")
+      ->check(CLI::IsMember({"none", "flip", "flip-translate"}));
   cmd->add_option("--target-accuracy", f->target_accuracy,
                   "Stop once the test top-1 reaches PCT percent after an epoch, and print the "
                   "training time it took (0: off)")
@@ -446,6 +461,9 @@ void register_eval_command(CLI::App& app) {
   cmd->add_option("--device", f->device, "auto | cpu | cuda | cuda:N (auto)");
   cmd->add_flag("--raw", f->raw,
                 "Evaluate the trained weights, not their moving average (a run with --ema)");
+  cmd->add_option("--tta", f->tta,
+                  "Test-time augmentation: none | flip | flip-translate (default: the run's)")
+      ->check(CLI::IsMember({"none", "flip", "flip-translate"}));
   cmd->callback([f] { run_eval(*f); });
 }
 

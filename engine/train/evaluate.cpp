@@ -10,6 +10,7 @@
 #include "engine/ops/classification.hpp"
 #include "engine/ops/row_dispatch.hpp"
 #include "engine/ops/step_tally.hpp"
+#include "engine/ops/tta_views.hpp"
 #include "engine/train/step_ledger.hpp"
 #include "kernels/common/eval_tally.hpp"
 #include "engine/runtime/nvtx.hpp"
@@ -85,8 +86,40 @@ T* as_structs(Tensor& t) {
 
 }  // namespace
 
+namespace {
+
+// The logits of one batch: the graph's, or with test-time augmentation the weighted sum of its
+// logits over the views, in `averaged` (views and averaged: buffers for a whole batch).
+Tensor batch_logits(const Context& ctx, nn::Graph& graph, const Tensor& images,
+                    const std::vector<TtaView>& views, Tensor& view_images, Tensor& averaged) {
+  if (views.size() == 1) return graph.forward(ctx, images, /*training=*/false, /*step=*/0);
+  const int64_t n = images.shape()[0];
+  if (!view_images.defined()) {
+    Shape shape = images.shape();
+    shape[0] = graph.batch_size();
+    view_images = Tensor::empty(shape, DType::F32, ctx.device());
+  }
+  Tensor view = view_images.slice(0, n);
+  Tensor sum;
+  for (size_t k = 0; k < views.size(); ++k) {
+    const TtaView& v = views[k];
+    const bool identity = v.dy == 0 && v.dx == 0 && !v.flip;
+    if (!identity) ops::shift_flip(ctx, images, view, v.dy, v.dx, v.flip);
+    const Tensor logits =
+        graph.forward(ctx, identity ? images : view, /*training=*/false, /*step=*/0);
+    if (!averaged.defined())
+      averaged = Tensor::empty(Shape{graph.batch_size(), logits.shape()[1]}, DType::F32,
+                               ctx.device());
+    sum = averaged.slice(0, n);
+    ops::add_weighted(ctx, logits, v.weight, k == 0, sum);
+  }
+  return sum;
+}
+
+}  // namespace
+
 EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loader, int classes,
-                    dist::Communicator* comm) {
+                    dist::Communicator* comm, Tta tta) {
   NvtxRange range("evaluate");
   KESTREL_CHECK(loader.options().purpose == data::LoaderPurpose::Evaluation,
                 "evaluate: the loader augments or shuffles; use an evaluation loader");
@@ -102,10 +135,12 @@ EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loa
   Tensor records = zeroed_structs<kernels::EvalRecord>(ctx, capacity);
   Tensor predicted = Tensor::empty(Shape{graph.batch_size()}, DType::I32, ctx.device());
   Tensor top5 = Tensor::empty(Shape{graph.batch_size()}, DType::I32, ctx.device());
+  const std::vector<TtaView> views = tta_views(tta);
+  Tensor view_images, averaged;
   data::Batch batch;
   loader.start_epoch(0);
   while (loader.next(batch)) {
-    const Tensor logits = graph.forward(ctx, batch.images, /*training=*/false, /*step=*/0);
+    const Tensor logits = batch_logits(ctx, graph, batch.images, views, view_images, averaged);
     ops::cross_entropy_tally(ctx, logits, batch.labels, nullptr, {}, ledger.tally());
     ledger.record(batch.size);
     Tensor pred = predicted.slice(0, batch.size);

@@ -7,6 +7,7 @@
 #include "engine/dist/communicator.hpp"
 #include "engine/metrics/confusion_matrix.hpp"
 #include "engine/nn/graph.hpp"
+#include "engine/train/tta.hpp"
 
 namespace kestrel::train {
 
@@ -35,7 +36,9 @@ struct EvalResult {
   nlohmann::json misclassified_json() const;
 };
 
-// Runs `graph` in evaluation mode over every batch of `loader` (an evaluation loader).
+// Runs `graph` in evaluation mode over every batch of `loader` (an evaluation loader). With
+// test-time augmentation (`tta`, engine/train/tta.hpp) each batch runs once per view and the
+// figures are those of the views' weighted mean logits.
 //
 // Data parallel: each rank evaluates its shard of the split (the loader's shard_rank of
 // shard_count) and `comm` sums the shards' results, so every rank returns the whole split's
@@ -43,6 +46,6 @@ struct EvalResult {
 // misclassified examples are gathered and merged by test index, so the first
 // kMaxMisclassified are the same as one process finds.
 EvalResult evaluate(const Context& ctx, nn::Graph& graph, data::BatchLoader& loader, int classes,
-                    dist::Communicator* comm = nullptr);
+                    dist::Communicator* comm = nullptr, Tta tta = Tta::None);
 
 }  // namespace kestrel::train

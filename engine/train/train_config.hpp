@@ -36,6 +36,7 @@ struct TrainConfig {
   bool drop_last = false;
   int64_t train_limit = 0;  // > 0: train on the first N training images only
   int64_t test_limit = 0;   // > 0: evaluate on the first N test images only
+  std::string tta = "none";  // test-time augmentation at evaluation (engine/train/tta.hpp)
   uint64_t seed = 0;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   bool deterministic = false;

@@ -18,6 +18,7 @@
 #include "kernels/common/lrn.hpp"
 #include "kernels/common/optimizers.hpp"
 #include "kernels/common/pool2d.hpp"
+#include "kernels/common/tta_views.hpp"
 #include "kernels/common/scale.hpp"
 #include "kernels/common/scale_channels.hpp"
 #include "kernels/common/softmax_cross_entropy.hpp"
@@ -105,3 +106,5 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AddToEverySample)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SelectTokenForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SelectTokenBackward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ApplyDropPathMask)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ShiftFlipView)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AddWeighted)

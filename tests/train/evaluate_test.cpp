@@ -15,6 +15,7 @@
 #include "engine/data/synthetic.hpp"
 #include "engine/ops/classification.hpp"
 #include "engine/ops/cross_entropy.hpp"
+#include "engine/train/tta.hpp"
 #include "models/registry.hpp"
 
 namespace kestrel::train {
@@ -74,6 +75,72 @@ TEST(Evaluate, DeviceSumsEqualThePerBatchHostComputation) {
     EXPECT_EQ(got.misclassified[k].label, wrong[k].label);
     EXPECT_EQ(got.misclassified[k].predicted, wrong[k].predicted);
     EXPECT_EQ(got.misclassified[k].confidence, wrong[k].confidence);
+  }
+}
+
+// Test-time augmentation: each batch's figures are those of the views' weighted mean logits.
+// The oracle builds each view on the host (mirror and a one-pixel reflected shift written out
+// here), runs the model on it, averages in float64 and takes the loss and argmax from that.
+TEST(Evaluate, TestTimeAugmentationScoresTheViewsMeanLogits) {
+  Context ctx;
+  const data::ImageDataset set = data::make_synthetic(150, 1, 28, 28, 10, 5);
+  auto graph = models::build_model("lenet5", models::ModelInput{1, 28, 28, 10});
+  constexpr int64_t kBatch = 64;  // 150 = 2 x 64 + 22
+  graph->build(ctx, kBatch);
+  graph->initialize(ctx, init::InitScheme::PyTorchDefault, 9);
+  const auto options = data::LoaderOptions::for_evaluation(kBatch, data::lab_normalization(1));
+  for (Tta tta : {Tta::Flip, Tta::FlipTranslate}) {
+    SCOPED_TRACE(tta_name(tta));
+    data::BatchLoader loader(set, ctx, options);
+    const EvalResult got = evaluate(ctx, *graph, loader, 10, nullptr, tta);
+    const EvalResult plain = [&] {
+      data::BatchLoader l(set, ctx, options);
+      return evaluate(ctx, *graph, l, 10);
+    }();
+
+    data::BatchLoader again(set, ctx, options);
+    again.start_epoch(0);
+    double loss_sum = 0.0;
+    int64_t samples = 0, hits = 0, near_ties = 0;
+    data::Batch batch;
+    while (again.next(batch)) {
+      const int64_t n = batch.size, hw = 28 * 28;
+      std::vector<double> mean(static_cast<size_t>(n * 10), 0.0);
+      for (const TtaView& v : tta_views(tta)) {
+        Tensor view = Tensor::empty(Shape{n, 1, 28, 28});
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t y = 0; y < 28; ++y)
+            for (int64_t x = 0; x < 28; ++x) {
+              int64_t sy = y + v.dy, sx = (v.flip ? 27 - x : x) + v.dx;
+              sy = sy < 0 ? -sy : (sy > 27 ? 54 - sy : sy);
+              sx = sx < 0 ? -sx : (sx > 27 ? 54 - sx : sx);
+              view.data<float>()[i * hw + y * 28 + x] = batch.images.data<float>()[i * hw + sy * 28 + sx];
+            }
+        const Tensor logits = graph->forward(ctx, view, false, 0);
+        for (int64_t k = 0; k < n * 10; ++k)
+          mean[static_cast<size_t>(k)] += double(v.weight) * double(logits.data<float>()[k]);
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const double* z = mean.data() + i * 10;
+        const int32_t label = batch.labels.data<int32_t>()[i];
+        int best = 0;
+        for (int k = 1; k < 10; ++k) best = z[k] > z[best] ? k : best;
+        double denom = 0.0, second = -1e300;
+        for (int k = 0; k < 10; ++k) {
+          denom += std::exp(z[k] - z[best]);
+          if (k != best) second = std::max(second, z[k]);
+        }
+        loss_sum += std::log(denom) - (z[label] - z[best]);
+        hits += best == label;
+        near_ties += z[best] - second < 1e-5 * std::abs(z[best]);
+      }
+      samples += n;
+    }
+    EXPECT_EQ(got.samples, 150);
+    EXPECT_NEAR(got.loss, loss_sum / double(samples), 1e-5 * loss_sum / double(samples));
+    EXPECT_NEAR(got.top1, double(hits) / double(samples), double(near_ties) / double(samples));
+    // The views change the figures (the model is not mirror-symmetric).
+    EXPECT_NE(got.loss, plain.loss);
   }
 }
 
