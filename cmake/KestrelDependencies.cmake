@@ -57,8 +57,14 @@ if(KESTREL_CUDA)
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
-    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES AND NOT DEFINED ENV{CUDAARCHS})
-      set(CMAKE_CUDA_ARCHITECTURES 75 80 86 89 90)
+    # CUDAARCHS is read here on every configure: CMake reads it only when it first finds nvcc,
+    # so a build folder configured without it would otherwise get no architecture at all.
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      if(NOT "$ENV{CUDAARCHS}" STREQUAL "")
+        set(CMAKE_CUDA_ARCHITECTURES "$ENV{CUDAARCHS}")
+      else()
+        set(CMAKE_CUDA_ARCHITECTURES 75 80 86 89 90)
+      endif()
     endif()
     enable_language(CUDA)
     # CMake 3.25 does not know nvcc 12+'s C++20 flag: teach it, then ask for C++20 as in C++.
