@@ -171,7 +171,7 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (f.drop_last) c.drop_last = true;
   if (given("--train-limit")) c.train_limit = f.train_limit;
   if (given("--test-limit")) c.test_limit = f.test_limit;
-  if (given("--tta")) c.tta = f.tta;
+  if (given("--tta")) c.tta = train::parse_tta(f.tta);
   if (given("--seed")) c.seed = f.seed;
   if (given("--dist-bucket-mb")) c.dist_bucket_mb = f.dist_bucket_mb;
   if (given("--target-accuracy")) c.target_top1 = f.target_accuracy / 100.0;

@@ -27,7 +27,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"drop_last", drop_last},
           {"train_limit", train_limit},
           {"test_limit", test_limit},
-          {"tta", tta},
+          {"tta", tta_name(tta)},
           {"seed", seed},
           {"device", device},
           {"deterministic", deterministic},
@@ -64,7 +64,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     c.drop_last = j.value("drop_last", c.drop_last);
     c.train_limit = j.value("train_limit", c.train_limit);
     c.test_limit = j.value("test_limit", c.test_limit);
-    c.tta = j.value("tta", c.tta);
+    c.tta = parse_tta(j.value("tta", tta_name(c.tta)));
     c.seed = j.value("seed", c.seed);
     c.device = j.value("device", c.device);
     c.deterministic = j.value("deterministic", c.deterministic);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/train/lr_schedule.hpp"
+#include "engine/train/tta.hpp"
 
 namespace kestrel::train {
 
@@ -36,7 +37,7 @@ struct TrainConfig {
   bool drop_last = false;
   int64_t train_limit = 0;  // > 0: train on the first N training images only
   int64_t test_limit = 0;   // > 0: evaluate on the first N test images only
-  std::string tta = "none";  // test-time augmentation at evaluation (engine/train/tta.hpp)
+  Tta tta = Tta::None;       // test-time augmentation at evaluation
   uint64_t seed = 0;
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   bool deterministic = false;

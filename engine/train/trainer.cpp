@@ -25,7 +25,6 @@
 #include "engine/train/step_graph.hpp"
 #include "engine/train/step_ledger.hpp"
 #include "engine/train/train_step.hpp"
-#include "engine/train/tta.hpp"
 #include "engine/train/weight_ema.hpp"
 
 namespace kestrel::train {
@@ -73,7 +72,6 @@ void check_config(const TrainConfig& c) {
                 "--warmup-epochs must be in [0, epochs), got {}", c.warmup_epochs);
   KESTREL_CHECK(c.train_limit >= 0, "--train-limit must be >= 0, got {}", c.train_limit);
   KESTREL_CHECK(c.test_limit >= 0, "--test-limit must be >= 0, got {}", c.test_limit);
-  (void)parse_tta(c.tta);  // names the choices when it is none of them
   KESTREL_CHECK(c.graph == "auto" || c.graph == "on" || c.graph == "off",
                 "--graph must be auto, on or off, got '{}'", c.graph);
   KESTREL_CHECK(c.sync_every >= 0, "--sync-every must be >= 0 (0: automatic), got {}",
@@ -145,7 +143,6 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   const Device device = resolve_device(config.device, comm.local_rank());
   Context ctx(device);
   ctx.set_math({.tf32 = config.tf32, .bf16 = config.bf16, .deterministic = config.deterministic});
-  const Tta tta = parse_tta(config.tta);
   // A capture needs one process that reduces nothing: a communicator's collectives (NCCL's
   // included, even with one rank) stay out of the graph.
   const bool graph_possible = ctx.is_cuda() && ranks == 1 && comm.backend() == "local";
@@ -401,13 +398,14 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     broadcast_model_state(comm, *graph);
     // With --ema the averaged weights are the ones evaluated (and chosen as best); the live
     // weights' accuracy is recorded beside them as eval_raw.
-    const EvalResult raw_eval = evaluate(ctx, *graph, eval_loader, train_set.classes, &comm, tta);
+    const EvalResult raw_eval =
+        evaluate(ctx, *graph, eval_loader, train_set.classes, &comm, config.tta);
     if (!std::isfinite(raw_eval.loss))
       return diverged("evaluation loss", epoch, raw_eval.loss, last_lr);
     EvalResult eval = raw_eval;
     if (ema) {
       ema->swap_with(ctx, graph->parameters());
-      eval = evaluate(ctx, *graph, eval_loader, train_set.classes, &comm, tta);
+      eval = evaluate(ctx, *graph, eval_loader, train_set.classes, &comm, config.tta);
       ema->swap_with(ctx, graph->parameters());
       if (!std::isfinite(eval.loss))
         return diverged("averaged weights' evaluation loss", epoch, eval.loss, last_lr);
