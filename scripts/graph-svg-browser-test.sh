@@ -12,34 +12,14 @@ set -euo pipefail
 
 kestrel=${1:?usage: graph-svg-browser-test.sh KESTREL_BINARY [WORK_DIR]}
 work=${2:-$(mktemp -d)}
-browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
-if [ -z "$browser" ]; then
-  echo "SKIP: no chromium found; scripts/install-deps.sh installs Debian's chromium"
-  exit 77
-fi
+. "$(dirname "$0")/headless-chromium.sh"
 
 rm -rf "$work"
 mkdir -p "$work"
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
 
 svg="$work/googlenet.svg"
 "$kestrel" summary googlenet --svg "$svg" >"$work/summary.log" 2>&1 ||
   fail "kestrel summary --svg failed: $(tail -n 3 "$work/summary.log")"
-
-# A fresh profile per start, nothing phoned home.
-run_browser() {
-  local profile
-  profile=$(mktemp -d)
-  timeout 120 "$browser" --headless --no-sandbox --disable-gpu --no-first-run \
-    --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$profile" "$@" 2>>"$work/chromium.log"
-  local status=$?
-  rm -rf "$profile"
-  return $status
-}
 
 dom="$work/googlenet-dom.svg"
 run_browser --dump-dom "file://$svg" >"$dom" || fail "chromium could not load $svg"

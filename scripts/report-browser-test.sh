@@ -13,18 +13,10 @@ set -euo pipefail
 
 kestrel=${1:?usage: report-browser-test.sh KESTREL_BINARY [WORK_DIR]}
 work=${2:-$(mktemp -d)}
-browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
-if [ -z "$browser" ]; then
-  echo "SKIP: no chromium found; scripts/install-deps.sh installs Debian's chromium"
-  exit 77
-fi
+. "$(dirname "$0")/headless-chromium.sh"
 
 rm -rf "$work"
 mkdir -p "$work"
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
 
 # Two small runs: a few hundred images, two epochs each, a few seconds on a CPU.
 for model in lenet5 lenet5-classic; do
@@ -38,18 +30,6 @@ single="$work/runs/lenet5-synthetic/report.html"
 compare="$work/compare.html"
 "$kestrel" report "$work/runs/lenet5-synthetic" "$work/runs/lenet5-classic-synthetic" \
   --out "$compare" >"$work/report.log" 2>&1 || fail "kestrel report failed: $(cat "$work/report.log")"
-
-# A fresh profile per start, nothing phoned home.
-run_browser() {
-  local profile
-  profile=$(mktemp -d)
-  timeout 120 "$browser" --headless --no-sandbox --disable-gpu --no-first-run \
-    --disable-background-networking --disable-component-update --disable-sync \
-    --user-data-dir="$profile" "$@" 2>>"$work/chromium.log"
-  local status=$?
-  rm -rf "$profile"
-  return $status
-}
 
 # check_dom PAGE DOM_FILE "SVG_IDS" "TOOLTIPS": the page as Chromium builds it holds each <svg>
 # by id and each data point's tooltip (series: epoch N, value).
