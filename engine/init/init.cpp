@@ -1,5 +1,6 @@
 #include "engine/init/init.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <string>
@@ -120,6 +121,15 @@ void normal(const Context& ctx, Tensor& t, float mean, float stddev, uint64_t se
 void constant(const Context& ctx, Tensor& t, float value) {
   check_fill_target("constant", ctx, t);
   t.fill(value);
+}
+
+void partial_dirac(const Context& ctx, Tensor& w) {
+  check_fill_target("partial_dirac", ctx, w);
+  KESTREL_CHECK(w.ndim() == 4, "partial_dirac: expected a convolution weight [out, in, kh, kw], got {}",
+                w.shape().str());
+  const int64_t rows = std::min(w.dim(0), w.dim(1));
+  ops::detail::launch_elementwise(
+      ctx, w.numel(), kernels::DiracRows{w.data<float>(), rows, w.dim(1), w.dim(2), w.dim(3)});
 }
 
 void kaiming_uniform(const Context& ctx, Tensor& w, float a, std::string_view mode,

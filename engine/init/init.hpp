@@ -37,6 +37,12 @@ void normal(const Context& ctx, Tensor& t, float mean, float stddev, uint64_t se
 // Fills with `value` (torch.nn.init.constant_; zeros_ is constant(ctx, t, 0)).
 void constant(const Context& ctx, Tensor& t, float value);
 
+// torch.nn.init.dirac_ applied to w[:min(out, in)] of a convolution weight [out, in, kh, kw]
+// (airbench's Conv.reset_parameters, after the default draw): the first min(out, in) output
+// channels start as copies of the input channels they share an index with, the others keep
+// their values. Throws kestrel::Error for a weight that is not 4-D.
+void partial_dirac(const Context& ctx, Tensor& w);
+
 // He et al.: gain = calculate_gain(nonlinearity, a), fan = fan_in or fan_out by `mode`
 // ("fan_in" | "fan_out"); kaiming_uniform draws U(-b, b) with b = gain * sqrt(3 / fan),
 // kaiming_normal N(0, std^2) with std = gain / sqrt(fan). torch's defaults: a = 0,

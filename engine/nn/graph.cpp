@@ -371,7 +371,12 @@ void initialize_fixed(const Context& ctx, const ParamSpec& spec, Tensor& view, u
       init::kaiming_normal(ctx, view, 0.0f, how == ParamInit::KaimingNormalFanIn ? "fan_in" : "fan_out",
                            "relu", seed, stream);
       return;
+    case ParamInit::PatchWhitening:
+      // Filled from the data once it is at hand (Graph::data_initialized, the trainer).
+      init::constant(ctx, view, 0.0f);
+      return;
     case ParamInit::Scheme:
+    case ParamInit::PartialDirac:
       break;
   }
   KESTREL_CHECK(false, "Graph::initialize: parameter start {} is not a fixed one",
@@ -380,6 +385,28 @@ void initialize_fixed(const Context& ctx, const ParamSpec& spec, Tensor& view, u
 
 }  // namespace
 
+Tensor Graph::slot_view(const Node::ParamSlot& slot) const {
+  if (slot.frozen) {
+    const StateInfo& s = states_[static_cast<size_t>(slot.index)];
+    return state_.reinterpret(s.byte_offset, s.shape, s.dtype);
+  }
+  const ParamInfo& p = params_[static_cast<size_t>(slot.index)];
+  return params_flat_.sub(p.offset, p.shape);
+}
+
+std::vector<NamedTensor> Graph::patch_whitened_parameters() const {
+  check_built("patch_whitened_parameters");
+  std::vector<NamedTensor> out;
+  for (const Node& n : nodes_) {
+    const std::vector<ParamSpec> specs = n.layer->params();
+    for (size_t k = 0; k < specs.size(); ++k)
+      if (specs[k].init == ParamInit::PatchWhitening)
+        out.push_back({qualified_name(n.layer->param_scope(), specs[k].name),
+                       slot_view(n.param_slots[k])});
+  }
+  return out;
+}
+
 void Graph::initialize(const Context& ctx, init::InitScheme scheme, uint64_t seed) {
   check_built("initialize");
   seed_ = seed;
@@ -387,18 +414,13 @@ void Graph::initialize(const Context& ctx, init::InitScheme scheme, uint64_t see
     const Node& n = nodes_[i];
     if (n.param_slots.empty()) continue;
     Tensor weight, bias;
+    bool dirac = false;
     const std::vector<ParamSpec> specs = n.layer->params();
     for (size_t k = 0; k < specs.size(); ++k) {
       const Node::ParamSlot& slot = n.param_slots[k];
-      Tensor view;
-      if (slot.frozen) {
-        const StateInfo& s = states_[static_cast<size_t>(slot.index)];
-        view = state_.reinterpret(s.byte_offset, s.shape, s.dtype);
-      } else {
-        const ParamInfo& p = params_[static_cast<size_t>(slot.index)];
-        view = params_flat_.sub(p.offset, p.shape);
-      }
-      if (specs[k].init != ParamInit::Scheme) {
+      Tensor view = slot_view(slot);
+      if (specs[k].init == ParamInit::PartialDirac) dirac = true;
+      if (specs[k].init != ParamInit::Scheme && specs[k].init != ParamInit::PartialDirac) {
         initialize_fixed(ctx, specs[k], view, seed, i, k);
         continue;
       }
@@ -407,6 +429,7 @@ void Graph::initialize(const Context& ctx, init::InitScheme scheme, uint64_t see
     if (!weight.defined()) continue;  // constants only (planning refuses a scheme bias alone)
     init::initialize(ctx, scheme, weight, bias.defined() ? &bias : nullptr, seed,
                      static_cast<uint64_t>(i), nonlinearity_after(static_cast<int>(i)));
+    if (dirac) init::partial_dirac(ctx, weight);
   }
 }
 

@@ -176,6 +176,11 @@ class Graph {
   const std::vector<ParamInfo>& parameter_infos() const;
   const std::vector<StateInfo>& state_infos() const;
 
+  // The parameters (frozen or not) that start from a whitening of the input images
+  // (ParamInit::PatchWhitening), as views: initialize() leaves them 0 and whoever holds the
+  // training images fills them (train: init::patch_whitening).
+  std::vector<NamedTensor> patch_whitened_parameters() const;
+
   // Fills the parameters (frozen ones too) by `scheme` (engine/init): each node's weight draws
   // from Philox stream = its node index, its bias from init::bias_stream of that. The Kaiming
   // schemes use the gain of the activation that follows the node (the nonlinearity of the
@@ -272,6 +277,8 @@ class Graph {
   void plan_memory_blocks();
   void plan_eval_folds();
   Tensor block_view(int block, const Shape& shape, DType dtype, int64_t b) const;
+  // A parameter's view: in the flat parameters, or in the state store when frozen.
+  Tensor slot_view(const Node::ParamSlot& slot) const;
   std::string_view nonlinearity_after(int i) const;
 
   std::vector<Node> nodes_;

@@ -98,8 +98,12 @@ void Graph::lay_out_parameters_and_state() {
     // fixed start (attention's two projections) are not limited.
     int scheme_weights = 0, scheme_biases = 0;
     for (const ParamSpec& p : n.layer->params()) {
-      if (p.init == ParamInit::Scheme)
+      if (p.init == ParamInit::Scheme || p.init == ParamInit::PartialDirac)
         (p.kind == ParamKind::Weight ? scheme_weights : scheme_biases) += 1;
+      KESTREL_CHECK(p.init != ParamInit::PatchWhitening || n.inputs == std::vector<ValueId>{0},
+                    "graph: {} starts from a whitening of the input images, so layer {} must "
+                    "read the graph's input",
+                    qualified_name(n.layer->param_scope(), p.name), n.layer->name());
       const std::string name = qualified_name(n.layer->param_scope(), p.name);
       KESTREL_CHECK(names.insert(name).second,
                     "graph: two parameters or buffers named '{}' (layer {})", name,

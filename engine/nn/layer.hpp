@@ -48,7 +48,13 @@ enum class ParamInit {
   XavierUniform,
   LinearDefault,
   KaimingNormalFanOut,
-  KaimingNormalFanIn
+  KaimingNormalFanIn,
+  // The scheme's draw, then torch.nn.init.dirac_ on the first min(out, in) filters
+  // (init::partial_dirac; airbench's convolutions): counts as the layer's scheme weight.
+  PartialDirac,
+  // Patch whitening (init::patch_whitening): filled from the training images by the trainer
+  // after Graph::initialize (which leaves it 0), for a convolution that reads the graph input.
+  PatchWhitening
 };
 
 // A layer's record of how one of its parameters starts.

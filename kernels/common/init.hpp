@@ -54,4 +54,24 @@ struct NormalFill {
   }
 };
 
+// torch.nn.init.dirac_ on the first `rows` filters of a convolution weight [out, in, kh, kw]
+// (rows <= min(out, in)): filter o < rows becomes 0 except 1 at (o, o, kh / 2, kw / 2), so
+// output channel o starts as a copy of input channel o; filters from `rows` on are left alone.
+struct DiracRows {
+  float* w;
+  int64_t rows;
+  int64_t in_channels;
+  int64_t kernel_h, kernel_w;
+
+  KESTREL_HD void operator()(int64_t i) const {
+    const int64_t filter = kernel_h * kernel_w;
+    const int64_t o = i / (in_channels * filter);
+    if (o >= rows) return;
+    const int64_t c = (i / filter) % in_channels;
+    const int64_t at = i % filter;
+    const int64_t centre = (kernel_h / 2) * kernel_w + kernel_w / 2;
+    w[i] = c == o && at == centre ? 1.0f : 0.0f;
+  }
+};
+
 }  // namespace kestrel::kernels
