@@ -1,6 +1,7 @@
 #include "apps/commands/bench.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cstdio>
 #include <memory>
@@ -123,8 +124,7 @@ void register_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "bench", "Time a model's forward pass and training step on synthetic on-device data");
   cmd->add_option("model", f->model,
-                  "lenet5 | lenet5-classic | alexnet | alexnet-imagenet | resnet18 | resnet20 | "
-                  "googlenet | densenet121 | mobilenet_v2 | efficientnet_b0 | vit")
+                  fmt::format("{}", fmt::join(models::model_names(), " | ")))
       ->required()
       ->check(CLI::IsMember(models::model_names()));
   cmd->add_option("--dataset", f->dataset,

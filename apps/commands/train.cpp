@@ -1,6 +1,7 @@
 #include "apps/commands/train.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,6 +42,8 @@ struct TrainFlags {
   std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
   std::string out = "runs", name, resume, gpus, profile_steps, graph = "auto", tta = "none";
   double dist_timeout = 300.0, dist_bucket_mb = 25.0, target_accuracy = 0.0, ema = 0.0;
+  double lookahead = 0.0;
+  int64_t lookahead_every = 0;
   int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0, test_limit = 0, sync_every = 0;
   float lr = 0, momentum = 0, weight_decay = 0, label_smoothing = 0, clip_norm = 0;
   int crop_padding = 0, threads = 0;
@@ -154,6 +157,8 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (given("--weight-decay")) c.weight_decay = f.weight_decay;
   if (f.no_decay_norm_bias) c.no_decay_norm_bias = true;
   if (given("--ema")) c.ema_decay = f.ema;
+  if (given("--lookahead")) c.lookahead_decay = f.lookahead;
+  if (given("--lookahead-every")) c.lookahead_every = f.lookahead_every;
   if (given("--schedule")) c.schedule = train::parse_schedule(f.schedule);
   if (given("--warmup-epochs")) {
     c.warmup_epochs = f.warmup_epochs;
@@ -276,7 +281,18 @@ void run_eval(const EvalFlags& f) {
 }
 
 // CLI11's Range and PositiveNumber report "abc" or 0 as out of a range that reaches 1.8e308:
-// these validators say what is wrong instead.
+// these validators say what is wrong instead. decay(): [0, 1) (--ema, --lookahead; 0 is off).
+CLI::Validator decay() {
+  return CLI::Validator(
+      [](std::string& text) {
+        double value = 0;
+        return CLI::detail::lexical_cast(text, value) && value >= 0.0 && value < 1.0
+                   ? std::string()
+                   : "'" + text + "' is not a decay in [0, 1)";
+      },
+      "");
+}
+
 CLI::Validator integer() {
   return CLI::Validator(
       [](std::string& text) {
@@ -332,8 +348,7 @@ void register_train_command(CLI::App& app) {
   auto f = std::make_shared<TrainFlags>();
   auto* cmd = app.add_subcommand("train", "Train a model (default recipe per model and data set)");
   cmd->add_option("model", f->model,
-                  "lenet5 | lenet5-classic | alexnet | alexnet-imagenet | resnet18 | resnet20 | "
-                  "googlenet | densenet121 | mobilenet_v2 | efficientnet_b0 | vit")
+                  fmt::format("{}", fmt::join(models::model_names(), " | ")))
       ->required()
       ->check(CLI::IsMember(models::model_names()));
   cmd->add_option("--dataset", f->dataset, "mnist | fashion-mnist | cifar10 (default: the model's)")
@@ -362,16 +377,20 @@ void register_train_command(CLI::App& app) {
                   "Keep a moving average of the weights with this decay (e.g. 0.999), warm-up "
                   "min(decay, (1+n)/(10+n)); evaluate and save it (0: off)")
       ->check(number())
-      ->check(CLI::Validator(
-          [](std::string& text) {
-            double value = 0;
-            return CLI::detail::lexical_cast(text, value) && value >= 0.0 && value < 1.0
-                       ? std::string()
-                       : "'" + text + "' is not a decay in [0, 1)";
-          },
-          ""));
-  cmd->add_option("--schedule", f->schedule, "constant | step | cosine | one-cycle")
-      ->check(CLI::IsMember({"constant", "step", "cosine", "one-cycle"}));
+      ->check(decay());
+  cmd->add_option("--lookahead", f->lookahead,
+                  "Lookahead averaging of the weights (airbench94's): every --lookahead-every "
+                  "steps the slow copy moves toward the weights by 1 - DECAY^k (n/N)^3 and the "
+                  "weights restart from it; the run ends on it (e.g. 0.95; 0: off)")
+      ->check(number())
+      ->check(decay());
+  cmd->add_option("--lookahead-every", f->lookahead_every, "Steps between lookahead pulls (5)")
+      ->check(integer())
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  cmd->add_option("--schedule", f->schedule,
+                  "constant | step | cosine | one-cycle | triangular (airbench94's: linear from "
+                  "0.2x to the peak at 23% of the steps, then to 0.07x)")
+      ->check(CLI::IsMember({"constant", "step", "cosine", "one-cycle", "triangular"}));
   cmd->add_option("--warmup-epochs", f->warmup_epochs, "Linear warm-up (constant/step/cosine)")
       ->check(integer())
       ->check(non_negative());

@@ -286,6 +286,7 @@ void restore_parameters(const LoadedCheckpoint& checkpoint, const NamedTensors& 
   }
   for (const auto& entry : checkpoint.file.entries) {
     if (!entry.name.starts_with(kOptimizerPrefix) && !entry.name.starts_with(kEmaPrefix) &&
+        !entry.name.starts_with(kLookaheadPrefix) &&
         !live_names.contains(entry.name))
       unexpected.push_back(entry.name);
   }
@@ -321,26 +322,33 @@ void restore_parameters(const LoadedCheckpoint& checkpoint, const NamedTensors& 
   }
 }
 
-bool has_ema(const LoadedCheckpoint& checkpoint) {
+bool has_tensors_under(const LoadedCheckpoint& checkpoint, std::string_view prefix) {
   return std::any_of(checkpoint.file.entries.begin(), checkpoint.file.entries.end(),
-                     [](const auto& entry) { return entry.name.starts_with(kEmaPrefix); });
+                     [&](const auto& entry) { return entry.name.starts_with(prefix); });
 }
 
-void restore_ema(const LoadedCheckpoint& checkpoint, const NamedTensors& params) {
+void restore_under(const LoadedCheckpoint& checkpoint, std::string_view prefix,
+                   const NamedTensors& targets) {
   const std::string& path = checkpoint.path;
-  for (const auto& [name, live] : params) {
-    const std::string saved_name = std::string(kEmaPrefix) + name;
+  for (const auto& [name, live] : targets) {
+    const std::string saved_name = std::string(prefix) + name;
     const SafetensorsFile::Entry* saved = checkpoint.file.find(saved_name);
-    KESTREL_CHECK(saved != nullptr, "checkpoint {} has no averaged weights {}", path, saved_name);
+    KESTREL_CHECK(saved != nullptr, "checkpoint {} has no tensor {}", path, saved_name);
     KESTREL_CHECK(saved->shape == live.shape() && saved->dtype == live.dtype(),
-                  "checkpoint {}: {} is {} {} but the parameter is {} {}", path, saved_name,
+                  "checkpoint {}: {} is {} {} but the model's is {} {}", path, saved_name,
                   safetensors_dtype_name(saved->dtype), saved->shape.str(),
                   safetensors_dtype_name(live.dtype()), live.shape().str());
   }
-  for (const auto& [name, live] : params) {
+  for (const auto& [name, live] : targets) {
     Tensor target = live;
-    target.copy_from(checkpoint.file.find(std::string(kEmaPrefix) + name)->tensor);
+    target.copy_from(checkpoint.file.find(std::string(prefix) + name)->tensor);
   }
+}
+
+bool has_ema(const LoadedCheckpoint& checkpoint) { return has_tensors_under(checkpoint, kEmaPrefix); }
+
+void restore_ema(const LoadedCheckpoint& checkpoint, const NamedTensors& params) {
+  restore_under(checkpoint, kEmaPrefix, params);
 }
 
 void restore_optimizer(const LoadedCheckpoint& checkpoint, optim::Optimizer& optimizer,

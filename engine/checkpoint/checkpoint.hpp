@@ -16,6 +16,8 @@
 //   ema.<parameter name>     the moving average of each trainable parameter (`train --ema`),
 //                            same shape and dtype; a PyTorch state_dict of the averaged model
 //                            is these with "ema." stripped plus the buffers above
+//   lookahead.<name>         the slow weights of `train --lookahead`: each trainable parameter
+//                            and each f32 buffer (running statistics), same shape and dtype
 //   optimizer.<state name>   each optimizer buffer, FLAT over all parameters: optimizer.exp_avg
 //                            and optimizer.exp_avg_sq (Adam/AdamW), optimizer.momentum_buffer
 //                            (SGD with momentum); f32 [F], F = the size of the model's flat
@@ -74,6 +76,8 @@ inline constexpr std::string_view kOptimizerPrefix = "optimizer.";
 // Tensor-name prefix of the averaged weights (train::WeightEma), and their update count's key.
 inline constexpr std::string_view kEmaPrefix = "ema.";
 inline constexpr std::string_view kEmaUpdatesKey = "ema.updates";
+// Tensor-name prefix of the lookahead's slow weights (train::Lookahead).
+inline constexpr std::string_view kLookaheadPrefix = "lookahead.";
 
 struct CheckpointState {
   std::string model;    // "lenet5": restore_parameters refuses a checkpoint of another model
@@ -122,7 +126,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path);
 // `expected_model` (skipped when the file does not name one or `expected_model` is empty),
 // every tensor is present with its shape and dtype, and the file holds no tensor the model
 // lacks (tensors under "optimizer." aside); one error line names every missing and every
-// unexpected tensor. Tensors under "ema." are left out too (restore_ema reads them).
+// unexpected tensor. Tensors under "ema." and "lookahead." are left out too (restore_ema and
+// restore_under read them).
 void restore_parameters(const LoadedCheckpoint& checkpoint, const NamedTensors& params,
                         std::string_view expected_model);
 
@@ -131,6 +136,11 @@ bool has_ema(const LoadedCheckpoint& checkpoint);
 // Copies each ema.<name> tensor into the parameter `name` of `params` (live views, any
 // device), after checking that every one is there with its shape and dtype.
 void restore_ema(const LoadedCheckpoint& checkpoint, const NamedTensors& params);
+// The same for any prefix: whether tensors under `prefix` exist, and copying each
+// <prefix><name> into the tensor `name` of `targets` after checking all of them.
+bool has_tensors_under(const LoadedCheckpoint& checkpoint, std::string_view prefix);
+void restore_under(const LoadedCheckpoint& checkpoint, std::string_view prefix,
+                   const NamedTensors& targets);
 
 // Restores `optimizer` from the checkpoint: its step count, its state buffers (copied to the
 // device of `flat_params`, the model's flat parameter buffer they must match in size) and its

@@ -30,6 +30,23 @@ double one_cycle(const ScheduleOptions& o, int64_t step) {
   return cosine_anneal(max_lr, final_lr, span <= 0.0 ? 1.0 : (s - end_up) / span);
 }
 
+// airbench94's schedule (a LambdaLR, so step s uses factor(s)): up from start_factor to 1 over
+// the first W = floor(peak_fraction * total) steps, down to end_factor at step total.
+double triangular(const ScheduleOptions& o, int64_t step) {
+  const int64_t up = static_cast<int64_t>(static_cast<double>(o.total_steps) *
+                                          static_cast<double>(o.peak_fraction));
+  const double s = static_cast<double>(step);
+  double factor;
+  if (step < up) {
+    const double frac = s / static_cast<double>(up);
+    factor = static_cast<double>(o.start_factor) * (1.0 - frac) + frac;
+  } else {
+    const double frac = (s - static_cast<double>(up)) / static_cast<double>(o.total_steps - up);
+    factor = (1.0 - frac) + static_cast<double>(o.end_factor) * frac;
+  }
+  return static_cast<double>(o.base_lr) * factor;
+}
+
 }  // namespace
 
 LrSchedule::LrSchedule(const ScheduleOptions& o) : options_(o) {
@@ -50,12 +67,18 @@ LrSchedule::LrSchedule(const ScheduleOptions& o) : options_(o) {
                 "one-cycle: pct_start {} must be in (0, 1)", o.pct_start);
   KESTREL_CHECK(o.div_factor >= 1.0f && o.final_div_factor >= 1.0f,
                 "one-cycle: div factors must be at least 1");
+  KESTREL_CHECK(o.peak_fraction >= 0.0f && o.peak_fraction < 1.0f && o.start_factor >= 0.0f &&
+                    o.end_factor >= 0.0f && std::isfinite(o.start_factor) &&
+                    std::isfinite(o.end_factor),
+                "triangular: peak fraction {} must be in [0, 1) and the factors {} and {} >= 0",
+                o.peak_fraction, o.start_factor, o.end_factor);
 }
 
 float LrSchedule::lr_at(int64_t step) const {
   const ScheduleOptions& o = options_;
   step = std::clamp<int64_t>(step, 0, o.total_steps - 1);
   if (o.kind == ScheduleKind::OneCycle) return static_cast<float>(one_cycle(o, step));
+  if (o.kind == ScheduleKind::Triangular) return static_cast<float>(triangular(o, step));
 
   // Linear warm-up: step s of W uses base * (s + 1) / W, reaching base on the last one.
   if (step < o.warmup_steps)
@@ -76,6 +99,7 @@ float LrSchedule::lr_at(int64_t step) const {
       return static_cast<float>(cosine_anneal(base, o.min_lr, t / span));
     }
     case ScheduleKind::OneCycle:
+    case ScheduleKind::Triangular:
       break;
   }
   return o.base_lr;
@@ -86,7 +110,9 @@ ScheduleKind parse_schedule(std::string_view name) {
   if (name == "step") return ScheduleKind::Step;
   if (name == "cosine") return ScheduleKind::Cosine;
   if (name == "one-cycle" || name == "onecycle") return ScheduleKind::OneCycle;
-  KESTREL_FAIL("unknown schedule '{}': expected constant, step, cosine or one-cycle", name);
+  if (name == "triangular") return ScheduleKind::Triangular;
+  KESTREL_FAIL("unknown schedule '{}': expected constant, step, cosine, one-cycle or triangular",
+               name);
 }
 
 std::string_view schedule_name(ScheduleKind kind) {
@@ -99,6 +125,8 @@ std::string_view schedule_name(ScheduleKind kind) {
       return "cosine";
     case ScheduleKind::OneCycle:
       return "one-cycle";
+    case ScheduleKind::Triangular:
+      return "triangular";
   }
   return "?";
 }

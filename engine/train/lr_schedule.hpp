@@ -7,7 +7,7 @@
 
 namespace kestrel::train {
 
-enum class ScheduleKind { Constant, Step, Cosine, OneCycle };
+enum class ScheduleKind { Constant, Step, Cosine, OneCycle, Triangular };
 
 struct ScheduleOptions {
   ScheduleKind kind = ScheduleKind::Constant;
@@ -21,6 +21,11 @@ struct ScheduleOptions {
   float pct_start = 0.3f;         // OneCycle: share of the run spent rising
   float div_factor = 25.0f;       // OneCycle: initial lr = max_lr / div_factor
   float final_div_factor = 1e4f;  // OneCycle: final lr = initial lr / final_div_factor
+  // Triangular (airbench94's get_lr): linear from start_factor x base at step 0 to base at
+  // step W = floor(peak_fraction x total), then linear to end_factor x base at step total.
+  float peak_fraction = 0.23f;
+  float start_factor = 0.2f;
+  float end_factor = 0.07f;
 };
 
 class LrSchedule {
@@ -34,7 +39,7 @@ class LrSchedule {
   ScheduleOptions options_;
 };
 
-ScheduleKind parse_schedule(std::string_view name);  // constant | step | cosine | one-cycle
+ScheduleKind parse_schedule(std::string_view name);  // constant | step | cosine | one-cycle | triangular
 std::string_view schedule_name(ScheduleKind kind);
 
 }  // namespace kestrel::train

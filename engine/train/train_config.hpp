@@ -27,6 +27,10 @@ struct TrainConfig {
   // > 0: keep a moving average of the weights with this decay (train::WeightEma) and evaluate
   // and save it; 0: off.
   double ema_decay = 0.0;
+  // > 0: lookahead averaging of the weights (train::Lookahead, airbench94's) with this decay,
+  // pulling every lookahead_every steps; 0: off. Exclusive with ema_decay.
+  double lookahead_decay = 0.0;
+  int64_t lookahead_every = 5;
   ScheduleKind schedule = ScheduleKind::OneCycle;
   int64_t warmup_epochs = 0;  // constant, step and cosine schedules
   float label_smoothing = 0.0f;

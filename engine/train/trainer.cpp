@@ -12,6 +12,7 @@
 #include "engine/data/registry.hpp"
 #include "engine/dist/fault_injection.hpp"
 #include "engine/dist/local_communicator.hpp"
+#include "engine/init/patch_whitening.hpp"
 #include "engine/nn/param_groups.hpp"
 #include "engine/ops/grad_norm.hpp"
 #include "engine/optim/adam.hpp"
@@ -22,6 +23,7 @@
 #include "engine/runtime/profiler.hpp"
 #include "engine/train/data_parallel.hpp"
 #include "engine/train/gradient_reducer.hpp"
+#include "engine/train/lookahead.hpp"
 #include "engine/train/step_graph.hpp"
 #include "engine/train/step_ledger.hpp"
 #include "engine/train/train_step.hpp"
@@ -63,6 +65,12 @@ void check_config(const TrainConfig& c) {
   KESTREL_CHECK(c.weight_decay >= 0.0f, "--weight-decay must be >= 0, got {}", c.weight_decay);
   KESTREL_CHECK(c.ema_decay == 0.0 || (c.ema_decay > 0.0 && c.ema_decay < 1.0),
                 "--ema must be in (0, 1), got {}", c.ema_decay);
+  KESTREL_CHECK(c.lookahead_decay == 0.0 || (c.lookahead_decay > 0.0 && c.lookahead_decay < 1.0),
+                "--lookahead must be in (0, 1), got {}", c.lookahead_decay);
+  KESTREL_CHECK(c.lookahead_every >= 1, "--lookahead-every must be at least 1, got {}",
+                c.lookahead_every);
+  KESTREL_CHECK(c.ema_decay == 0.0 || c.lookahead_decay == 0.0,
+                "--ema and --lookahead are two averages of the weights: choose one");
   KESTREL_CHECK(c.label_smoothing >= 0.0f && c.label_smoothing < 1.0f,
                 "--label-smoothing must be in [0, 1), got {}", c.label_smoothing);
   KESTREL_CHECK(c.clip_norm >= 0.0f, "--clip-norm must be >= 0, got {}", c.clip_norm);
@@ -109,6 +117,23 @@ checkpoint::NamedTensors named_like_parameters(const nn::Graph& graph, const Ten
   for (const nn::ParamInfo& p : graph.parameter_infos())
     out.emplace_back(std::string(prefix) + p.name, flat.sub(p.offset, p.shape));
   return out;
+}
+
+// The first `n` training images as the model sees them (normalised, not augmented), on the
+// host: what a patch-whitening layer is computed from. airbench94 takes its first 5,000.
+constexpr int64_t kWhiteningImages = 5000;
+
+Tensor whitening_images(const data::ImageDataset& train_set, const data::Normalization& stats,
+                        int64_t n) {
+  const data::ImageDataset first = first_images(train_set, n);
+  const Context host(Device::cpu());
+  data::BatchLoader loader(first, host, data::LoaderOptions::for_evaluation(first.size(), stats));
+  loader.start_epoch(0);
+  data::Batch batch;
+  KESTREL_CHECK(loader.next(batch), "patch whitening: no training images");
+  Tensor images = Tensor::empty(batch.images.shape(), DType::F32, Device::cpu());
+  images.copy_from(batch.images);
+  return images;
 }
 
 }  // namespace
@@ -178,12 +203,23 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
                   train_set.classes);
   graph->build(ctx, config.batch);
   graph->initialize(ctx, init::InitScheme::PyTorchDefault, config.seed);
+  // A patch-whitening first layer (airbench94's) starts from the training images themselves.
+  if (const auto whitened = graph->patch_whitened_parameters();
+      !whitened.empty() && config.resume.empty()) {
+    const Tensor images = whitening_images(train_set, stats, kWhiteningImages);
+    for (const nn::NamedTensor& p : whitened) {
+      Tensor view = p.tensor;
+      init::patch_whitening(ctx, view, images);
+    }
+  }
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config);
   // Two groups as PyTorch users make them: decay for weights, none for 1-D parameters.
   if (config.no_decay_norm_bias)
     optimizer->set_param_groups({nn::weight_decay_group_index(*graph, device), {1.0, 0.0}});
   std::optional<WeightEma> ema;
   if (config.ema_decay > 0.0) ema.emplace(config.ema_decay);
+  std::optional<Lookahead> lookahead;
+  if (config.lookahead_decay > 0.0) lookahead.emplace(config.lookahead_decay, config.lookahead_every);
   const int64_t batches = train_loader.batches_per_epoch();
   KESTREL_CHECK(batches > 0, "the training set ({} images) gives no batch of {} with --drop-last",
                 train_set.size(), config.batch * ranks);
@@ -192,7 +228,11 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   so.base_lr = config.lr;
   so.total_steps = config.epochs * batches;
   so.steps_per_epoch = batches;
-  so.warmup_steps = config.schedule == ScheduleKind::OneCycle ? 0 : config.warmup_epochs * batches;
+  // One-cycle and triangular shape their own start.
+  so.warmup_steps = config.schedule == ScheduleKind::OneCycle ||
+                            config.schedule == ScheduleKind::Triangular
+                        ? 0
+                        : config.warmup_epochs * batches;
   so.step_size_epochs = std::max<int64_t>(1, config.epochs / 3);
   const LrSchedule schedule(so);
   // Checked before the run directory exists, so that a wrong range leaves nothing behind.
@@ -252,6 +292,13 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       ema->start(ctx, graph->parameters());
     }
   }
+  // The lookahead's slow weights likewise: the checkpoint's, or a copy of the weights.
+  if (lookahead) {
+    lookahead->start(ctx, *graph);
+    if (resumed && checkpoint::has_tensors_under(*resumed, checkpoint::kLookaheadPrefix))
+      checkpoint::restore_under(*resumed, checkpoint::kLookaheadPrefix,
+                                named(lookahead->slow_tensors(*graph)));
+  }
   resumed.reset();  // its host copy of every tensor is no longer needed
   graph->set_seed(dropout_seed_for_rank(config.seed, comm.rank()));
   GradientReducer reducer(
@@ -305,6 +352,9 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       const auto averaged = named_like_parameters(*graph, ema->averaged(), checkpoint::kEmaPrefix);
       buffers.insert(buffers.end(), averaged.begin(), averaged.end());
     }
+    if (lookahead)
+      for (const nn::NamedTensor& t : lookahead->slow_tensors(*graph))
+        buffers.emplace_back(std::string(checkpoint::kLookaheadPrefix) + t.name, t.tensor);
     checkpoint::save_checkpoint(run_dir->file(file).string(), named(graph->named_parameters()),
                                 optimizer.get(), s, buffers);
   };
@@ -372,6 +422,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       });
       profiler.after_step(step);
       ++step;
+      if (lookahead) lookahead->after_step(ctx, *graph, step, so.total_steps, ledger.halt_flag());
       const bool epoch_done = batch.index + 1 == batches;
       if (!epoch_done && (batch.index + 1) % sync_every != 0) continue;
       tally = ledger.read();
@@ -383,6 +434,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       observer.on_step({epoch, config.epochs, batch.index + 1, batches, step, tally.mean_loss(),
                         tally.rows / std::max(elapsed, 1e-9), lr});
     }
+    // The run's last epoch ends on the slow weights (airbench's final lookahead update).
+    if (lookahead && epoch + 1 == config.epochs) lookahead->finish(ctx, *graph);
     const double seen = tally.rows;
     const double train_seconds = seconds_since(epoch_start);
     result.train_seconds += train_seconds;

@@ -75,6 +75,24 @@ TEST(LrSchedule, OneCycleMatchesTorchPhases) {
   EXPECT_NEAR(s.lr_at(10), 0.1 + (0.004 - 0.1) / 2 * (std::cos(std::numbers::pi * pct) + 1), 1e-7);
 }
 
+TEST(LrSchedule, TriangularIsAirbenchsLambda) {
+  // airbench94's get_lr for 480 steps: warm-up W = int(480 * 0.23) = 110 steps from 0.2x, then
+  // down to 0.07x at step 480 (the last step, 479, is one step short of it).
+  const LrSchedule s(options(ScheduleKind::Triangular, 480));
+  EXPECT_FLOAT_EQ(s.lr_at(0), 0.1f * 0.2f);
+  EXPECT_NEAR(s.lr_at(55), 0.1 * (0.2 * 0.5 + 0.5), 1e-8);
+  EXPECT_FLOAT_EQ(s.lr_at(110), 0.1f);
+  const double frac = 369.0 / 370.0;
+  EXPECT_NEAR(s.lr_at(479), 0.1 * ((1 - frac) + 0.07 * frac), 1e-8);
+  for (int64_t step = 1; step < 480; ++step) {
+    if (step <= 110) {
+      EXPECT_GT(s.lr_at(step), s.lr_at(step - 1)) << step;
+    } else {
+      EXPECT_LT(s.lr_at(step), s.lr_at(step - 1)) << step;
+    }
+  }
+}
+
 TEST(LrSchedule, StepsOutsideTheRunClamp) {
   const LrSchedule s(options(ScheduleKind::OneCycle, 100));
   EXPECT_FLOAT_EQ(s.lr_at(-5), s.lr_at(0));
@@ -83,7 +101,8 @@ TEST(LrSchedule, StepsOutsideTheRunClamp) {
 
 TEST(LrSchedule, NamesRoundTripAndUnknownIsAnError) {
   for (auto k :
-       {ScheduleKind::Constant, ScheduleKind::Step, ScheduleKind::Cosine, ScheduleKind::OneCycle})
+       {ScheduleKind::Constant, ScheduleKind::Step, ScheduleKind::Cosine, ScheduleKind::OneCycle,
+        ScheduleKind::Triangular})
     EXPECT_EQ(parse_schedule(schedule_name(k)), k);
   try {
     parse_schedule("linear");
