@@ -14,8 +14,8 @@ namespace kestrel::models {
 ModelInput dataset_input(std::string_view dataset);
 std::vector<std::string> dataset_names();
 
-// lenet5, lenet5-classic: mnist; alexnet, resnet18, resnet20, googlenet, densenet121: cifar10;
-// alexnet-imagenet: imagenet. Throws kestrel::Error for an unknown model.
+// lenet5, lenet5-classic: mnist; alexnet-imagenet: imagenet; every other model (alexnet, the
+// ResNets, GoogLeNet, DenseNet, MobileNetV2, EfficientNet, ViT, airbench94): cifar10. Throws kestrel::Error for an unknown model.
 std::string_view default_dataset(std::string_view model);
 
 }  // namespace kestrel::models

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "kernels/common/error.hpp"
+#include "models/airbench.hpp"
 #include "models/alexnet.hpp"
 #include "models/densenet.hpp"
 #include "models/efficientnet.hpp"
@@ -34,7 +35,8 @@ constexpr Entry kModels[] = {{"lenet5", lenet5},
                              {"densenet121", densenet121},
                              {"mobilenet_v2", mobilenet_v2},
                              {"efficientnet_b0", efficientnet_b0},
-                             {"vit", vit}};
+                             {"vit", vit},
+                             {"airbench94", airbench94}};
 
 }  // namespace
 

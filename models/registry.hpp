@@ -20,8 +20,11 @@
 //   vit               torchvision's vit_b_16, 86,567,656 parameters on 224x224 and 1000
 //                     classes; a small ViT (patch 4, 6 blocks, width 192) for images up to
 //                     32x32, 1,806,538 parameters on CIFAR-10
+//   airbench94        the CIFAR-10 speed-record network of Keller Jordan's airbench94:
+//                     frozen patch-whitening first layer, three conv groups with batch norm
+//                     and GELU, 1,972,778 parameters on CIFAR-10
 // See lenet5.hpp, alexnet.hpp, resnet.hpp, googlenet.hpp, densenet.hpp, mobilenet_v2.hpp,
-// efficientnet.hpp and vit.hpp for the exact layers.
+// efficientnet.hpp, vit.hpp and airbench.hpp for the exact layers.
 #include <memory>
 #include <string>
 #include <string_view>

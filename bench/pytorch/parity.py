@@ -6,6 +6,7 @@ evaluation mode and for one training step, and kestrel's weights back into PyTor
 PyTorch builds the model (torchvision's resnet18, googlenet without auxiliary classifiers,
 densenet121, mobilenet_v2, efficientnet_b0 or vit_b_16; kestrel's CIFAR forms as torchvision's
 model with the stem changed as each model's header in models/ says; resnet_cifar.ResNet20;
+airbench_model.Airbench94, frozen parameters included;
 kestrel's small CIFAR ViT as a torchvision VisionTransformer), draws random weights, batch norm
 affine parameters and running statistics (the statistics of a random batch, then perturbed, and
 a random num_batches_tracked), layer norm affine parameters and random values for every
@@ -74,6 +75,7 @@ def randomize(model, shape, gen):
     zero (ViT's class_token, heads.head, attention biases) random, matrices as nn.Linear's
     default draws them (so that logits keep a sane scale), the rest N(0, 0.2^2)."""
     bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    momenta = [bn.momentum for bn in bns]  # the model's own (airbench94's is 0.4)
     with torch.no_grad():
         for bn in bns:
             bn.weight.uniform_(0.5, 1.5, generator=gen)
@@ -83,8 +85,8 @@ def randomize(model, shape, gen):
         if bns:
             model.train()
             model(torch.randn(*shape, generator=gen))
-        for bn in bns:
-            bn.momentum = 0.1
+        for bn, momentum in zip(bns, momenta):
+            bn.momentum = momentum
             std = bn.running_var.sqrt()
             bn.running_mean.add_(0.2 * std * torch.randn(bn.running_mean.shape, generator=gen))
             bn.running_var.mul_(torch.empty_like(bn.running_var).uniform_(0.5, 2.0, generator=gen))
@@ -209,10 +211,12 @@ def sgd_step(model, images, labels, lr):
     loss = F.cross_entropy(logits, labels)
     model.zero_grad()
     loss.backward()
-    grads = {n: w.grad.clone() for n, w in model.named_parameters()}
+    # Frozen parameters (airbench94's whitening and norm weights) have no gradient and stay.
+    grads = {n: w.grad.clone() for n, w in model.named_parameters() if w.requires_grad}
     with torch.no_grad():
         for w in model.parameters():
-            w -= lr * w.grad
+            if w.requires_grad:
+                w -= lr * w.grad
     return logits.detach(), loss.item(), grads, model.state_dict()
 
 

@@ -1,7 +1,8 @@
 """kestrel's models as PyTorch modules, by the names bench/pytorch/parity.py and
 bench/pytorch/models.py take: torchvision's architectures (ImageNet forms), kestrel's CIFAR
 forms of them (torchvision's model with the stem changed as each model's header in models/
-says), resnet_cifar.ResNet20, and the small CIFAR ViT as a torchvision VisionTransformer.
+says), resnet_cifar.ResNet20, airbench_model.Airbench94, and the small CIFAR ViT as a torchvision
+VisionTransformer.
 """
 import os
 import sys
@@ -11,6 +12,7 @@ import torchvision
 from torchvision.models.googlenet import BasicConv2d
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import airbench_model  # noqa: E402
 import resnet_cifar  # noqa: E402
 
 # name -> (kestrel model, kestrel --dataset, channels, default image size, classes)
@@ -28,12 +30,15 @@ MODELS = {
     "googlenet-cifar": ("googlenet", "cifar10", 3, 32, 10),
     "densenet121": ("densenet121", "imagenet", 3, 224, 1000),
     "densenet121-cifar": ("densenet121", "cifar10", 3, 32, 10),
+    "airbench94": ("airbench94", "cifar10", 3, 32, 10),
 }
 
 
 def build(name):
     if name == "resnet20":
         return resnet_cifar.ResNet20()
+    if name == "airbench94":
+        return airbench_model.Airbench94()
     if name.startswith("mobilenet_v2"):
         m = torchvision.models.mobilenet_v2(weights=None, num_classes=MODELS[name][4])
         if name.endswith("-cifar"):  # kestrel's CIFAR form (models/mobilenet_v2.hpp)

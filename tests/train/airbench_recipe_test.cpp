@@ -1,0 +1,109 @@
+// airbench94's recipe through the trainer, on the synthetic data (1x28x28): the whitening
+// layer starts from the training images (filter pairs (v, -v), not the zeros the graph leaves),
+// the lookahead's slow weights are checkpointed, and a run interrupted after its first epoch
+// and resumed ends bit for bit where the uninterrupted one does (schedule, lookahead pulls,
+// test-time augmentation and all).
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "apps/commands/model_builder.hpp"
+#include "engine/checkpoint/checkpoint.hpp"
+#include "engine/train/trainer.hpp"
+#include "tests/support/scratch_dir.hpp"
+
+namespace kestrel::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Quiet final : public TrainObserver {};
+
+class InterruptAfter final : public TrainObserver {
+ public:
+  explicit InterruptAfter(int64_t epoch) : epoch_(epoch) {}
+  void on_epoch(const nlohmann::json& record) override {
+    if (record.at("epoch").get<int64_t>() == epoch_) throw std::runtime_error("interrupted");
+  }
+
+ private:
+  int64_t epoch_;
+};
+
+// The recipe on 256 images in batches of 64 (4 steps an epoch, so the lookahead's every-5
+// grid falls inside the second epoch), 2 epochs.
+TrainConfig airbench_run(const test::ScratchDir& root, const std::string& name) {
+  TrainConfig c = default_config("airbench94", "synthetic");
+  c.device = "cpu";
+  c.out_dir = root.path();
+  c.name = name;
+  c.train_limit = 256;
+  c.test_limit = 64;
+  c.batch = 64;
+  c.epochs = 2;
+  return c;
+}
+
+fs::path last(const TrainConfig& c) { return fs::path(c.out_dir) / c.name / "last.safetensors"; }
+
+TEST(AirbenchRecipe, IsAirbench94s) {
+  const TrainConfig c = default_config("airbench94", "cifar10");
+  EXPECT_EQ(c.optimizer, "sgd");
+  EXPECT_FLOAT_EQ(c.momentum, 0.85f);
+  EXPECT_TRUE(c.nesterov);
+  EXPECT_FLOAT_EQ(c.lr, 1.5f);  // 11.5 per 1024 summed examples = 1.5 on the mean loss
+  EXPECT_FLOAT_EQ(c.lr * c.weight_decay, 1.5f * 0.0153f / 11.5f);
+  EXPECT_EQ(c.batch, 1024);
+  EXPECT_EQ(c.schedule, ScheduleKind::Triangular);
+  EXPECT_FLOAT_EQ(c.label_smoothing, 0.2f);
+  EXPECT_DOUBLE_EQ(c.lookahead_decay, 0.95);
+  EXPECT_EQ(c.lookahead_every, 5);
+  EXPECT_EQ(c.tta, Tta::FlipTranslate);
+  const TrainConfig back = TrainConfig::from_json(c.to_json());
+  EXPECT_DOUBLE_EQ(back.lookahead_decay, 0.95);
+  EXPECT_EQ(back.lookahead_every, 5);
+}
+
+TEST(AirbenchRecipe, WhitensFromTheDataAndResumesBitExactly) {
+  test::ScratchDir root;
+  Quiet quiet;
+  const TrainConfig straight = airbench_run(root, "straight");
+  const RunResult a = run_training(straight, apps::model_builder(), quiet);
+  ASSERT_EQ(a.status, RunStatus::Completed) << a.message;
+
+  TrainConfig resumed = airbench_run(root, "resumed");
+  InterruptAfter interrupt(1);
+  EXPECT_THROW(run_training(resumed, apps::model_builder(), interrupt), std::runtime_error);
+  resumed.resume = last(resumed).string();
+  const RunResult b = run_training(resumed, apps::model_builder(), quiet);
+  ASSERT_EQ(b.status, RunStatus::Completed) << b.message;
+
+  const auto fa = checkpoint::read_safetensors(last(straight).string());
+  const auto fb = checkpoint::read_safetensors(last(resumed).string());
+  ASSERT_EQ(fa.entries.size(), fb.entries.size());
+  bool has_slow = false;
+  for (size_t i = 0; i < fa.entries.size(); ++i) {
+    SCOPED_TRACE(fa.entries[i].name);
+    ASSERT_EQ(fa.entries[i].name, fb.entries[i].name);
+    has_slow |= fa.entries[i].name == "lookahead.head.weight";
+    EXPECT_EQ(std::memcmp(fa.entries[i].tensor.raw_data(), fb.entries[i].tensor.raw_data(),
+                          fa.entries[i].tensor.nbytes()),
+              0);
+  }
+  EXPECT_TRUE(has_slow);
+  // 8 whitening filters of 1x2x2: (v, -v) pairs, not zero.
+  const Tensor w = fa.find("whiten.weight")->tensor;
+  ASSERT_EQ(w.shape(), (Shape{8, 1, 2, 2}));
+  const float* pw = w.data<float>();
+  double norm = 0.0;
+  for (int64_t i = 0; i < 16; ++i) {
+    EXPECT_EQ(pw[16 + i], -pw[i]);
+    norm += static_cast<double>(pw[i]) * pw[i];
+  }
+  EXPECT_GT(norm, 1.0);
+}
+
+}  // namespace
+}  // namespace kestrel::train
