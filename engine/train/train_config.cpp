@@ -5,6 +5,8 @@
 namespace kestrel::train {
 
 nlohmann::json TrainConfig::to_json() const {
+  nlohmann::json rules = nlohmann::json::array();
+  for (const ParamGroupRule& r : param_groups) rules.push_back(param_group_rule_json(r));
   return {{"model", model},
           {"dataset", dataset},
           {"data_dir", data_dir},
@@ -16,6 +18,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"nesterov", nesterov},
           {"weight_decay", weight_decay},
           {"no_decay_norm_bias", no_decay_norm_bias},
+          {"param_groups", rules},
           {"ema_decay", ema_decay},
           {"schedule", std::string(schedule_name(schedule))},
           {"warmup_epochs", warmup_epochs},
@@ -53,6 +56,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     c.nesterov = j.value("nesterov", c.nesterov);
     c.weight_decay = j.value("weight_decay", c.weight_decay);
     c.no_decay_norm_bias = j.value("no_decay_norm_bias", c.no_decay_norm_bias);
+    // Absent from the config.json of runs older than the rules: no rules.
+    for (const nlohmann::json& r : j.value("param_groups", nlohmann::json::array()))
+      c.param_groups.push_back(param_group_rule_from_json(r));
     c.ema_decay = j.value("ema_decay", c.ema_decay);
     c.schedule = parse_schedule(j.at("schedule").get<std::string>());
     c.warmup_epochs = j.value("warmup_epochs", c.warmup_epochs);
