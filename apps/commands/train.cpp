@@ -28,6 +28,7 @@
 #include "engine/runtime/gpu_info.hpp"
 #include "engine/train/evaluate.hpp"
 #include "engine/train/multi_gpu.hpp"
+#include "engine/train/param_group_rule.hpp"
 #include "engine/train/tta.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "models/datasets.hpp"
@@ -51,6 +52,7 @@ struct TrainFlags {
   bool hflip = false, no_augment = false, lab_normalization = false, drop_last = false;
   bool deterministic = false, tf32 = false, bf16 = false, no_nesterov = false;
   bool no_decay_norm_bias = false;
+  std::vector<std::string> param_groups;  // --param-group, in order (the first match wins)
   bool no_self_test = false;
 };
 
@@ -156,6 +158,12 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (f.no_nesterov) c.nesterov = false;
   if (given("--weight-decay")) c.weight_decay = f.weight_decay;
   if (f.no_decay_norm_bias) c.no_decay_norm_bias = true;
+  // Given now, the rules replace a resumed run's; not given, it keeps its own.
+  if (given("--param-group")) {
+    c.param_groups.clear();
+    for (const std::string& rule : f.param_groups)
+      c.param_groups.push_back(train::parse_param_group_rule(rule));
+  }
   if (given("--ema")) c.ema_decay = f.ema;
   if (given("--lookahead")) c.lookahead_decay = f.lookahead;
   if (given("--lookahead-every")) c.lookahead_every = f.lookahead_every;
@@ -331,6 +339,18 @@ CLI::Validator percentage() {
       },
       "");
 }
+CLI::Validator param_group_rule() {
+  return CLI::Validator(
+      [](std::string& text) {
+        try {
+          train::parse_param_group_rule(text);
+          return std::string();
+        } catch (const Error& e) {
+          return e.message();
+        }
+      },
+      "");
+}
 CLI::Validator non_negative() {
   return CLI::Validator(
       [](std::string& text) {
@@ -373,6 +393,13 @@ void register_train_command(CLI::App& app) {
   cmd->add_flag("--no-decay-norm-bias", f->no_decay_norm_bias,
                 "No weight decay for biases and normalisation weights (every parameter with at "
                 "most one dimension, as timm does)");
+  cmd->add_option("--param-group", f->param_groups,
+                  "PATTERN[:lr=X,wd=Y,epochs=N], repeatable: the trainable parameters whose "
+                  "state_dict name PATTERN matches (fnmatch: conv1.*, *.bias; the first rule "
+                  "that matches wins) train at X times the rate, with Y times the weight decay "
+                  "(each 1 if not given), for the first N epochs only (0 or not given: all)")
+      ->check(param_group_rule())
+      ->allow_extra_args(false);
   cmd->add_option("--ema", f->ema,
                   "Keep a moving average of the weights with this decay (e.g. 0.999), warm-up "
                   "min(decay, (1+n)/(10+n)); evaluate and save it (0: off)")

@@ -2,6 +2,8 @@
 
 #include <array>
 #include <cmath>
+#include <cstring>
+#include <type_traits>
 
 #include "engine/ops/dispatch.hpp"
 #include "engine/runtime/nvtx.hpp"
@@ -43,19 +45,25 @@ void Adam::prepare_step(const Context& ctx, const Tensor& params, const Tensor& 
   ++step_count_;
 
   // Python's arithmetic on the hyperparameters, in double, rounded to f32 where ATen takes
-  // the scalar into a float kernel.
-  const double lr_d = lr();
+  // the scalar into a float kernel; each group's with its own lr and weight decay.
+  const std::array<double, 4> lr = group_learning_rates();
   const double beta1 = options_.beta1, beta2 = options_.beta2;
   const std::array<double, 4> wd = group_weight_decays(options_.weight_decay);
   const double t = static_cast<double>(step_count_);
   const double bias_correction1 = 1.0 - std::pow(beta1, t);
   const double bias_correction2 = 1.0 - std::pow(beta2, t);
-  // The layout of kernels::AdamScalars: two scalars, then each group's decay factor.
-  store_step_scalars(
-      ctx,
-      {static_cast<float>(lr_d / bias_correction1), static_cast<float>(std::sqrt(bias_correction2)),
-       static_cast<float>(1.0 - lr_d * wd[0]), static_cast<float>(1.0 - lr_d * wd[1]),
-       static_cast<float>(1.0 - lr_d * wd[2]), static_cast<float>(1.0 - lr_d * wd[3])});
+  kernels::AdamScalars s{};
+  s.bias_correction2_sqrt = static_cast<float>(std::sqrt(bias_correction2));
+  for (size_t k = 0; k < lr.size(); ++k) {
+    s.step_size[k] = static_cast<float>(lr[k] / bias_correction1);
+    s.decay_factor[k] = static_cast<float>(1.0 - lr[k] * wd[k]);
+  }
+  // The functor reads the struct back from the stored floats.
+  static_assert(std::is_trivially_copyable_v<kernels::AdamScalars> &&
+                sizeof(kernels::AdamScalars) % sizeof(float) == 0);
+  std::array<float, sizeof(kernels::AdamScalars) / sizeof(float)> values{};
+  std::memcpy(values.data(), &s, sizeof(s));
+  store_step_scalars(ctx, values);
 }
 
 void Adam::apply_step(const Context& ctx, Tensor& params, const Tensor& grads) {

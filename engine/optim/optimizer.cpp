@@ -25,8 +25,7 @@ void Optimizer::step(const Context& ctx, Tensor& params, const Tensor& grads) {
   apply_step(ctx, params, grads);
 }
 
-const float* Optimizer::store_step_scalars(const Context& ctx,
-                                           std::initializer_list<float> values) {
+const float* Optimizer::store_step_scalars(const Context& ctx, std::span<const float> values) {
   KESTREL_CHECK(values.size() <= static_cast<size_t>(kernels::StoreStepScalars::kMax),
                 "{}: {} step scalars", name_, values.size());
   if (!step_scalars_.defined() || step_scalars_.device() != ctx.device())
@@ -43,14 +42,25 @@ const float* Optimizer::step_scalars() const {
   return step_scalars_.data<float>();
 }
 
+namespace {
+// !(scale >= 0) also rejects NaN.
+bool is_scale(double scale) { return scale >= 0.0 && std::isfinite(scale); }
+}  // namespace
+
 void Optimizer::set_param_groups(ParamGroups groups) {
   const size_t count = groups.weight_decay_scale.size();
   KESTREL_CHECK(count >= 1 && count <= static_cast<size_t>(kernels::kMaxParamGroups),
                 "{}: {} parameter groups (1 to {} supported)", name_, count,
                 kernels::kMaxParamGroups);
   for (double scale : groups.weight_decay_scale)
-    KESTREL_CHECK(scale >= 0.0 && std::isfinite(scale),
-                  "{}: invalid weight decay scale {} (must be >= 0)", name_, scale);
+    KESTREL_CHECK(is_scale(scale), "{}: invalid weight decay scale {} (must be >= 0)", name_,
+                  scale);
+  KESTREL_CHECK(groups.lr_scale.empty() || groups.lr_scale.size() == count,
+                "{}: {} learning-rate scales for {} parameter groups", name_,
+                groups.lr_scale.size(), count);
+  for (double scale : groups.lr_scale)
+    KESTREL_CHECK(is_scale(scale), "{}: invalid learning-rate scale {} (must be >= 0)", name_,
+                  scale);
   if (groups.index.defined()) {
     KESTREL_CHECK(groups.index.dtype() == DType::U8 && groups.index.ndim() == 1,
                   "{}: the parameter group index must be u8 [n], got {}", name_,
@@ -62,6 +72,32 @@ void Optimizer::set_param_groups(ParamGroups groups) {
     }
   }
   groups_ = std::move(groups);
+}
+
+int Optimizer::param_group_count() const {
+  return std::max<int>(1, static_cast<int>(groups_.weight_decay_scale.size()));
+}
+
+void Optimizer::set_group_lr_scale(int group, double scale) {
+  const int count = param_group_count();
+  KESTREL_CHECK(group >= 0 && group < count, "{}: no parameter group {} (there are {})", name_,
+                group, count);
+  KESTREL_CHECK(is_scale(scale), "{}: invalid learning-rate scale {} for group {} (must be >= 0)",
+                name_, scale, group);
+  // Without set_param_groups the optimizer is one group at full weight decay.
+  if (groups_.weight_decay_scale.empty()) groups_.weight_decay_scale = {1.0};
+  if (groups_.lr_scale.empty()) groups_.lr_scale.assign(static_cast<size_t>(count), 1.0);
+  groups_.lr_scale[static_cast<size_t>(group)] = scale;
+}
+
+std::array<double, 4> Optimizer::group_learning_rates() const {
+  static_assert(kernels::kMaxParamGroups == 4);
+  std::array<double, 4> out{};
+  const double lr = lr_;
+  for (int k = 0; k < param_group_count(); ++k)
+    out[static_cast<size_t>(k)] =
+        groups_.lr_scale.empty() ? lr : lr * groups_.lr_scale[static_cast<size_t>(k)];
+  return out;
 }
 
 std::array<double, 4> Optimizer::group_weight_decays(float wd) const {

@@ -6,7 +6,7 @@
 // parameters' size and zero-filled, and exposed by name for checkpoints.
 #include <array>
 #include <cstdint>
-#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -21,16 +21,18 @@ namespace kestrel::optim {
 using NamedState = std::vector<std::pair<std::string, Tensor>>;
 
 // torch.optim's param_groups over one flat buffer: `index` (u8, one entry per element of the
-// flat parameters, on the step's device) puts each element in a group, and group k's weight
-// decay is the optimizer's times weight_decay_scale[k] (in double, then rounded to f32, as
-// torch takes a group's Python float): 1 keeps it, 0 is a group without decay. The update
-// stays one launch; the functor looks its element's group up in a small table. An undefined
-// index is one group with the optimizer's own weight decay: the update is then bit for bit
-// what it was before groups existed. (A per-group learning-rate multiplier would be a second
-// column of this table.)
+// flat parameters, on the step's device) puts each element in a group; group k's weight decay
+// is the optimizer's times weight_decay_scale[k] and its learning rate the optimizer's (the
+// schedule's) times lr_scale[k], each product in double, then rounded to f32, as torch takes a
+// group's Python float: 1 keeps the optimizer's value, 0 is a group without decay, or one that
+// does not move. The update stays one launch; the functor looks its element's group up in a
+// small table (the rates among the step scalars, written each step). An undefined index is one
+// group; an empty lr_scale is 1 for every group. With both, and weight_decay_scale {1}, the
+// update is bit for bit what it was before groups existed.
 struct ParamGroups {
   Tensor index;
-  std::vector<double> weight_decay_scale;
+  std::vector<double> weight_decay_scale;  // one per group: their count
+  std::vector<double> lr_scale = {};       // empty, or one per group
 };
 
 class Optimizer {
@@ -74,9 +76,17 @@ class Optimizer {
 
   // Sets the parameter groups for every later step (see ParamGroups). Throws kestrel::Error for
   // an index that is not u8, more than kernels::kMaxParamGroups groups, a negative or
-  // non-finite scale, or (for a host index) an entry without a group.
+  // non-finite scale, an lr_scale of another length than weight_decay_scale, or (for a host
+  // index) an entry without a group.
   void set_param_groups(ParamGroups groups);
   const ParamGroups& param_groups() const { return groups_; }
+  // The number of groups: 1 until set_param_groups.
+  int param_group_count() const;
+  // Group `group`'s learning-rate scale from the next prepare_step on (a step already prepared
+  // keeps the rates it stored): as setting torch's group["lr"] between steps, relative to the
+  // schedule. Throws kestrel::Error for a group that does not exist or a negative or
+  // non-finite scale.
+  void set_group_lr_scale(int group, double scale);
 
   // "sgd", "adam" or "adamw": the prefix of every error message.
   const std::string& name() const { return name_; }
@@ -91,13 +101,16 @@ class Optimizer {
 
   // Stores a step's scalars (at most kernels::StoreStepScalars::kMax) in this optimizer's
   // device buffer, allocated on first use; returns the buffer.
-  const float* store_step_scalars(const Context& ctx, std::initializer_list<float> values);
+  const float* store_step_scalars(const Context& ctx, std::span<const float> values);
   // The buffer store_step_scalars wrote; fails before the first prepare_step.
   const float* step_scalars() const;
 
   // Group k's weight decay as double (torch's group["weight_decay"]) for the optimizer's `wd`;
   // entries past the last group are 0.
   std::array<double, 4> group_weight_decays(float wd) const;
+  // Group k's learning rate as double (torch's group["lr"]): lr() times its scale; entries past
+  // the last group are 0.
+  std::array<double, 4> group_learning_rates() const;
   // The functor's per-element group index (null without groups).
   const uint8_t* group_index() const;
 

@@ -40,7 +40,11 @@ void Sgd::prepare_step(const Context& ctx, const Tensor& params, const Tensor& g
     init_buffer_ = true;
   }
   ++step_count_;
-  store_step_scalars(ctx, {lr()});
+  // Each group's rate, lr * scale in double as Python computes group["lr"], rounded to f32.
+  const std::array<double, 4> lr = group_learning_rates();
+  const std::array<float, 4> rates{static_cast<float>(lr[0]), static_cast<float>(lr[1]),
+                                   static_cast<float>(lr[2]), static_cast<float>(lr[3])};
+  store_step_scalars(ctx, rates);
 }
 
 void Sgd::apply_step(const Context& ctx, Tensor& params, const Tensor& grads) {

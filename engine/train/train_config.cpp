@@ -5,6 +5,8 @@
 namespace kestrel::train {
 
 nlohmann::json TrainConfig::to_json() const {
+  nlohmann::json rules = nlohmann::json::array();
+  for (const ParamGroupRule& r : param_groups) rules.push_back(param_group_rule_json(r));
   return {{"model", model},
           {"dataset", dataset},
           {"data_dir", data_dir},
@@ -16,6 +18,7 @@ nlohmann::json TrainConfig::to_json() const {
           {"nesterov", nesterov},
           {"weight_decay", weight_decay},
           {"no_decay_norm_bias", no_decay_norm_bias},
+          {"param_groups", rules},
           {"ema_decay", ema_decay},
           {"lookahead_decay", lookahead_decay},
           {"lookahead_every", lookahead_every},
@@ -55,6 +58,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     c.nesterov = j.value("nesterov", c.nesterov);
     c.weight_decay = j.value("weight_decay", c.weight_decay);
     c.no_decay_norm_bias = j.value("no_decay_norm_bias", c.no_decay_norm_bias);
+    // Absent from the config.json of runs older than the rules: no rules.
+    for (const nlohmann::json& r : j.value("param_groups", nlohmann::json::array()))
+      c.param_groups.push_back(param_group_rule_from_json(r));
     c.ema_decay = j.value("ema_decay", c.ema_decay);
     c.lookahead_decay = j.value("lookahead_decay", c.lookahead_decay);
     c.lookahead_every = j.value("lookahead_every", c.lookahead_every);
@@ -139,6 +145,11 @@ TrainConfig default_config(const std::string& model, const std::string& dataset)
     c.lookahead_decay = 0.95;
     c.lookahead_every = 5;
     c.tta = Tta::FlipTranslate;
+    // Its two parameter groups: batch norm biases at 64x the rate with 1/64 of the decay (the
+    // same decay per step; airbench's bias_scaler), and the whitening bias trained for the
+    // first 3 epochs only (whiten_bias_epochs).
+    c.param_groups = {{.pattern = "*.norm*.bias", .lr_scale = 64.0, .weight_decay_scale = 1.0 / 64.0},
+                      {.pattern = "whiten.bias", .train_epochs = 3}};
   }
   if (is_alexnet) {
     // 57 M parameters and no normalisation layers: a gentler peak rate.

@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "engine/train/lr_schedule.hpp"
+#include "engine/train/param_group_rule.hpp"
 #include "engine/train/tta.hpp"
 
 namespace kestrel::train {
@@ -24,6 +26,11 @@ struct TrainConfig {
   // No weight decay for parameters with at most one dimension (biases, normalisation
   // weights): nn::exempt_from_weight_decay, timm's rule.
   bool no_decay_norm_bias = false;
+  // Parameter groups by name (--param-group): a trainable parameter joins the first rule whose
+  // pattern matches it, with that rule's rate and decay scales and epochs; the parameters no
+  // rule matches keep the optimizer's own (and --no-decay-norm-bias's exemption). At most
+  // kernels::kMaxParamGroups groups in all (train/param_group_plan.hpp).
+  std::vector<ParamGroupRule> param_groups;
   // > 0: keep a moving average of the weights with this decay (train::WeightEma) and evaluate
   // and save it; 0: off.
   double ema_decay = 0.0;

@@ -13,7 +13,6 @@
 #include "engine/dist/fault_injection.hpp"
 #include "engine/dist/local_communicator.hpp"
 #include "engine/init/patch_whitening.hpp"
-#include "engine/nn/param_groups.hpp"
 #include "engine/ops/grad_norm.hpp"
 #include "engine/optim/adam.hpp"
 #include "engine/optim/sgd.hpp"
@@ -24,6 +23,7 @@
 #include "engine/train/data_parallel.hpp"
 #include "engine/train/gradient_reducer.hpp"
 #include "engine/train/lookahead.hpp"
+#include "engine/train/param_group_plan.hpp"
 #include "engine/train/step_graph.hpp"
 #include "engine/train/step_ledger.hpp"
 #include "engine/train/train_step.hpp"
@@ -90,6 +90,7 @@ void check_config(const TrainConfig& c) {
                 "--target-accuracy must be in [0, 100] percent, got {}", 100.0 * c.target_top1);
   KESTREL_CHECK(!(c.tf32 && c.bf16),
                 "--tf32 and --bf16 are two precisions for the same products: choose one");
+  for (const ParamGroupRule& rule : c.param_groups) check_param_group_rule(rule);
 }
 
 // What ranks other than 0 tell: nothing.
@@ -213,9 +214,11 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
     }
   }
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config);
-  // Two groups as PyTorch users make them: decay for weights, none for 1-D parameters.
-  if (config.no_decay_norm_bias)
-    optimizer->set_param_groups({nn::weight_decay_group_index(*graph, device), {1.0, 0.0}});
+  // param_groups as PyTorch users make them: by name (the rules), and decay for weights, none
+  // for 1-D parameters (--no-decay-norm-bias). Each epoch sets the rates of its groups below.
+  const ParamGroupPlan group_plan =
+      plan_param_groups(config.param_groups, config.no_decay_norm_bias, *graph, device);
+  if (group_plan.groups.index.defined()) optimizer->set_param_groups(group_plan.groups);
   std::optional<WeightEma> ema;
   if (config.ema_decay > 0.0) ema.emplace(config.ema_decay);
   std::optional<Lookahead> lookahead;
@@ -403,6 +406,8 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   for (int64_t epoch = first_epoch; epoch < config.epochs; ++epoch) {
     NvtxRange epoch_range("epoch");
     const auto epoch_start = Clock::now();
+    // A group whose train_epochs have passed stops here (a resumed run's first epoch too).
+    set_epoch_lr_scales(*optimizer, group_plan, epoch);
     train_loader.start_epoch(epoch);
     ledger.reset_counts();
     LedgerSnapshot tally;

@@ -23,9 +23,10 @@
 namespace kestrel::kernels {
 
 // Parameter groups, as torch.optim's param_groups: element i of the flat buffer belongs to
-// group group[i] (a u8 index the graph builds once from its parameter shapes), or every element
-// to group 0 when the index is null. What differs between groups is a per-group table in the
-// functor (a per-group learning rate would join the step scalars the same way).
+// group group[i] (a u8 index the graph builds once from its parameters' shapes or names), or
+// every element to group 0 when the index is null. What differs between groups is a per-group
+// table: the weight decay in the functor, and the learning rate (and what Adam derives from
+// it) among the step scalars, since it changes every step.
 inline constexpr int kMaxParamGroups = 4;
 
 KESTREL_HD inline int param_group(const uint8_t* group, int64_t i) {
@@ -37,11 +38,12 @@ KESTREL_HD inline int param_group(const uint8_t* group, int64_t i) {
 //   if momentum != 0: buf = first ? g : momentum * buf + (1 - dampening) * g
 //                     g = nesterov ? g + momentum * buf : buf
 //   p = p - lr * g
+// with lr and wd those of the element's group.
 struct SgdStep {
   float* param;
   const float* grad;
   float* momentum_buffer;  // null when momentum == 0
-  const float* lr;         // device memory: the step's rate (StoreStepScalars)
+  const float* lr;         // device memory: each group's rate this step (StoreStepScalars)
   float momentum;
   float one_minus_dampening;  // 1 - dampening, computed in double like Python does
   float weight_decay[kMaxParamGroups];  // per group, as torch's group["weight_decay"]
@@ -54,7 +56,8 @@ struct SgdStep {
     if (skip != nullptr && *skip != 0) return;
     const float p = param[i];
     float g = grad[i];
-    const float wd = weight_decay[param_group(group, i)];
+    const int k = param_group(group, i);
+    const float wd = weight_decay[k];
     if (wd != 0.0f) g = fp::fma_rn(p, wd, g);
     if (momentum_buffer != nullptr) {
       const float buf = init_buffer ? g
@@ -63,7 +66,7 @@ struct SgdStep {
       momentum_buffer[i] = buf;
       g = nesterov ? fp::fma_rn(buf, momentum, g) : buf;
     }
-    param[i] = fp::fma_rn(g, -*lr, p);
+    param[i] = fp::fma_rn(g, -lr[k], p);
   }
 };
 
@@ -74,8 +77,8 @@ struct SgdStep {
 // The step-dependent scalars of one Adam step, computed once on the host and stored in device
 // memory by StoreStepScalars before the step's update reads them.
 struct AdamScalars {
-  float step_size;              // lr / (1 - beta1^t)
-  float bias_correction2_sqrt;  // sqrt(1 - beta2^t)
+  float step_size[kMaxParamGroups];     // per group: lr / (1 - beta1^t)
+  float bias_correction2_sqrt;          // sqrt(1 - beta2^t)
   float decay_factor[kMaxParamGroups];  // per group: 1 - lr * wd (AdamW only)
 };
 
@@ -83,7 +86,7 @@ struct AdamScalars {
 // corrections), written before it by a launch of their own. The update's launch is then the
 // same every step: it can be captured once in a CUDA Graph and replayed.
 struct StoreStepScalars {
-  static constexpr int kMax = 8;
+  static constexpr int kMax = 12;
   static_assert(sizeof(AdamScalars) <= kMax * sizeof(float));
   float* dst;
   float values[kMax];
@@ -97,6 +100,7 @@ struct StoreStepScalars {
 //   Adam:  g = grad + wd * p          AdamW: p = p * (1 - lr * wd)
 //   m = lerp(m, g, 1 - beta1);  v = beta2 * v + (1 - beta2) * g * g
 //   p = p - step_size * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+// with wd, step_size and the decay factor those of the element's group.
 struct AdamStep {
   float* param;
   const float* grad;
@@ -133,7 +137,7 @@ struct AdamStep {
     exp_avg[i] = m;
     exp_avg_sq[i] = v;
     const float denom = fp::add_rn(::sqrtf(v) / s->bias_correction2_sqrt, eps);
-    param[i] = fp::add_rn(p, fp::mul_rn(-s->step_size, m) / denom);
+    param[i] = fp::add_rn(p, fp::mul_rn(-s->step_size[k], m) / denom);
   }
 };
 

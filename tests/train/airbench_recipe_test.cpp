@@ -61,6 +61,9 @@ TEST(AirbenchRecipe, IsAirbench94s) {
   EXPECT_DOUBLE_EQ(c.lookahead_decay, 0.95);
   EXPECT_EQ(c.lookahead_every, 5);
   EXPECT_EQ(c.tta, Tta::FlipTranslate);
+  ASSERT_EQ(c.param_groups.size(), 2u);
+  EXPECT_EQ(param_group_rule_str(c.param_groups[0]), "*.norm*.bias:lr=64,wd=0.015625,epochs=0");
+  EXPECT_EQ(param_group_rule_str(c.param_groups[1]), "whiten.bias:lr=1,wd=1,epochs=3");
   const TrainConfig back = TrainConfig::from_json(c.to_json());
   EXPECT_DOUBLE_EQ(back.lookahead_decay, 0.95);
   EXPECT_EQ(back.lookahead_every, 5);

@@ -634,6 +634,7 @@ TEST(Trainer, ConfigJsonRoundTripsThroughTrainConfig) {
   c.deterministic = true;
   c.bf16 = true;
   c.target_top1 = 0.999;
+  c.param_groups = {{"conv1.*", 0.5, 0.0, 1}, {"fc*.bias", 2.0, 0.25, 0}};
   ASSERT_EQ(train(c).status, RunStatus::Completed);
 
   std::ifstream in(run_file(c, "config.json"));
@@ -651,6 +652,13 @@ TEST(Trainer, ConfigJsonRoundTripsThroughTrainConfig) {
                           "global_batch", "dist_backend"})
     without_extras.erase(key);
   EXPECT_EQ(without_extras, c.to_json());
+  EXPECT_EQ(back.param_groups, c.param_groups);
+  EXPECT_EQ(written["param_groups"][0]["pattern"], "conv1.*");
+  EXPECT_EQ(written["param_groups"][1]["weight_decay_scale"], 0.25);
+  // The config.json of a run from before the rules (and its checkpoints') still loads.
+  json old = written;
+  old.erase("param_groups");
+  EXPECT_TRUE(TrainConfig::from_json(old).param_groups.empty());
 }
 
 TEST(Trainer, RejectsConfigurationsThatCannotRun) {
@@ -695,6 +703,16 @@ TEST(Trainer, RejectsConfigurationsThatCannotRun) {
   bad = c;
   bad.device = "cuda:7";
   expect_error(bad, "cuda:7");
+  bad = c;
+  bad.param_groups = {{"conv1.*"}, {"conv9.*"}};
+  expect_error(bad, "parameter group pattern 'conv9.*' matches no trainable parameter");
+  bad = c;
+  bad.param_groups = {{"conv1.*", -1.0}};
+  expect_error(bad, "parameter group rule 'conv1.*:lr=-1,wd=1,epochs=0'");
+  bad = c;
+  bad.no_decay_norm_bias = true;
+  bad.param_groups = {{"conv1.*"}, {"conv2.*"}, {"fc1.*"}};
+  expect_error(bad, "3 parameter group rule(s) make 5 groups, more than the 4 supported");
   // Nothing was created for the runs that could not start.
   EXPECT_FALSE(fs::exists(run_file(c, "metrics.jsonl")));
 
