@@ -1,7 +1,10 @@
 #include "kernels/cpu/gemm.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <mutex>
+#include <string>
 
 #include "kernels/cpu/parallel.hpp"
 
@@ -102,7 +105,10 @@ void gemm(const GemmArgs& g) {
 
 const char* gemm_backend_name() {
 #if defined(KESTREL_HAVE_BLAS)
-  return "OpenBLAS";
+  // The kernels OpenBLAS chose for this CPU (or OPENBLAS_CORETYPE named): what its speed
+  // depends on, so benchmarks and reports say it.
+  static const std::string name = fmt::format("OpenBLAS, {} kernels", openblas_get_corename());
+  return name.c_str();
 #else
   return "built-in";
 #endif

@@ -26,7 +26,8 @@ void gemm_serial(const GemmArgs& g);
 // does not depend on the thread count.
 void gemm(const GemmArgs& g);
 
-// The name of the implementation in use ("OpenBLAS 0.3.21" or "built-in").
+// The implementation in use: "OpenBLAS, Haswell kernels" (the kernels OpenBLAS runs on this
+// CPU) or "built-in".
 const char* gemm_backend_name();
 
 }  // namespace kestrel::cpu
