@@ -20,6 +20,7 @@
 #include "apps/commands/train_output.hpp"
 #include "apps/exit_code.hpp"
 #include "engine/checkpoint/checkpoint.hpp"
+#include "engine/data/augment.hpp"
 #include "engine/data/loader.hpp"
 #include "engine/data/registry.hpp"
 #include "engine/dist/launch_env.hpp"
@@ -42,6 +43,7 @@ namespace {
 struct TrainFlags {
   std::string model, dataset, data_dir = "data", optimizer, schedule, device = "auto";
   std::string out = "runs", name, resume, gpus, profile_steps, graph = "auto", tta = "none";
+  std::string crop_padding_mode, flip;
   double dist_timeout = 300.0, dist_bucket_mb = 25.0, target_accuracy = 0.0, ema = 0.0;
   double lookahead = 0.0;
   int64_t lookahead_every = 0;
@@ -178,8 +180,11 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (given("--label-smoothing")) c.label_smoothing = f.label_smoothing;
   if (given("--clip-norm")) c.clip_norm = f.clip_norm;
   if (given("--crop-padding")) c.crop_padding = f.crop_padding;
-  if (given("--hflip")) c.hflip = f.hflip;
-  if (f.no_augment) c.crop_padding = 0, c.hflip = false;
+  if (given("--crop-padding-mode"))
+    c.crop_padding_mode = data::parse_padding_mode(f.crop_padding_mode);
+  if (given("--hflip")) c.hflip = f.hflip, c.alternate_flip = false;
+  if (given("--flip")) c.hflip = f.flip != "none", c.alternate_flip = f.flip == "alternate";
+  if (f.no_augment) c.crop_padding = 0, c.hflip = false, c.alternate_flip = false;
   if (f.lab_normalization) c.lab_normalization = true;
   if (f.drop_last) c.drop_last = true;
   if (given("--train-limit")) c.train_limit = f.train_limit;
@@ -429,7 +434,18 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--crop-padding", f->crop_padding, "Random-crop padding (0: off)")
       ->check(integer())
       ->check(CLI::Range(0, 16));
-  cmd->add_flag("--hflip,!--no-hflip", f->hflip, "Random horizontal flips");
+  cmd->add_option("--crop-padding-mode", f->crop_padding_mode,
+                  "zero | reflect: what the random crop's padding holds (zero: torchvision's "
+                  "default fill; reflect: the image mirrored about its edge, airbench's)")
+      ->check(CLI::IsMember({"zero", "reflect"}));
+  cmd->add_flag("--hflip,!--no-hflip", f->hflip,
+                "Random horizontal flips (--flip random) or none (--flip none)");
+  cmd->add_option("--flip", f->flip,
+                  "none | random | alternate: horizontal flips; random: a coin per image and "
+                  "epoch; alternate: a coin per image, flipped on epoch e iff coin XOR e odd "
+                  "(airbench's; each image is seen both ways every two epochs)")
+      ->check(CLI::IsMember({"none", "random", "alternate"}))
+      ->excludes("--hflip");
   cmd->add_flag("--no-augment", f->no_augment, "No crops or flips");
   cmd->add_flag("--lab-normalization", f->lab_normalization, "Normalise with (0.5, 0.5)");
   cmd->add_flag("--drop-last", f->drop_last, "Drop the last partial batch of each epoch");

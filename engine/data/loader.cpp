@@ -39,10 +39,17 @@ LoaderOptions LoaderOptions::for_evaluation(int64_t batch_size, Normalization no
 
 namespace {
 
-void check_options(const LoaderOptions& o, int64_t channels) {
+void check_options(const LoaderOptions& o, const Tensor& images) {
+  const int64_t channels = images.dim(1);
   KESTREL_CHECK(o.batch_size >= 1, "BatchLoader: batch_size must be >= 1, got {}", o.batch_size);
   KESTREL_CHECK(o.augment.crop_padding >= 0, "BatchLoader: crop_padding must be >= 0, got {}",
                 o.augment.crop_padding);
+  // Reflection maps padding index -P to P, which must be inside the image (as F.pad requires).
+  KESTREL_CHECK(
+      o.augment.padding_mode != PaddingMode::Reflect ||
+          (o.augment.crop_padding < images.dim(2) && o.augment.crop_padding < images.dim(3)),
+      "BatchLoader: reflect padding {} must be smaller than the images ({}x{})",
+      o.augment.crop_padding, images.dim(2), images.dim(3));
   KESTREL_CHECK(o.shard_count >= 1 && o.shard_rank >= 0 && o.shard_rank < o.shard_count,
                 "BatchLoader: shard {} of {} does not exist (rank must be in [0, count))",
                 o.shard_rank, o.shard_count);
@@ -77,14 +84,16 @@ kernels::ChannelNormalization channel_normalization(const Normalization& n, int6
   return out;
 }
 
-kernels::BatchGeometry geometry_of(const Tensor& images, int crop_padding) {
+kernels::BatchGeometry geometry_of(const Tensor& images, const AugmentOptions& augment) {
   kernels::BatchGeometry g;
   g.channels = static_cast<int32_t>(images.dim(1));
   g.height = static_cast<int32_t>(images.dim(2));
   g.width = static_cast<int32_t>(images.dim(3));
   g.out_height = g.height;
   g.out_width = g.width;
-  g.padding = crop_padding;
+  g.padding = augment.crop_padding;
+  g.pad_mode = augment.padding_mode == PaddingMode::Reflect ? kernels::PadMode::Reflect
+                                                            : kernels::PadMode::Zero;
   return g;
 }
 
@@ -116,7 +125,7 @@ BatchLoader::BatchLoader(const ImageDataset& dataset, const Context& ctx, Loader
                     labels.dim(0) == samples_,
                 "BatchLoader: dataset '{}' labels must be i32 [{}], got {}", dataset.name,
                 samples_, labels.str());
-  check_options(options_, images.dim(1));
+  check_options(options_, images);
   // Checked once here, so that no op has to read a batch's labels back from the device.
   KESTREL_CHECK(dataset.classes >= 1, "BatchLoader: dataset '{}' has {} classes", dataset.name,
                 dataset.classes);
@@ -168,9 +177,11 @@ void BatchLoader::start_epoch(int64_t epoch) {
     spec.stream = rng::data_stream(rng::DataPurpose::Augment, epoch);
     spec.random_crop = options_.augment.crop_padding > 0;
     spec.hflip = options_.augment.hflip;
+    spec.alternate_flip = options_.augment.alternate_flip;
+    spec.epoch = epoch;
     ops::detail::launch_elementwise(
         ctx_, samples_,
-        kernels::DrawCropFlip{spec, geometry_of(images_, options_.augment.crop_padding),
+        kernels::DrawCropFlip{spec, geometry_of(images_, options_.augment),
                               crop_flip_.data<int32_t>()});
   }
   epoch_ = epoch;
@@ -195,7 +206,7 @@ bool BatchLoader::next(Batch& out) {
   out.size = b;
   out.index = batch_index_;
 
-  const kernels::BatchGeometry g = geometry_of(images_, options_.augment.crop_padding);
+  const kernels::BatchGeometry g = geometry_of(images_, options_.augment);
   const int32_t* indices = out.indices.data<int32_t>();
   const kernels::ChannelNormalization norm =
       channel_normalization(options_.normalization, g.channels);

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/data/augment.hpp"
 #include "engine/data/dataset.hpp"
 #include "engine/data/normalization.hpp"
 #include "engine/runtime/context.hpp"
@@ -31,11 +32,17 @@
 
 namespace kestrel::data {
 
-// torchvision's RandomCrop(size = image size, padding = crop_padding) and
-// RandomHorizontalFlip(p = 0.5). All off by default.
+// torchvision's RandomCrop(size = image size, padding = crop_padding, padding_mode) and
+// RandomHorizontalFlip(p = 0.5), or airbench's alternating flips. All off by default.
 struct AugmentOptions {
-  int crop_padding = 0;  // > 0: zero-pad by this much on every side, crop back at random
+  int crop_padding = 0;  // > 0: pad by this much on every side, crop back at random
   bool hflip = false;
+  // Reflect: padding_mode='reflect', which needs crop_padding < the images' height and width.
+  PaddingMode padding_mode = PaddingMode::Zero;
+  // With hflip: each sample draws one coin (seed, sample) and is flipped on epoch e iff
+  // coin XOR (e odd), so it is seen both ways in every pair of epochs (airbench's scheme);
+  // without it, an independent coin per sample and epoch.
+  bool alternate_flip = false;
 
   bool enabled() const { return crop_padding > 0 || hflip; }
 };

@@ -27,7 +27,9 @@ nlohmann::json TrainConfig::to_json() const {
           {"label_smoothing", label_smoothing},
           {"clip_norm", clip_norm},
           {"crop_padding", crop_padding},
+          {"crop_padding_mode", data::padding_mode_name(crop_padding_mode)},
           {"hflip", hflip},
+          {"alternate_flip", alternate_flip},
           {"lab_normalization", lab_normalization},
           {"drop_last", drop_last},
           {"train_limit", train_limit},
@@ -69,7 +71,10 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
     c.label_smoothing = j.value("label_smoothing", c.label_smoothing);
     c.clip_norm = j.value("clip_norm", c.clip_norm);
     c.crop_padding = j.value("crop_padding", c.crop_padding);
+    c.crop_padding_mode = data::parse_padding_mode(
+        j.value("crop_padding_mode", data::padding_mode_name(c.crop_padding_mode)));
     c.hflip = j.value("hflip", c.hflip);
+    c.alternate_flip = j.value("alternate_flip", c.alternate_flip);
     c.lab_normalization = j.value("lab_normalization", c.lab_normalization);
     c.drop_last = j.value("drop_last", c.drop_last);
     c.train_limit = j.value("train_limit", c.train_limit);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/data/augment.hpp"
 #include "engine/train/lr_schedule.hpp"
 #include "engine/train/param_group_rule.hpp"
 #include "engine/train/tta.hpp"
@@ -42,8 +43,10 @@ struct TrainConfig {
   int64_t warmup_epochs = 0;  // constant, step and cosine schedules
   float label_smoothing = 0.0f;
   float clip_norm = 0.0f;          // 0: no gradient clipping
-  int crop_padding = 0;            // random crop with this zero padding (0: off)
+  int crop_padding = 0;            // random crop with this padding (0: off)
+  data::PaddingMode crop_padding_mode = data::PaddingMode::Zero;  // zeros or reflection
   bool hflip = false;              // random horizontal flips
+  bool alternate_flip = false;     // with hflip: airbench's alternating flips (AugmentOptions)
   bool lab_normalization = false;  // (0.5, 0.5) as the lab did, instead of the data set's stats
   bool drop_last = false;
   int64_t train_limit = 0;  // > 0: train on the first N training images only

@@ -186,7 +186,9 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
                          : data::dataset_normalization(config.dataset);
   data::AugmentOptions augment;
   augment.crop_padding = config.crop_padding;
+  augment.padding_mode = config.crop_padding_mode;
   augment.hflip = config.hflip;
+  augment.alternate_flip = config.alternate_flip;
   // Each rank loads its shard of every global batch and of the test split.
   auto train_options = data::LoaderOptions::for_training(config.batch, stats, augment, config.seed,
                                                          config.drop_last);

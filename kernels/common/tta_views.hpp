@@ -11,15 +11,9 @@
 
 #include "kernels/common/fp.hpp"
 #include "kernels/common/hd.hpp"
+#include "kernels/common/reflect.hpp"
 
 namespace kestrel::kernels {
-
-KESTREL_HD_INLINE int64_t reflect_index(int64_t i, int64_t n) {
-  if (n == 1) return 0;
-  if (i < 0) return -i;
-  if (i >= n) return 2 * (n - 1) - i;
-  return i;
-}
 
 struct ShiftFlipView {
   const float* src;

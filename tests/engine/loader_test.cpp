@@ -77,20 +77,34 @@ LoaderOptions cifar_training(int64_t batch, uint64_t seed) {
 }
 
 // Element (c, r, q) of a sample's augmented image, from the documented rule with pixel-wise
-// index arithmetic: crop/flip drawn from philox_block(seed, Augment stream of epoch, sample).
+// index arithmetic: crop/flip drawn from philox_block(seed, Augment stream of epoch, sample);
+// alternating flips take epoch 0's coin and invert it on odd epochs; reflect padding mirrors
+// an index outside [0, n) about the edge pixel (-1 -> 1, n -> n - 2).
 double expected_pixel(const data::ImageDataset& d, const data::Normalization& norm, uint64_t seed,
-                      int64_t epoch, int64_t padding, bool hflip, int64_t sample, int64_t c,
+                      int64_t epoch, const data::AugmentOptions& augment, int64_t sample, int64_t c,
                       int64_t r, int64_t q) {
-  const int64_t h = d.height(), w = d.width();
-  const auto words = rng::philox_block(
-      seed, rng::data_stream(rng::DataPurpose::Augment, epoch), static_cast<uint64_t>(sample));
+  const int64_t h = d.height(), w = d.width(), padding = augment.crop_padding;
+  const auto block = [&](int64_t e) {
+    return rng::philox_block(seed, rng::data_stream(rng::DataPurpose::Augment, e),
+                             static_cast<uint64_t>(sample));
+  };
+  const auto words = block(epoch);
   int64_t dy = 0, dx = 0;
   if (padding > 0) {
     dy = static_cast<int64_t>((static_cast<uint64_t>(words.v[0]) * (2 * padding + 1)) >> 32);
     dx = static_cast<int64_t>((static_cast<uint64_t>(words.v[1]) * (2 * padding + 1)) >> 32);
   }
-  const bool flip = hflip && (words.v[2] & 0x80000000u) != 0;
-  const int64_t y = r + dy - padding, x = (flip ? w - 1 - q : q) + dx - padding;
+  bool flip = augment.hflip && (words.v[2] & 0x80000000u) != 0;
+  if (augment.hflip && augment.alternate_flip)
+    flip = ((block(0).v[2] & 0x80000000u) != 0) != (epoch % 2 == 1);
+  int64_t y = r + dy - padding, x = (flip ? w - 1 - q : q) + dx - padding;
+  if (augment.padding_mode == data::PaddingMode::Reflect) {
+    const auto mirror = [](int64_t i, int64_t n) {
+      return i < 0 ? -i : i >= n ? 2 * n - 2 - i : i;
+    };
+    y = mirror(y, h);
+    x = mirror(x, w);
+  }
   const double byte =
       (y < 0 || y >= h || x < 0 || x >= w)
           ? 0.0
@@ -106,8 +120,7 @@ std::vector<double> expected_batch(const data::ImageDataset& d, const LoaderOpti
     for (int64_t c = 0; c < d.channels(); ++c)
       for (int64_t r = 0; r < d.height(); ++r)
         for (int64_t q = 0; q < d.width(); ++q)
-          out.push_back(expected_pixel(d, o.normalization, o.seed, epoch, o.augment.crop_padding,
-                                       o.augment.hflip, s, c, r, q));
+          out.push_back(expected_pixel(d, o.normalization, o.seed, epoch, o.augment, s, c, r, q));
   return out;
 }
 
@@ -140,6 +153,27 @@ TEST(BatchLoader, TrainingBatchesFollowTheDocumentedCropFlipRule) {
     for (size_t k = 0; k < r.images.size(); ++k)
       EXPECT_TRUE(test::all_close(expected_batch(d, o, epoch, r.indices[k]), r.images[k], 1e-7,
                                   1e-6))
+          << "epoch " << epoch << " batch " << k;
+  }
+}
+
+TEST(BatchLoader, ReflectPaddingAndAlternatingFlipsFollowTheDocumentedRule) {
+  std::mt19937_64 gen(test::test_seed() + 11);
+  const auto d = synthetic(41, 3, 7, 9, gen);
+  Context ctx;
+  // Padding 6: up to one short of the height, where reflection reaches the far edge.
+  const LoaderOptions o = LoaderOptions::for_training(8, data::Normalization::cifar10(),
+                                                      {.crop_padding = 6,
+                                                       .hflip = true,
+                                                       .padding_mode = data::PaddingMode::Reflect,
+                                                       .alternate_flip = true},
+                                                      gen());
+  BatchLoader loader(d, ctx, o);
+  for (int64_t epoch : {0, 1, 2, 7}) {
+    const auto r = run_epoch(loader, epoch);
+    for (size_t k = 0; k < r.images.size(); ++k)
+      EXPECT_TRUE(
+          test::all_close(expected_batch(d, o, epoch, r.indices[k]), r.images[k], 1e-7, 1e-6))
           << "epoch " << epoch << " batch " << k;
   }
 }
@@ -321,6 +355,10 @@ TEST(BatchLoader, RejectsBadDatasetsAndOptions) {
                "BatchLoader: normalization std must be > 0, got 0");
   expect_error(d, LoaderOptions::for_training(2, {}, {.crop_padding = -1}),
                "BatchLoader: crop_padding must be >= 0, got -1");
+  expect_error(d,
+               LoaderOptions::for_training(
+                   2, {}, {.crop_padding = 4, .padding_mode = data::PaddingMode::Reflect}),
+               "BatchLoader: reflect padding 4 must be smaller than the images (4x4)");
   const auto five_channels = synthetic(2, 5, 2, 2, gen);
   expect_error(five_channels, LoaderOptions::for_training(2, {}),
                "BatchLoader: dataset 'synthetic' has 5 channels, the loader handles 1 to 4");

@@ -627,7 +627,9 @@ TEST(Trainer, ConfigJsonRoundTripsThroughTrainConfig) {
   c.label_smoothing = 0.05f;
   c.clip_norm = 2.5f;
   c.crop_padding = 3;
+  c.crop_padding_mode = data::PaddingMode::Reflect;
   c.hflip = true;
+  c.alternate_flip = true;
   c.lab_normalization = true;
   c.drop_last = true;
   c.seed = 77;
@@ -659,6 +661,34 @@ TEST(Trainer, ConfigJsonRoundTripsThroughTrainConfig) {
   json old = written;
   old.erase("param_groups");
   EXPECT_TRUE(TrainConfig::from_json(old).param_groups.empty());
+}
+
+TEST(TrainConfig, ReadsConfigsWrittenBeforeTheAugmentationModes) {
+  // A config.json (or checkpoint) from before crop_padding_mode and alternate_flip: zero
+  // padding and independent flips, as those runs had; an unknown mode is an error naming it.
+  TrainConfig c = default_config("resnet20", "cifar10");
+  c.crop_padding_mode = data::PaddingMode::Reflect;
+  c.alternate_flip = true;
+  json old = c.to_json();
+  EXPECT_EQ(old["crop_padding_mode"], "reflect");
+  EXPECT_EQ(old["alternate_flip"], true);
+  old.erase("crop_padding_mode");
+  old.erase("alternate_flip");
+  const TrainConfig back = TrainConfig::from_json(old);
+  EXPECT_EQ(back.crop_padding_mode, data::PaddingMode::Zero);
+  EXPECT_FALSE(back.alternate_flip);
+  EXPECT_TRUE(back.hflip);
+  EXPECT_EQ(back.crop_padding, 4);
+  json bad = c.to_json();
+  bad["crop_padding_mode"] = "wrap";
+  try {
+    TrainConfig::from_json(bad);
+    ADD_FAILURE() << "accepted crop_padding_mode 'wrap'";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("crop padding mode 'wrap' is not one of zero, reflect"),
+              std::string::npos)
+        << e.message();
+  }
 }
 
 TEST(Trainer, RejectsConfigurationsThatCannotRun) {
