@@ -134,7 +134,8 @@ TrainConfig default_config(const std::string& model, const std::string& dataset)
     // batch and its SGD's rates are "per 1024 examples", so with kestrel's mean loss the peak
     // rate is 11.5 / (1 + 1 / (1 - 0.85)) = 1.5 and the weight decay 0.0153 / 11.5 = 0.00133
     // (lr x wd per step as airbench's). Nesterov momentum 0.85, batch 1024, label smoothing
-    // 0.2, the triangular schedule, lookahead 0.95 every 5 steps, flip-and-translate TTA.
+    // 0.2, the triangular schedule, lookahead 0.95 every 5 steps, 2-pixel translations with
+    // reflection and alternating flips, flip-and-translate TTA.
     c.optimizer = "sgd";
     c.momentum = 0.85f;
     c.nesterov = true;
@@ -146,7 +147,9 @@ TrainConfig default_config(const std::string& model, const std::string& dataset)
     c.schedule = ScheduleKind::Triangular;
     c.label_smoothing = 0.2f;
     c.crop_padding = 2;
+    c.crop_padding_mode = data::PaddingMode::Reflect;
     c.hflip = true;
+    c.alternate_flip = true;
     c.lookahead_decay = 0.95;
     c.lookahead_every = 5;
     c.tta = Tta::FlipTranslate;

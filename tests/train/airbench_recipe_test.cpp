@@ -61,6 +61,9 @@ TEST(AirbenchRecipe, IsAirbench94s) {
   EXPECT_DOUBLE_EQ(c.lookahead_decay, 0.95);
   EXPECT_EQ(c.lookahead_every, 5);
   EXPECT_EQ(c.tta, Tta::FlipTranslate);
+  EXPECT_EQ(c.crop_padding, 2);
+  EXPECT_EQ(c.crop_padding_mode, data::PaddingMode::Reflect);
+  EXPECT_TRUE(c.hflip && c.alternate_flip);
   ASSERT_EQ(c.param_groups.size(), 2u);
   EXPECT_EQ(param_group_rule_str(c.param_groups[0]), "*.norm*.bias:lr=64,wd=0.015625,epochs=0");
   EXPECT_EQ(param_group_rule_str(c.param_groups[1]), "whiten.bias:lr=1,wd=1,epochs=3");
