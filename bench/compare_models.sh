@@ -18,7 +18,7 @@ case "${1:-}" in -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;
 # kestrel's name -> bench/pytorch/torchvision_models.py's name for the CIFAR-10 form.
 declare -A torch_name=([resnet20]=resnet20 [resnet18]=resnet18-cifar
   [mobilenet_v2]=mobilenet_v2-cifar [efficientnet_b0]=efficientnet_b0-cifar [vit]=vit
-  [googlenet]=googlenet-cifar [densenet121]=densenet121-cifar)
+  [googlenet]=googlenet-cifar [densenet121]=densenet121-cifar [airbench94]=airbench94)
 models=("$@")
 [[ ${#models[@]} -gt 0 ]] ||
   models=(resnet20 mobilenet_v2 efficientnet_b0 vit resnet18 densenet121 googlenet)

@@ -11,14 +11,16 @@
 #   2. the CUDA and NCCL test suites with KESTREL_REQUIRE_GPU=1 (fail instead of skip)
 #   3. kestrel bench on the GPU: LeNet-5 batch 64 and AlexNet batch 128, fp32, TF32 and bf16
 #      (AlexNet's bf16 with NHWC and NCHW convolutions), with CUDA Graph replay and (fp32)
-#      without
+#      without; airbench94 at its batch 1024 in fp32 and bf16 (its step time x 480 steps is
+#      the training time of its 10-epoch recipe, the CIFAR-10 speed record's measure)
 #   4. bench/compare.sh --device cuda --alexnet: kestrel against PyTorch side by side, in fp32
 #      and (4b) in bf16 (PyTorch: autocast and channels_last)
 #   5. LeNet-5 trained on MNIST (carried as gzip files): the recipe with the ledger read every
 #      50 steps (the default) and every step, at batch 64, and with --bf16; epoch times and
 #      accuracy
 #   5b. Nsight Compute over two eager LeNet-5 training steps: every kernel's time
-#   5c. resnet20, mobilenet_v2, efficientnet_b0, vit, googlenet and densenet121 (CIFAR forms)
+#   5c. resnet20, mobilenet_v2, efficientnet_b0, vit, googlenet, densenet121 (CIFAR forms) and
+#      airbench94
 #      on the GPU against PyTorch in float64 (bench/pytorch/parity.py --device cuda)
 #   6. compute-sanitizer memcheck over the CUDA suites (SKIP where the sandbox refuses it)
 #   7. the rest of the test suite
@@ -195,7 +197,8 @@ if in_budget "kestrel bench (GPU)"; then
   for spec in "lenet5 64 fp32 auto" "lenet5 64 fp32 off" "lenet5 64 tf32 auto" \
               "lenet5 64 bf16 auto" \
               "alexnet 128 fp32 auto" "alexnet 128 fp32 off" "alexnet 128 tf32 auto" \
-              "alexnet 128 bf16 auto" "alexnet 128 bf16 auto nchw"; do
+              "alexnet 128 bf16 auto" "alexnet 128 bf16 auto nchw" \
+              "airbench94 1024 fp32 auto" "airbench94 1024 bf16 auto"; do
     set -- $spec
     [ "$(left_s)" -gt 60 ] || { echo "bench: deadline near, $spec and later not run" >>"$out/bench.err"; ok=0; break; }
     if ! timeout "$(cap 120)" "$kestrel" bench "$1" --device cuda --batch "$2" --precision "$3" \
@@ -313,7 +316,8 @@ fi
 # It needs torchvision beside the image's torch; without it each model reports SKIP (exit 77).
 if in_budget "parity on the GPU"; then
   passed=0 skipped=0 failed=""
-  for model in resnet20 mobilenet_v2-cifar efficientnet_b0-cifar vit googlenet-cifar densenet121-cifar; do
+  for model in resnet20 mobilenet_v2-cifar efficientnet_b0-cifar vit googlenet-cifar densenet121-cifar \
+               airbench94; do
     size=""
     case "$model" in googlenet-cifar|densenet121-cifar) size="--size 16" ;; esac
     # shellcheck disable=SC2086  # $size is empty or two words

@@ -15,6 +15,7 @@
 #include "kernels/common/layer_norm.hpp"
 #include "kernels/common/init.hpp"
 #include "kernels/common/linear.hpp"
+#include "kernels/common/lookahead.hpp"
 #include "kernels/common/lrn.hpp"
 #include "kernels/common/optimizers.hpp"
 #include "kernels/common/pool2d.hpp"
@@ -47,9 +48,11 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AdamStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::StoreStepScalars)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::EmaUpdate)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SwapBuffers)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LookaheadPull)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::FoldBatchNorm)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::UniformFill)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::NormalFill)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::DiracRows)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ColumnSums)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::BroadcastBiasRows)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::ApplyDropoutMask)
