@@ -32,16 +32,16 @@ class InterruptAfter final : public TrainObserver {
   int64_t epoch_;
 };
 
-// The recipe on 256 images in batches of 64 (4 steps an epoch, so the lookahead's every-5
+// The recipe on 128 images in batches of 32 (4 steps an epoch, so the lookahead's every-5
 // grid falls inside the second epoch), 2 epochs.
 TrainConfig airbench_run(const test::ScratchDir& root, const std::string& name) {
   TrainConfig c = default_config("airbench94", "synthetic");
   c.device = "cpu";
   c.out_dir = root.path();
   c.name = name;
-  c.train_limit = 256;
-  c.test_limit = 64;
-  c.batch = 64;
+  c.train_limit = 128;
+  c.test_limit = 32;
+  c.batch = 32;
   c.epochs = 2;
   return c;
 }
