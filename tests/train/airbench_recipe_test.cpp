@@ -13,24 +13,15 @@
 #include "engine/checkpoint/checkpoint.hpp"
 #include "engine/train/trainer.hpp"
 #include "tests/support/scratch_dir.hpp"
+#include "tests/support/train_observers.hpp"
 
 namespace kestrel::train {
 namespace {
 
 namespace fs = std::filesystem;
 
-class Quiet final : public TrainObserver {};
-
-class InterruptAfter final : public TrainObserver {
- public:
-  explicit InterruptAfter(int64_t epoch) : epoch_(epoch) {}
-  void on_epoch(const nlohmann::json& record) override {
-    if (record.at("epoch").get<int64_t>() == epoch_) throw std::runtime_error("interrupted");
-  }
-
- private:
-  int64_t epoch_;
-};
+using test::InterruptAfter;
+using test::Quiet;
 
 // The recipe on 128 images in batches of 32 (4 steps an epoch, so the lookahead's every-5
 // grid falls inside the second epoch), 2 epochs.

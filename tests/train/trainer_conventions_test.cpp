@@ -27,6 +27,7 @@
 #include "models/registry.hpp"
 #include "tests/support/random.hpp"
 #include "tests/support/scratch_dir.hpp"
+#include "tests/support/train_observers.hpp"
 
 namespace kestrel::train {
 namespace {
@@ -34,18 +35,8 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class Quiet final : public TrainObserver {};
-
-class InterruptAfter final : public TrainObserver {
- public:
-  explicit InterruptAfter(int64_t epoch) : epoch_(epoch) {}
-  void on_epoch(const json& record) override {
-    if (record.at("epoch").get<int64_t>() == epoch_) throw std::runtime_error("interrupted");
-  }
-
- private:
-  int64_t epoch_;
-};
+using test::InterruptAfter;
+using test::Quiet;
 
 TEST(WeightDecayGroups, ExemptExactlyTheParametersOfAtMostOneDimension) {
   auto graph = models::build_model("lenet5", models::ModelInput{1, 28, 28, 10});

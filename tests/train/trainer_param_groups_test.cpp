@@ -17,6 +17,7 @@
 #include "engine/data/registry.hpp"
 #include "engine/train/trainer.hpp"
 #include "tests/support/scratch_dir.hpp"
+#include "tests/support/train_observers.hpp"
 
 namespace kestrel::train {
 namespace {
@@ -90,7 +91,7 @@ Snapshot initial_weights(const TrainConfig& c) {
   return out;
 }
 
-class Quiet final : public TrainObserver {};
+using test::Quiet;
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * 4) == 0;

@@ -21,6 +21,7 @@
 #include "kernels/common/error.hpp"
 #include "tests/support/data_dir.hpp"
 #include "tests/support/scratch_dir.hpp"
+#include "tests/support/train_observers.hpp"
 
 namespace kestrel::train {
 namespace {
@@ -29,19 +30,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using run::read_metrics;
 
-class Quiet final : public TrainObserver {};
-
-// Simulates a crash: throws once `epoch` (1-based) has been logged and checkpointed.
-class InterruptAfter final : public TrainObserver {
- public:
-  explicit InterruptAfter(int64_t epoch) : epoch_(epoch) {}
-  void on_epoch(const json& record) override {
-    if (record.at("epoch").get<int64_t>() == epoch_) throw std::runtime_error("interrupted");
-  }
-
- private:
-  int64_t epoch_;
-};
+using test::InterruptAfter;
+using test::Quiet;
 
 // LeNet-5 on the first `images` synthetic training images, on the CPU, in `root`/`name`.
 TrainConfig small_run(const test::ScratchDir& root, const std::string& name, int64_t images,
