@@ -21,4 +21,16 @@ void Fallback::disable(const std::string& why, std::FILE* out) {
   });
 }
 
+bool Fallback::attempt(const std::function<std::string()>& call, std::FILE* out) {
+  if (!active()) return false;
+  if (injected_) {
+    disable("injected by KESTREL_FAULT_FAST_PATH", out);
+    return false;
+  }
+  const std::string error = call();
+  if (error.empty()) return true;
+  disable(error, out);
+  return false;
+}
+
 }  // namespace kestrel::kernels

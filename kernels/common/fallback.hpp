@@ -5,6 +5,7 @@
 // path of that name fail on purpose (tests, and a user checking the plain path).
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -23,6 +24,12 @@ class Fallback {
   // Turns the path off; the first call prints "kestrel: warning: <what> failed (<why>);
   // <instead> from now on" to `out`.
   void disable(const std::string& why, std::FILE* out = stderr);
+
+  // The fast path's one fallible call, while the path is on: `call` returns "" on success or
+  // the library's error text, which turns the path off (one warning). An injected fault turns
+  // it off without calling. Returns whether the call ran and succeeded; on false the caller
+  // takes its plain path. What `call` throws (a usage error, not a failing library) propagates.
+  bool attempt(const std::function<std::string()>& call, std::FILE* out = stderr);
 
  private:
   std::string name_, what_, instead_;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "kernels/common/fallback.hpp"
 #include "kernels/cuda/check.hpp"
 #include "kernels/cuda/library_check.hpp"
 #include "kernels/cuda/shape_cache.hpp"
@@ -158,6 +159,40 @@ void check_not_capturing(cudnnHandle_t handle, const char* what) {
 
 constexpr int kMaxAlgos = 16;
 
+// Autotuning (cudnnFind...AlgorithmEx: every algorithm timed on the real operands) is a fast
+// path. When the search itself fails at run time (a driver or library fault, not a shape
+// without algorithms: pick() reports that), this and every later choice comes from cuDNN's
+// heuristic instead (cudnnGet...Algorithm_v7: no kernel runs, the same result type), with one
+// warning. KESTREL_FAULT_FAST_PATH=cudnn-find takes the heuristic from the start.
+kernels::Fallback& timed_search() {
+  static kernels::Fallback path("cudnn-find",
+                                "cuDNN's timed algorithm search (cudnnFind...AlgorithmEx)",
+                                "cuDNN's heuristic algorithm choice");
+  return path;
+}
+
+// The choice for one direction: `find` and `heuristic` fill up to kMaxAlgos results of type
+// Perf and return cuDNN's status.
+template <class Perf, class Find, class Heuristic>
+ConvAlgoChoice choose(cudnnHandle_t handle, const char* what, const char* find_name,
+                      const kernels::Conv2dGeometry& g, const ConvOptions& o, Find&& find,
+                      Heuristic&& heuristic) {
+  std::array<Perf, kMaxAlgos> perf{};
+  int found = 0;
+  const bool timed = timed_search().attempt([&] {
+    check_not_capturing(handle, what);
+    const cudnnStatus_t status = find(perf.data(), &found);
+    return status == CUDNN_STATUS_SUCCESS
+               ? std::string()
+               : fmt::format("{}: {}", find_name, cudnnGetErrorString(status));
+  });
+  if (!timed) {
+    found = 0;
+    KESTREL_CUDNN_CHECK(heuristic(perf.data(), &found));
+  }
+  return pick(perf.data(), found, o, what, g);
+}
+
 // The bias gradient's two f32 NCHW descriptors, dy [N, K, OH, OW] and db [1, K, 1, 1], cached
 // per thread like the convolutions'.
 struct BiasGradDescriptors {
@@ -200,14 +235,18 @@ void conv2d_forward(cudnnHandle_t handle, const WorkspaceSource& workspace,
   const ConvAlgoKey key = make_key(ConvDirection::Forward, g, o);
   auto choice = conv_algo_cache().find(key);
   if (!choice) {
-    const ConvDescriptors& search = descriptors(g, o, search_math(o));
-    std::array<cudnnConvolutionFwdAlgoPerf_t, kMaxAlgos> perf{};
-    int found = 0;
-    check_not_capturing(handle, "forward");
-    KESTREL_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
-        handle, search.x, x, search.w, w, search.conv, search.y, y, kMaxAlgos, &found, perf.data(),
-        workspace(o.workspace_limit), o.workspace_limit));
-    choice = pick(perf.data(), found, o, "forward", g);
+    const ConvDescriptors& s = descriptors(g, o, search_math(o));
+    choice = choose<cudnnConvolutionFwdAlgoPerf_t>(
+        handle, "forward", "cudnnFindConvolutionForwardAlgorithmEx", g, o,
+        [&](cudnnConvolutionFwdAlgoPerf_t* perf, int* found) {
+          return cudnnFindConvolutionForwardAlgorithmEx(
+              handle, s.x, x, s.w, w, s.conv, s.y, y, kMaxAlgos, found, perf,
+              workspace(o.workspace_limit), o.workspace_limit);
+        },
+        [&](cudnnConvolutionFwdAlgoPerf_t* perf, int* found) {
+          return cudnnGetConvolutionForwardAlgorithm_v7(handle, s.x, s.w, s.conv, s.y, kMaxAlgos,
+                                                        found, perf);
+        });
     conv_algo_cache().insert(key, *choice);
   }
   // The descriptors of the math type the chosen algorithm was measured with, or cuDNN may run
@@ -227,14 +266,18 @@ void conv2d_backward_data(cudnnHandle_t handle, const WorkspaceSource& workspace
   const ConvAlgoKey key = make_key(ConvDirection::BackwardData, g, o);
   auto choice = conv_algo_cache().find(key);
   if (!choice) {
-    const ConvDescriptors& search = descriptors(g, o, search_math(o));
-    std::array<cudnnConvolutionBwdDataAlgoPerf_t, kMaxAlgos> perf{};
-    int found = 0;
-    check_not_capturing(handle, "backward-data");
-    KESTREL_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(
-        handle, search.w, w, search.y, dy, search.conv, search.x, dx, kMaxAlgos, &found,
-        perf.data(), workspace(o.workspace_limit), o.workspace_limit));
-    choice = pick(perf.data(), found, o, "backward-data", g);
+    const ConvDescriptors& s = descriptors(g, o, search_math(o));
+    choice = choose<cudnnConvolutionBwdDataAlgoPerf_t>(
+        handle, "backward-data", "cudnnFindConvolutionBackwardDataAlgorithmEx", g, o,
+        [&](cudnnConvolutionBwdDataAlgoPerf_t* perf, int* found) {
+          return cudnnFindConvolutionBackwardDataAlgorithmEx(
+              handle, s.w, w, s.y, dy, s.conv, s.x, dx, kMaxAlgos, found, perf,
+              workspace(o.workspace_limit), o.workspace_limit);
+        },
+        [&](cudnnConvolutionBwdDataAlgoPerf_t* perf, int* found) {
+          return cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, s.w, s.y, s.conv, s.x,
+                                                             kMaxAlgos, found, perf);
+        });
     conv_algo_cache().insert(key, *choice);
   }
   // The descriptors of the math type the chosen algorithm was measured with, or cuDNN may run
@@ -253,14 +296,18 @@ void conv2d_backward_filter(cudnnHandle_t handle, const WorkspaceSource& workspa
   const ConvAlgoKey key = make_key(ConvDirection::BackwardFilter, g, o);
   auto choice = conv_algo_cache().find(key);
   if (!choice) {
-    const ConvDescriptors& search = descriptors(g, o, search_math(o));
-    std::array<cudnnConvolutionBwdFilterAlgoPerf_t, kMaxAlgos> perf{};
-    int found = 0;
-    check_not_capturing(handle, "backward-filter");
-    KESTREL_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(
-        handle, search.x, x, search.y, dy, search.conv, search.w, dw, kMaxAlgos, &found,
-        perf.data(), workspace(o.workspace_limit), o.workspace_limit));
-    choice = pick(perf.data(), found, o, "backward-filter", g);
+    const ConvDescriptors& s = descriptors(g, o, search_math(o));
+    choice = choose<cudnnConvolutionBwdFilterAlgoPerf_t>(
+        handle, "backward-filter", "cudnnFindConvolutionBackwardFilterAlgorithmEx", g, o,
+        [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int* found) {
+          return cudnnFindConvolutionBackwardFilterAlgorithmEx(
+              handle, s.x, x, s.y, dy, s.conv, s.w, dw, kMaxAlgos, found, perf,
+              workspace(o.workspace_limit), o.workspace_limit);
+        },
+        [&](cudnnConvolutionBwdFilterAlgoPerf_t* perf, int* found) {
+          return cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, s.x, s.y, s.conv, s.w,
+                                                               kMaxAlgos, found, perf);
+        });
     conv_algo_cache().insert(key, *choice);
   }
   // The descriptors of the math type the chosen algorithm was measured with, or cuDNN may run

@@ -80,5 +80,35 @@ TEST(Fallback, WithoutAFaultTheFastPathRunsAndNothingIsPrinted) {
   std::fclose(out);
 }
 
+// attempt(): the shape of the cuDNN algorithm search's fallback. A failing call turns the path
+// off with the library's text, and no later call is made; an injected fault never calls.
+TEST(Fallback, AttemptRunsTheCallUntilItFails) {
+  Fallback path("attempt-path", "the timed search", "the heuristic");
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  std::mt19937_64 gen(test::test_seed());
+  const int good = std::uniform_int_distribution<int>(1, 5)(gen);
+  int calls = 0;
+  for (int i = 0; i < good; ++i) EXPECT_TRUE(path.attempt([&] { ++calls; return std::string(); }, out));
+  EXPECT_FALSE(path.attempt([&] { ++calls; return std::string("CUDNN_STATUS_EXECUTION_FAILED"); }, out));
+  EXPECT_FALSE(path.attempt([&] { ++calls; return std::string(); }, out));
+  EXPECT_EQ(calls, good + 1);
+  EXPECT_FALSE(path.active());
+  EXPECT_EQ(read_all(out),
+            "kestrel: warning: the timed search failed (CUDNN_STATUS_EXECUTION_FAILED); the "
+            "heuristic from now on\n");
+  std::fclose(out);
+
+  ::setenv("KESTREL_FAULT_FAST_PATH", "cudnn-find", 1);
+  Fallback injected("cudnn-find", "cuDNN's timed algorithm search", "cuDNN's heuristic choice");
+  ::unsetenv("KESTREL_FAULT_FAST_PATH");
+  std::FILE* out2 = std::tmpfile();
+  ASSERT_NE(out2, nullptr);
+  EXPECT_FALSE(injected.attempt([&] { ++calls; return std::string(); }, out2));
+  EXPECT_EQ(calls, good + 1);
+  EXPECT_NE(read_all(out2).find("failed (injected by KESTREL_FAULT_FAST_PATH)"), std::string::npos);
+  std::fclose(out2);
+}
+
 }  // namespace
 }  // namespace kestrel::kernels
