@@ -78,7 +78,7 @@ void self_test(const DevicesFlags& f) {
   }
   print_devices();
   bool passed = true;
-  for (const Device& d : devices) passed = run_device_self_test(d, options, true, stdout) && passed;
+  for (const Device& d : devices) passed = run_device_self_test(d, options, true, stdout).passed() && passed;
   if (!passed) exit_code() = 1;
 }
 

@@ -14,6 +14,8 @@ namespace kestrel::apps {
 selftest::SelfTestOptions self_test_options_from_environment() {
   selftest::SelfTestOptions o;
   if (const char* name = std::getenv("KESTREL_SELF_TEST_PERTURB")) o.perturb_case = name;
+  if (const char* path = std::getenv("KESTREL_FAULT_FAST_PATH"))
+    o.fail_bf16 = std::string(path) == "bf16";
   if (const char* index = std::getenv("KESTREL_SELF_TEST_PERTURB_INDEX")) {
     const std::string text = index;
     const auto [end, error] =
@@ -24,7 +26,7 @@ selftest::SelfTestOptions self_test_options_from_environment() {
   return o;
 }
 
-bool run_device_self_test(Device device, const selftest::SelfTestOptions& options, bool all_lines,
+selftest::SelfTestReport run_device_self_test(Device device, const selftest::SelfTestOptions& options, bool all_lines,
                           std::FILE* out) {
   const Context target(device), reference(Device::cpu());
   const std::string name = device.str();
@@ -44,7 +46,7 @@ bool run_device_self_test(Device device, const selftest::SelfTestOptions& option
                "{:<7} self-test FAILED: {} of {} ops disagree with the CPU or failed ({:.1f} s)\n",
                name, report.failures(), total, report.seconds);
   std::fflush(out);
-  return report.passed();
+  return report;
 }
 
 }  // namespace kestrel::apps

@@ -61,15 +61,28 @@ struct TrainFlags {
 // Before the first step on a GPU: the quick part of the self-test against the CPU (a second
 // or so), so that a broken driver, library or kernel stops the run with the op named instead
 // of training on wrong numbers. Prints only failing ops and one summary line; CPU runs skip it.
-void self_test_before_training(const std::vector<Device>& devices) {
+// A run that asks for bf16 tests the bf16 path too; when only that path fails, the run goes on
+// in f32 (bf16 set to false) with one warning: bf16 is a fast path, not the result.
+void self_test_before_training(const std::vector<Device>& devices, bool& bf16) {
   selftest::SelfTestOptions options = self_test_options_from_environment();
   options.quick_only = true;
+  options.with_bf16 = bf16;
   for (const Device& d : devices) {
     if (!d.is_cuda()) continue;
-    KESTREL_CHECK(run_device_self_test(d, options, false, stderr),
+    const selftest::SelfTestReport report = run_device_self_test(d, options, false, stderr);
+    const selftest::AfterSelfTest next = selftest::after_self_test(report);
+    KESTREL_CHECK(next != selftest::AfterSelfTest::Stop,
                   "self-test: {} disagrees with the CPU on the ops above; run kestrel devices "
                   "--self-test for every op, or train --no-self-test to train anyway",
                   d.str());
+    if (next == selftest::AfterSelfTest::TrainInF32 && bf16) {
+      fmt::print(stderr,
+                 "kestrel: warning: the bf16 path failed its self-test on {} (the lines above); "
+                 "training in f32 instead (please report those lines)\n",
+                 d.str());
+      bf16 = false;
+      options.with_bf16 = false;
+    }
   }
 }
 
@@ -221,13 +234,13 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
     if (!f.no_self_test) {
       std::vector<Device> devices;
       for (int g : gpus) devices.push_back(Device::cuda(g));
-      self_test_before_training(devices);
+      self_test_before_training(devices, c.bf16);
     }
     auto comms = dist::make_gpu_communicators(gpus, dist_options);
     result = train::run_training_on_gpus(c, gpus, comms, model_builder(), progress);
   } else {
     const Device device = train::resolve_device(c.device, env.local_rank);
-    if (!f.no_self_test) self_test_before_training({device});
+    if (!f.no_self_test) self_test_before_training({device}, c.bf16);
     const auto comm = dist::make_communicator(env, device, dist_options);
     lead = comm->rank() == 0;
     result = train_as_rank(c, progress, *comm);

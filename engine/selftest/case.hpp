@@ -27,6 +27,9 @@ struct Case {
   bool quick = false;  // part of the short run `train --device cuda` does before its first step
   // Draws its inputs from `seed` (the same on both contexts) and returns its outputs.
   std::function<std::vector<Output>(const Context& ctx, uint64_t seed)> run;
+  // An op of the bf16 path (--bf16): a run that did not ask for bf16 does not need it, and one
+  // that did can train in f32 instead when only such ops fail (after_self_test()).
+  bool bf16_path = false;
 };
 
 // Uniform in [lo, hi) from `gen`, made on the host and copied to ctx's device.

@@ -57,8 +57,8 @@ std::vector<Output> linear(const Context& base, uint64_t seed) {
 }  // namespace
 
 std::vector<Case> bf16_cases() {
-  return {{"bf16 conv2d (cuDNN, channels-last)", kBf16Tolerance, false, conv},
-          {"bf16 linear (cuBLASLt/cuBLAS)", kBf16Tolerance, false, linear}};
+  return {{"bf16 conv2d (cuDNN, channels-last)", kBf16Tolerance, false, conv, true},
+          {"bf16 linear (cuBLASLt/cuBLAS)", kBf16Tolerance, false, linear, true}};
 }
 
 }  // namespace kestrel::selftest

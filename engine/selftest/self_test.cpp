@@ -29,6 +29,8 @@ CaseResult run_case(const Case& c, const Context& target, const Context& referen
     return {c.name, Verdict::Error,
             "on the reference " + reference.device().str() + ": " + error_text(e)};
   }
+  if (c.bf16_path && options.fail_bf16)
+    return {c.name, Verdict::Error, "bf16 path failed on purpose (KESTREL_FAULT_FAST_PATH=bf16)"};
   try {
     actual = c.run(target, seed);
   } catch (const std::exception& e) {
@@ -63,20 +65,30 @@ int SelfTestReport::failures() const {
   }));
 }
 
-std::vector<Case> self_test_cases(const Context& target, bool quick_only) {
+AfterSelfTest after_self_test(const SelfTestReport& report) {
+  if (report.passed()) return AfterSelfTest::Train;
+  const bool only_bf16 =
+      std::all_of(report.results.begin(), report.results.end(), [](const CaseResult& r) {
+        return r.verdict == Verdict::Passed || r.bf16_path;
+      });
+  return only_bf16 ? AfterSelfTest::TrainInF32 : AfterSelfTest::Stop;
+}
+
+std::vector<Case> self_test_cases(const Context& target, bool quick_only, bool with_bf16) {
   std::vector<Case> all;
   for (auto family : {convolution_cases(), product_cases(), pooling_and_loss_cases(),
                       optimizer_and_reduction_cases(), normalization_and_activation_cases(),
                       bf16_cases(), runtime_cases(target)})
     for (Case& c : family)
-      if (c.quick || !quick_only) all.push_back(std::move(c));
+      if (c.quick || !quick_only || (with_bf16 && c.bf16_path)) all.push_back(std::move(c));
   return all;
 }
 
 SelfTestReport run_self_test(const Context& target, const Context& reference,
                              const SelfTestOptions& options,
                              const std::function<void(const CaseResult&)>& on_result) {
-  return run_cases(self_test_cases(target, options.quick_only), target, reference, options,
+  return run_cases(self_test_cases(target, options.quick_only, options.with_bf16), target,
+                   reference, options,
                    on_result);
 }
 
@@ -89,6 +101,7 @@ SelfTestReport run_cases(const std::vector<Case>& cases, const Context& target,
     // Each case its own inputs, the same on both contexts.
     const uint64_t seed = options.seed * 1000003u + i;
     report.results.push_back(run_case(cases[i], target, reference, options, seed));
+    report.results.back().bf16_path = cases[i].bf16_path;
     if (on_result) on_result(report.results.back());
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -16,6 +16,10 @@ namespace kestrel::selftest {
 struct SelfTestOptions {
   uint64_t seed = 1;
   bool quick_only = false;  // only the cases marked quick (train's check before its first step)
+  bool with_bf16 = false;   // with quick_only: the bf16 path's cases too (a run that asks for bf16)
+  // Fault injection (KESTREL_FAULT_FAST_PATH=bf16): every bf16-path case fails with an error on
+  // the device under test, as a library without bf16 kernels would make it.
+  bool fail_bf16 = false;
   // Test hook: adds `perturb_by` to element `perturb_index` of the first output of the case
   // named `perturb_case`, on the device under test only (empty: no perturbation).
   std::string perturb_case;
@@ -30,6 +34,7 @@ struct CaseResult {
   Verdict verdict = Verdict::Passed;
   // Passed: the largest error; Mismatch: the worst element; Error: the library's error text.
   std::string detail;
+  bool bf16_path = false;  // the case's Case::bf16_path
 };
 
 struct SelfTestReport {
@@ -39,8 +44,14 @@ struct SelfTestReport {
   int failures() const;
 };
 
-// Every case, or only the quick ones, for a run on `target`.
-std::vector<Case> self_test_cases(const Context& target, bool quick_only);
+// Every case, or only the quick ones (and the bf16 path's, with_bf16), for a run on `target`.
+std::vector<Case> self_test_cases(const Context& target, bool quick_only, bool with_bf16 = false);
+
+// What a training run does after its self-test: every op passed (Train); only ops of the bf16
+// path failed (TrainInF32: a run that asked for bf16 degrades to f32 with one warning, since
+// the f32 path it falls back to passed); anything else failed (Stop).
+enum class AfterSelfTest { Train, TrainInF32, Stop };
+AfterSelfTest after_self_test(const SelfTestReport& report);
 
 // Runs each case on `target` and on `reference` with the same seed and compares; an exception
 // from either run is that case's error (the next case still runs). `on_result`, when given,

@@ -94,6 +94,43 @@ TEST(SelfTest, ThrowingOpIsAnErrorWithItsTextAndTheNextCaseRuns) {
   EXPECT_NE(format_result("cpu", report.results[0]).find("ERROR:"), std::string::npos);
 }
 
+// A run that asks for bf16 tests the bf16 path (quick list plus its cases); with that path
+// failing (KESTREL_FAULT_FAST_PATH=bf16's injection) and everything else passing, the run
+// degrades to f32; another op failing as well stops it.
+TEST(SelfTest, Bf16PathFailingAloneDegradesToF32AndAnotherFailureStops) {
+  const Context cpu(Device::cpu());
+  const std::vector<Case> quick = self_test_cases(cpu, true),
+                          with_bf16 = self_test_cases(cpu, true, /*with_bf16=*/true);
+  size_t bf16_cases = 0;
+  for (const Case& c : with_bf16) bf16_cases += c.bf16_path ? 1 : 0;
+  ASSERT_GE(bf16_cases, 2u);
+  EXPECT_EQ(with_bf16.size(), quick.size() + bf16_cases);
+  for (const Case& c : quick) EXPECT_FALSE(c.bf16_path) << c.name;
+
+  SelfTestOptions options;
+  options.seed = test::test_seed();
+  options.quick_only = true;
+  options.with_bf16 = true;
+  EXPECT_EQ(after_self_test(run_self_test(cpu, cpu, options)), AfterSelfTest::Train);
+
+  options.fail_bf16 = true;
+  const SelfTestReport degraded = run_self_test(cpu, cpu, options);
+  EXPECT_EQ(degraded.failures(), static_cast<int>(bf16_cases));
+  for (const CaseResult& r : degraded.results) {
+    EXPECT_EQ(r.verdict == Verdict::Error, r.bf16_path) << format_result("cpu", r);
+    if (r.bf16_path) {
+      EXPECT_NE(r.detail.find("KESTREL_FAULT_FAST_PATH=bf16"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(after_self_test(degraded), AfterSelfTest::TrainInF32);
+
+  // A random f32 case perturbed as well: the f32 path is wrong too, nothing to fall back on.
+  std::mt19937_64 gen(test::test_seed());
+  options.perturb_case = quick[std::uniform_int_distribution<size_t>(0, quick.size() - 1)(gen)].name;
+  options.perturb_by = 1000.0f;
+  EXPECT_EQ(after_self_test(run_self_test(cpu, cpu, options)), AfterSelfTest::Stop);
+}
+
 // An output the op never wrote stays NaN (the cases poison their buffers) and fails.
 TEST(SelfTest, UnwrittenOutputFails) {
   const Context cpu(Device::cpu());
