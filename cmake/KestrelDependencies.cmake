@@ -49,6 +49,20 @@ else()
   set(KESTREL_HAVE_BLAS OFF)
 endif()
 
+# oneDNN (Debian: libdnnl-dev 2.x, the library PyTorch's CPU convolutions run on): an optional
+# CPU convolution path (kernels/cpu/conv2d_onednn.cpp). The 3.x API differs; 2.x only.
+set(KESTREL_HAVE_ONEDNN OFF)
+set(KESTREL_ONEDNN_NAME "not found (libdnnl-dev)")
+find_package(dnnl CONFIG QUIET)
+if(dnnl_FOUND AND TARGET DNNL::dnnl)
+  if(dnnl_VERSION VERSION_LESS 3.0)
+    set(KESTREL_HAVE_ONEDNN ON)
+    set(KESTREL_ONEDNN_NAME "oneDNN ${dnnl_VERSION}")
+  else()
+    set(KESTREL_ONEDNN_NAME "oneDNN ${dnnl_VERSION} found, but kestrel uses the 2.x API")
+  endif()
+endif()
+
 # CUDA toolkit: optional. Architectures default to an explicit list ('native' fails on a
 # machine without a GPU); 90 is the H100/H200. -DCMAKE_CUDA_ARCHITECTURES=... or CMake's own
 # CUDAARCHS environment variable choose others (.ci/run compiles for 90 only).
