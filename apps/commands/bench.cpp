@@ -23,6 +23,7 @@ namespace {
 struct BenchFlags {
   std::string model, dataset, device = "auto", precision = "fp32", mode = "both", graph = "auto";
   std::string layout = "auto";
+  std::string cpu_conv = "onednn";
   std::string profile_steps;
   int64_t batch = 64, steps = 50, warmup = 10, repeats = 5;
   int threads = 0;
@@ -78,7 +79,8 @@ void run_bench(const BenchFlags& f) {
   ctx.set_math({.tf32 = o.tf32,
                 .bf16 = o.bf16,
                 .channels_last = f.layout != "nchw",
-                .deterministic = false});
+                .deterministic = false,
+                .cpu_onednn = f.cpu_conv == "onednn"});
   if (!f.profile_steps.empty() && !ctx.is_cuda()) fmt::print(stderr, "{}", kProfileStepsOnCpuNote);
   if (f.graph == "on" && !ctx.is_cuda())
     throw CLI::ValidationError("--graph on needs a GPU: the CPU runs every step as it comes");
@@ -148,6 +150,10 @@ void register_bench_command(CLI::App& app) {
                   "auto | nchw | nhwc: the bf16 convolutions' operand layout on the GPU (auto: "
                   "nhwc, channels-last, the tensor cores' own)")
       ->check(CLI::IsMember({"auto", "nchw", "nhwc"}));
+  cmd->add_option("--cpu-conv", f->cpu_conv,
+                  "onednn | im2col: the CPU's convolutions (onednn where the build has it, else "
+                  "im2col + GEMM; im2col gives the same bits for any thread count) (onednn)")
+      ->check(CLI::IsMember({"onednn", "im2col"}));
   cmd->add_option("--graph", f->graph,
                   "auto | on | off: capture the step as a CUDA Graph and replay it (auto: on a "
                   "GPU)")

@@ -9,6 +9,7 @@
 #include "apps/exit_code.hpp"
 #include "engine/dist/make_communicator.hpp"
 #include "engine/runtime/gpu_info.hpp"
+#include "kernels/cpu/conv2d_onednn.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/parallel.hpp"
 
@@ -20,7 +21,11 @@ double gib(size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 
 
 void print_devices() {
   const GpuEnvironment env = query_gpu_environment();
-  fmt::print("cpu      {} threads, GEMM: {}\n", cpu::num_threads(), cpu::gemm_backend_name());
+  fmt::print("cpu      {} threads, GEMM: {}, convolutions: {}\n", cpu::num_threads(),
+             cpu::gemm_backend_name(),
+             cpu::onednn::built()
+                 ? fmt::format("{} (--deterministic: im2col + GEMM)", cpu::onednn::describe())
+                 : fmt::format("im2col + GEMM (oneDNN {})", cpu::onednn::describe()));
   const dist::DistSupport dist = dist::dist_support();
   fmt::print("dist     MPI: {} | NCCL: {}\n",
              dist.mpi ? dist.mpi_library + " (mpirun -np N kestrel train ...)" : "not built",

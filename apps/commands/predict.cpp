@@ -95,6 +95,7 @@ void run_predict(const PredictFlags& f) {
   }
 
   Context ctx(train::resolve_device(f.device));
+  ctx.set_math(MathOptions::application_default());
   const auto count_all = static_cast<int64_t>(f.images.size());
   const int64_t batch = std::min(count_all, kMaxPredictBatch);
   auto graph = model_builder()(model, Shape{info.channels, info.height, info.width}, info.classes);

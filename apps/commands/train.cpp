@@ -266,6 +266,7 @@ void run_eval(const EvalFlags& f) {
                 "{} holds weights only: pass --model and --dataset", f.checkpoint);
   const std::string dataset = f.dataset.empty() ? loaded.state.dataset : f.dataset;
   Context ctx(train::resolve_device(f.device));
+  ctx.set_math(MathOptions::application_default());
   const data::ImageDataset test = data::load_dataset(dataset, "test", f.data_dir);
   auto graph =
       model_builder()(model, Shape{test.channels(), test.height(), test.width()}, test.classes);
@@ -288,6 +289,12 @@ void run_eval(const EvalFlags& f) {
     const auto config = nlohmann::json::parse(loaded.state.config);
     lab = config.value("lab_normalization", false);
     tta = config.value("tta", tta);
+    // A --deterministic run's convolutions were im2col + GEMM: evaluate them the same way.
+    if (config.value("deterministic", false)) {
+      MathOptions math = ctx.math();
+      math.cpu_onednn = false;
+      ctx.set_math(math);
+    }
   }
   if (!f.tta.empty()) tta = f.tta;
   const auto stats = lab ? data::lab_normalization(static_cast<int>(test.channels()))
@@ -482,7 +489,10 @@ void register_train_command(CLI::App& app) {
       ->check(integer())
       ->check(non_negative());
   cmd->add_option("--device", f->device, "auto | cpu | cuda | cuda:N (auto)");
-  cmd->add_flag("--deterministic", f->deterministic, "Deterministic GPU algorithms only");
+  cmd->add_flag("--deterministic", f->deterministic,
+                "Deterministic algorithms only: cuDNN's deterministic ones on a GPU; on the CPU "
+                "im2col + GEMM convolutions, the same bits for any thread count, instead of "
+                "oneDNN's (faster; the same bits run to run at one thread count)");
   cmd->add_flag("--tf32", f->tf32, "Allow TF32 tensor cores on the GPU");
   cmd->add_flag("--no-self-test", f->no_self_test,
                 "On a GPU: skip the quick self-test against the CPU before the first step");

@@ -1,3 +1,4 @@
+#include "kernels/cpu/conv2d_onednn.hpp"
 #include "engine/bench/benchmark.hpp"
 
 #include <fmt/format.h>
@@ -220,7 +221,10 @@ DevicePeak device_peak(const Context& ctx, PeakPrecision precision) {
 }
 
 std::string device_description(const Context& ctx) {
-  if (!ctx.is_cuda()) return "cpu";
+  if (!ctx.is_cuda())
+    return ctx.math().cpu_onednn && cpu::onednn::built()
+               ? fmt::format("cpu, convolutions on {}", cpu::onednn::describe())
+               : std::string("cpu, convolutions by im2col + GEMM");
   const GpuEnvironment env = query_gpu_environment();
   for (const GpuInfo& g : env.gpus)
     if (g.index == ctx.device().index) return g.name;

@@ -6,6 +6,8 @@
 #include "engine/ops/checks.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "kernels/cpu/conv2d.hpp"
+#include "kernels/cpu/conv2d_onednn.hpp"
+#include "kernels/cpu/depthwise_conv2d.hpp"
 
 #if defined(KESTREL_HAVE_CUDA)
 #include "engine/runtime/cuda/device_context.hpp"
@@ -69,6 +71,17 @@ float* workspace(const Context& ctx, int64_t floats, Tensor& holder) {
   if (floats == 0) return nullptr;
   holder = ctx.scratch(Shape{floats});
   return holder.data<float>();
+}
+
+float* workspace_bytes(const Context& ctx, size_t bytes, Tensor& holder) {
+  return workspace(ctx, static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float)), holder);
+}
+
+// MathOptions::cpu_onednn: this f32 host convolution on oneDNN (not depthwise: the direct
+// loops are faster there).
+bool on_onednn(const Context& ctx, const Conv2dGeometry& g) {
+  return ctx.math().cpu_onednn && !ctx.is_cuda() && cpu::onednn::built() &&
+         !cpu::is_direct_depthwise(g) && cpu::onednn::supports(g);
 }
 
 #if defined(KESTREL_HAVE_CUDA)
@@ -197,8 +210,14 @@ void conv2d_forward(const Context& ctx, const Tensor& x, const Tensor& w, const 
   }
 #endif
   Tensor scratch;
-  cpu::conv2d_forward(g, x.data<float>(), w.data<float>(),
-                      bias != nullptr ? bias->data<float>() : nullptr, y.data<float>(),
+  const float* b = bias != nullptr ? bias->data<float>() : nullptr;
+  if (on_onednn(ctx, g)) {
+    cpu::onednn::conv2d_forward(
+        g, x.data<float>(), w.data<float>(), b, y.data<float>(),
+        workspace_bytes(ctx, cpu::onednn::forward_workspace_bytes(g, b != nullptr), scratch));
+    return;
+  }
+  cpu::conv2d_forward(g, x.data<float>(), w.data<float>(), b, y.data<float>(),
                       workspace(ctx, cpu::conv2d_forward_workspace(g), scratch));
 }
 
@@ -220,6 +239,12 @@ void conv2d_backward_data(const Context& ctx, const Tensor& dy, const Tensor& w,
   }
 #endif
   Tensor scratch;
+  if (on_onednn(ctx, g)) {
+    cpu::onednn::conv2d_backward_data(
+        g, dy.data<float>(), w.data<float>(), dx.data<float>(),
+        workspace_bytes(ctx, cpu::onednn::backward_data_workspace_bytes(g), scratch));
+    return;
+  }
   cpu::conv2d_backward_data(g, dy.data<float>(), w.data<float>(), dx.data<float>(),
                             workspace(ctx, cpu::conv2d_backward_data_workspace(g), scratch));
 }
@@ -242,6 +267,12 @@ void conv2d_backward_weight(const Context& ctx, const Tensor& x, const Tensor& d
   }
 #endif
   Tensor scratch;
+  if (on_onednn(ctx, g)) {
+    cpu::onednn::conv2d_backward_weight(
+        g, x.data<float>(), dy.data<float>(), dw.data<float>(),
+        workspace_bytes(ctx, cpu::onednn::backward_weight_workspace_bytes(g), scratch));
+    return;
+  }
   cpu::conv2d_backward_weight(g, x.data<float>(), dy.data<float>(), dw.data<float>(),
                               workspace(ctx, cpu::conv2d_backward_weight_workspace(g), scratch));
 }

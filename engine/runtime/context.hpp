@@ -14,8 +14,9 @@ namespace cuda {
 class DeviceContext;
 }
 
-// How convolutions and matrix products compute. The CPU backend is deterministic and f32,
-// except that it emulates bf16 operands when asked (docs/mixed-precision.md).
+// How convolutions and matrix products compute. The CPU backend is f32 (it emulates bf16
+// operands when asked, docs/mixed-precision.md) and, by default, gives the same bits for any
+// thread count.
 struct MathOptions {
   bool tf32 = false;  // GPU: TF32 tensor cores for convolutions and matrix products
   // bf16 operands with f32 accumulation for convolutions and matrix products; weights,
@@ -24,6 +25,18 @@ struct MathOptions {
   bool bf16 = false;
   bool channels_last = true;   // GPU, bf16: cuDNN convolutions on NHWC operands
   bool deterministic = false;  // only algorithms that give the same bits on every run
+  // CPU: dense and grouped convolutions on oneDNN where the build has it (2-4x faster than
+  // im2col + GEMM here; the same bits run to run at one thread count, not across thread
+  // counts). Depthwise convolutions keep their direct loops. Off: im2col + GEMM.
+  bool cpu_onednn = false;
+
+  // What the commands use unless told otherwise: the options above, with oneDNN's CPU
+  // convolutions (train's --deterministic and bench's --cpu-conv im2col choose im2col).
+  static MathOptions application_default() {
+    MathOptions m;
+    m.cpu_onednn = true;
+    return m;
+  }
 };
 
 class Context {

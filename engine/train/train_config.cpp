@@ -95,6 +95,13 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
+MathOptions math_options(const TrainConfig& c) {
+  return {.tf32 = c.tf32,
+          .bf16 = c.bf16,
+          .deterministic = c.deterministic,
+          .cpu_onednn = !c.deterministic};
+}
+
 TrainConfig default_config(const std::string& model, const std::string& dataset) {
   TrainConfig c;
   c.model = model;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/data/augment.hpp"
+#include "engine/runtime/context.hpp"
 #include "engine/train/lr_schedule.hpp"
 #include "engine/train/param_group_rule.hpp"
 #include "engine/train/tta.hpp"
@@ -86,5 +87,10 @@ struct TrainConfig {
 // The recipe for `model` on `dataset`: epochs, batch, optimizer, rates, schedule and
 // augmentation that train it well (documented in README and docs/lab.md).
 TrainConfig default_config(const std::string& model, const std::string& dataset);
+
+// How a run's convolutions and products compute (its context's MathOptions): its precision,
+// and on the CPU oneDNN's convolutions unless --deterministic asks for im2col + GEMM (the same
+// bits for any thread count). Re-evaluating a checkpoint the run's way takes these too.
+MathOptions math_options(const TrainConfig& c);
 
 }  // namespace kestrel::train

@@ -168,7 +168,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
   TrainObserver& observer = lead ? lead_observer : silent;
   const Device device = resolve_device(config.device, comm.local_rank());
   Context ctx(device);
-  ctx.set_math({.tf32 = config.tf32, .bf16 = config.bf16, .deterministic = config.deterministic});
+  ctx.set_math(math_options(config));
   // A capture needs one process that reduces nothing: a communicator's collectives (NCCL's
   // included, even with one rank) stay out of the graph.
   const bool graph_possible = ctx.is_cuda() && ranks == 1 && comm.backend() == "local";

@@ -1,5 +1,6 @@
 // conv2d forward against a naive float64 convolution; the three backward passes against
-// central differences of that reference; thread-count independence; argument errors.
+// central differences of that reference, on both host paths (im2col + GEMM, and oneDNN where
+// the build has it: MathOptions::cpu_onednn); thread-count independence; argument errors.
 #include "engine/ops/conv2d.hpp"
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "kernels/cpu/conv2d_onednn.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
@@ -63,11 +65,30 @@ struct ConvCase {
   Shape input, weight;
   Conv2dSpec spec;
   bool bias = true;
+  bool onednn = false;  // MathOptions::cpu_onednn
 };
 
 void PrintTo(const ConvCase& c, std::ostream* os) {
-  *os << c.name << " input " << c.input.str() << " weight " << c.weight.str();
+  *os << c.name << " input " << c.input.str() << " weight " << c.weight.str()
+      << (c.onednn ? " (oneDNN)" : "");
 }
+
+// The same cases on the oneDNN path, named ..._oneDNN.
+std::vector<ConvCase> on_onednn(std::vector<ConvCase> cases) {
+  for (ConvCase& c : cases) c.onednn = true, c.name += "_oneDNN";
+  return cases;
+}
+
+// A fixture whose oneDNN cases skip in a build without it.
+template <class Param>
+class ConvFixture : public ::testing::TestWithParam<Param> {
+ protected:
+  void SetUp() override {
+    if (this->GetParam().onednn && !cpu::onednn::built())
+      GTEST_SKIP() << "this build has no oneDNN (libdnnl-dev)";
+  }
+  void TearDown() override { cpu::set_num_threads(0); }
+};
 
 Conv2dSpec spec_of(int stride_h, int stride_w, int pad_h, int pad_w, int dilation_h = 1,
                    int dilation_w = 1, int groups = 1) {
@@ -85,6 +106,9 @@ struct ConvRun {
 ConvRun run_all(const ConvCase& c, uint64_t seed) {
   std::mt19937_64 gen(seed);
   Context ctx;
+  MathOptions math;
+  math.cpu_onednn = c.onednn;
+  ctx.set_math(math);
   ConvRun run;
   run.x = test::random_tensor(c.input, gen);
   run.w = test::random_tensor(c.weight, gen);
@@ -103,7 +127,7 @@ ConvRun run_all(const ConvCase& c, uint64_t seed) {
   return run;
 }
 
-class Conv2dTest : public ::testing::TestWithParam<ConvCase> {};
+class Conv2dTest : public ConvFixture<ConvCase> {};
 
 TEST_P(Conv2dTest, OutputShapeMatchesFormula) {
   const ConvCase& c = GetParam();
@@ -158,9 +182,8 @@ TEST_P(Conv2dTest, BackwardBiasMatchesCentralDifferences) {
   EXPECT_TRUE(test::all_close(expected, run.db, 1e-5, 1e-5));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, Conv2dTest,
-    ::testing::Values(
+std::vector<ConvCase> conv_cases() {
+  return {
         ConvCase{"Odd7x9", Shape{2, 3, 7, 9}, Shape{4, 3, 3, 3}, spec_of(1, 1, 0, 0)},
         ConvCase{"Batch1Pad1", Shape{1, 2, 6, 6}, Shape{3, 2, 3, 3}, spec_of(1, 1, 1, 1)},
         ConvCase{"Stride2Pad1", Shape{2, 3, 9, 7}, Shape{5, 3, 3, 3}, spec_of(2, 2, 1, 1)},
@@ -205,8 +228,14 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"DepthwiseStride1Dilation2Multiplier3", Shape{2, 2, 9, 8}, Shape{6, 1, 3, 3},
                  spec_of(1, 1, 2, 1, 2, 2, 2)},
         ConvCase{"DepthwiseStride1Unpadded3x5", Shape{2, 3, 7, 9}, Shape{3, 1, 3, 5},
-                 spec_of(1, 1, 0, 0, 1, 1, 3), false}),
-    [](const ::testing::TestParamInfo<ConvCase>& p) { return p.param.name; });
+                 spec_of(1, 1, 0, 0, 1, 1, 3), false}};
+}
+
+std::string case_name(const ::testing::TestParamInfo<ConvCase>& p) { return p.param.name; }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dTest, ::testing::ValuesIn(conv_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(OneDnn, Conv2dTest, ::testing::ValuesIn(on_onednn(conv_cases())),
+                         case_name);
 
 // A batch big enough that one parallel slot holds several images (the column matrix of one
 // image here is 288 x 576 floats, so the kernel keeps fewer slots than images), checked
@@ -257,10 +286,7 @@ TEST(Conv2d, LargeBatchMatchesDirectLoops) {
 }
 
 // Results are bit-identical with 1 and 2 threads, on shapes with many images per call.
-class Conv2dThreadsTest : public ::testing::TestWithParam<ConvCase> {
- protected:
-  void TearDown() override { cpu::set_num_threads(0); }
-};
+class Conv2dThreadsTest : public ConvFixture<ConvCase> {};
 
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()) == 0;
@@ -279,17 +305,20 @@ TEST_P(Conv2dThreadsTest, OneAndTwoThreadsAgreeBitwise) {
   EXPECT_TRUE(bitwise_equal(one.db, two.db)) << "backward_bias";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, Conv2dThreadsTest,
-    ::testing::Values(ConvCase{"Groups2Pad1", Shape{9, 6, 10, 11}, Shape{8, 3, 3, 3},
-                               spec_of(1, 1, 1, 1, 1, 1, 2)},
-                      ConvCase{"SeveralImagesPerSlot", Shape{70, 32, 24, 24}, Shape{8, 32, 3, 3},
-                               spec_of(1, 1, 1, 1)},
-                      ConvCase{"Pointwise", Shape{11, 8, 5, 5}, Shape{4, 8, 1, 1},
-                               spec_of(1, 1, 0, 0)},
-                      ConvCase{"Depthwise", Shape{6, 32, 16, 16}, Shape{32, 1, 3, 3},
-                               spec_of(1, 1, 1, 1, 1, 1, 32)}),
-    [](const ::testing::TestParamInfo<ConvCase>& p) { return p.param.name; });
+std::vector<ConvCase> thread_cases() {
+  return {ConvCase{"Groups2Pad1", Shape{9, 6, 10, 11}, Shape{8, 3, 3, 3},
+                   spec_of(1, 1, 1, 1, 1, 1, 2)},
+          ConvCase{"SeveralImagesPerSlot", Shape{70, 32, 24, 24}, Shape{8, 32, 3, 3},
+                   spec_of(1, 1, 1, 1)},
+          ConvCase{"Pointwise", Shape{11, 8, 5, 5}, Shape{4, 8, 1, 1}, spec_of(1, 1, 0, 0)},
+          ConvCase{"Depthwise", Shape{6, 32, 16, 16}, Shape{32, 1, 3, 3},
+                   spec_of(1, 1, 1, 1, 1, 1, 32)}};
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dThreadsTest, ::testing::ValuesIn(thread_cases()),
+                         case_name);
+INSTANTIATE_TEST_SUITE_P(OneDnn, Conv2dThreadsTest,
+                         ::testing::ValuesIn(on_onednn(thread_cases())), case_name);
 
 // Runs `call`, expects a kestrel::Error whose message contains `text`.
 void expect_error(const std::function<void()>& call, const std::string& text) {

@@ -182,6 +182,7 @@ TEST(TrainerEma, ResumedRunEndsWithTheBitsOfTheStraightOne) {
 EvalResult evaluate_checkpoint(const TrainConfig& c, const fs::path& file, bool ema) {
   const auto loaded = checkpoint::load_checkpoint(file.string());
   Context ctx(Device::cpu());
+  ctx.set_math(math_options(c));  // the run's own convolution path
   const data::ImageDataset test_set = data::load_dataset(c.dataset, "test", c.data_dir);
   auto graph = apps::model_builder()(
       c.model, Shape{test_set.channels(), test_set.height(), test_set.width()}, test_set.classes);
