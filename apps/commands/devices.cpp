@@ -25,7 +25,7 @@ void print_devices() {
              cpu::gemm_backend_name(),
              cpu::onednn::built()
                  ? fmt::format("{} (--deterministic: im2col + GEMM)", cpu::onednn::describe())
-                 : fmt::format("im2col + GEMM (oneDNN {})", cpu::onednn::describe()));
+                 : fmt::format("im2col + GEMM; oneDNN {}", cpu::onednn::describe()));
   const dist::DistSupport dist = dist::dist_support();
   fmt::print("dist     MPI: {} | NCCL: {}\n",
              dist.mpi ? dist.mpi_library + " (mpirun -np N kestrel train ...)" : "not built",

@@ -309,7 +309,7 @@ namespace {
 }  // namespace
 
 bool built() { return false; }
-std::string describe() { return "not built: libdnnl-dev was not found"; }
+std::string describe() { return "not built in (libdnnl-dev not found, or -DKESTREL_ONEDNN=OFF)"; }
 bool supports(const kernels::Conv2dGeometry&) { return false; }
 size_t forward_workspace_bytes(const kernels::Conv2dGeometry&, bool) { absent(); }
 size_t backward_data_workspace_bytes(const kernels::Conv2dGeometry&) { absent(); }
