@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/data/registry.hpp"
+#include "kernels/cpu/conv2d_onednn.hpp"
 #include "models/registry.hpp"
 #include "tests/support/errors.hpp"
 
@@ -183,7 +184,16 @@ TEST(BenchPeak, UnknownDevicesHaveNoPeak) {
   EXPECT_FALSE(bench::gpu_peak("NVIDIA H100 80GB HBM3", 8, 9, bench::PeakPrecision::FP32).known());
   EXPECT_FALSE(bench::cpu_peak().known());
   EXPECT_FALSE(bench::device_peak(Context(), bench::PeakPrecision::FP32).known());
-  EXPECT_EQ(bench::device_description(Context()), "cpu");
+  // The CPU's description names its convolution path (a bare context: im2col + GEMM).
+  EXPECT_EQ(bench::device_description(Context()), "cpu, convolutions by im2col + GEMM");
+  Context commands;
+  commands.set_math(MathOptions::application_default());
+  std::string expected = "cpu, convolutions by im2col + GEMM";
+  if (cpu::onednn::built()) {
+    expected = "cpu, convolutions on ";
+    expected += cpu::onednn::describe();
+  }
+  EXPECT_EQ(bench::device_description(commands), expected);
 }
 
 bench::BenchReport report_of(const bench::BenchResult& result, bench::DevicePeak peak) {
