@@ -54,7 +54,16 @@ endif()
 set(KESTREL_HAVE_ONEDNN OFF)
 set(KESTREL_ONEDNN_NAME "not found (libdnnl-dev)")
 if(KESTREL_ONEDNN)
-  find_package(dnnl CONFIG QUIET)
+  # Debian's oneDNN is built with an OpenCL GPU runtime and its dnnl-config.cmake calls
+  # find_package(OpenCL REQUIRED), a hard configure error even under QUIET where OpenCL's
+  # development files are missing (libdnnl-dev only recommends ocl-icd-opencl-dev). Look for
+  # OpenCL first, so that such a machine builds without oneDNN instead of failing.
+  find_package(OpenCL QUIET)
+  if(OpenCL_FOUND)
+    find_package(dnnl CONFIG QUIET)
+  else()
+    set(KESTREL_ONEDNN_NAME "not used: oneDNN's CMake package needs OpenCL (ocl-icd-opencl-dev)")
+  endif()
 else()
   set(KESTREL_ONEDNN_NAME "off (-DKESTREL_ONEDNN=OFF)")
 endif()

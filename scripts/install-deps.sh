@@ -6,13 +6,15 @@
 # OpenMPI runs the data-parallel CPU ranks (mpirun in the distributed tests, docs/distributed.md).
 # PyTorch and torchvision are the oracle of the parity tests (bench/pytorch/parity.py) and the
 # other side of bench/compare.sh; they install for Debian's /usr/bin/python3. oneDNN (libdnnl-dev)
-# runs the CPU convolutions (kernels/cpu/conv2d_onednn.cpp; optional: without it, im2col + GEMM).
+# runs the CPU convolutions (kernels/cpu/conv2d_onednn.cpp; optional: without it, im2col + GEMM);
+# Debian's build of it has an OpenCL GPU runtime, so its CMake package requires OpenCL's headers
+# and loader (ocl-icd-opencl-dev), which libdnnl-dev only recommends.
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
   libfmt-dev libgtest-dev libgmock-dev
-  libopenblas-dev libdnnl-dev librandom123-dev libcli11-dev
+  libopenblas-dev libdnnl-dev ocl-icd-opencl-dev librandom123-dev libcli11-dev
   zlib1g-dev libpng-dev libjpeg-dev nlohmann-json3-dev
   clang libclang-rt-14-dev
   openmpi-bin libopenmpi-dev
