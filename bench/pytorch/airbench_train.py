@@ -34,6 +34,7 @@ except ImportError as e:
              "/usr/bin/python3")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import allocator  # noqa: E402,F401  (before any tensor: bench/pytorch/allocator.py)
 from airbench_model import Airbench94, init_whitening  # noqa: E402
 
 MEAN = torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1)

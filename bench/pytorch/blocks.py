@@ -22,6 +22,8 @@ except ImportError as e:  # pragma: no cover - a set-up problem, reported in one
     sys.exit(f"bench/pytorch/blocks.py: {e}: install Debian's PyTorch with "
              "'apt-get install python3-torch' and run /usr/bin/python3")
 
+import allocator  # noqa: E402,F401  (before any tensor: bench/pytorch/allocator.py)
+
 
 class ResNetBasic(nn.Module):
     """torchvision.models.resnet.BasicBlock(32, 32), stride 1, no downsample."""

@@ -19,6 +19,8 @@ except ImportError as e:  # pragma: no cover - a set-up problem, reported in one
     sys.exit(f"bench/pytorch: {e}: install Debian's PyTorch with "
              "'apt-get install python3-torch python3-torchvision' and run /usr/bin/python3")
 
+import allocator  # noqa: E402,F401  (before any tensor: bench/pytorch/allocator.py)
+
 # name -> (channels, height, width, training-split size); uint8 images as torchvision keeps them.
 DATASETS = {
     "mnist": (1, 28, 28, 60000),

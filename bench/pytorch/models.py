@@ -24,6 +24,7 @@ except ImportError as e:  # a set-up problem, reported in one line
              "python3-torchvision and run /usr/bin/python3")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import allocator  # noqa: E402,F401  (before any tensor: bench/pytorch/allocator.py)
 from torchvision_models import MODELS, build  # noqa: E402
 
 
