@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/optim/adam.hpp"
+#include "engine/optim/muon.hpp"
 #include "engine/optim/sgd.hpp"
 #include "kernels/common/error.hpp"
 
@@ -201,6 +202,17 @@ std::string optimizer_hparams_json(const optim::Optimizer& optimizer) {
         R"({{"lr": {}, "momentum": {}, "dampening": {}, "weight_decay": {}, "nesterov": {}}})",
         number(o.lr), number(o.momentum), number(o.dampening), number(o.weight_decay),
         o.nesterov ? "true" : "false");
+  }
+  if (const auto* muon = dynamic_cast<const optim::Muon*>(&optimizer)) {
+    const optim::MuonOptions& o = muon->options();
+    return fmt::format(
+        R"({{"lr": {}, "momentum": {}, "dampening": {}, "weight_decay": {}, "nesterov": {}, )"
+        R"("muon_lr": {}, "muon_momentum": {}, "muon_nesterov": {}, "ns_steps": {}, )"
+        R"("normalize_weights": {}, "muon_matrices": {}}})",
+        number(optimizer.lr()), number(o.sgd.momentum), number(o.sgd.dampening),
+        number(o.sgd.weight_decay), o.sgd.nesterov ? "true" : "false", number(o.lr),
+        number(o.momentum), o.nesterov ? "true" : "false", o.ns_steps,
+        o.normalize_weights ? "true" : "false", o.matrices.size());
   }
   return fmt::format(R"({{"lr": {}}})", number(optimizer.lr()));
 }

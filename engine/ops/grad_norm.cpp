@@ -27,18 +27,16 @@ namespace {
 // Sum of x[i]^2 into *out, memory of ctx's device: a fixed two-pass tree on a GPU; on the CPU
 // partial sums of fixed chunks in double, added in chunk order (the same bits at any thread
 // count). `scratch` holds the GPU's partials.
-void sum_squares(const Context& ctx, const Tensor& x, double* out, Tensor& scratch) {
-  const int64_t n = x.numel();
+void sum_squares_of(const Context& ctx, const float* p, int64_t n, double* out, Tensor& scratch) {
 #if defined(KESTREL_HAVE_CUDA)
   if (ctx.is_cuda()) {
     scratch = ctx.scratch(Shape{cuda::kReduceScratchDoubles}, DType::F64);
-    cuda::sum_squares_deterministic(x.data<float>(), n, out, scratch.data<double>(), ctx.stream());
+    cuda::sum_squares_deterministic(p, n, out, scratch.data<double>(), ctx.stream());
     return;
   }
 #endif
   (void)ctx;
   (void)scratch;
-  const float* p = x.data<float>();
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
   cpu::parallel_for_chunks(n, kChunk, [&](int64_t begin, int64_t end) {
@@ -51,12 +49,22 @@ void sum_squares(const Context& ctx, const Tensor& x, double* out, Tensor& scrat
   *out = total;
 }
 
+void sum_squares(const Context& ctx, const Tensor& x, double* out, Tensor& scratch) {
+  sum_squares_of(ctx, x.data<float>(), x.numel(), out, scratch);
+}
+
 void check_max_norm(std::string_view op, double max_norm) {
   KESTREL_CHECK(max_norm > 0.0 && std::isfinite(max_norm),
                 "{}: max_norm must be positive and finite, got {}", op, max_norm);
 }
 
 }  // namespace
+
+void sum_squares(const Context& ctx, const float* x, int64_t n, double* out) {
+  KESTREL_CHECK(n >= 0, "sum_squares: negative element count {}", n);
+  Tensor scratch;
+  sum_squares_of(ctx, x, n, out, scratch);
+}
 
 double l2_norm(const Context& ctx, const Tensor& x) {
   NvtxRange range("l2_norm");

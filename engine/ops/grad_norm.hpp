@@ -6,6 +6,11 @@
 
 namespace kestrel::ops {
 
+// The sum of the squares of x[0..n) into *out, a double in ctx's device memory, accumulated in
+// double in a fixed order (the same bits run to run, and on the CPU at any thread count). No
+// synchronisation: it stays on the device for the launches after it (Muon's norms).
+void sum_squares(const Context& ctx, const float* x, int64_t n, double* out);
+
 // ||x||_2 of an f32 tensor, accumulated in double in a fixed order (deterministic on each
 // backend). Waits for the GPU: the result comes back to the host.
 double l2_norm(const Context& ctx, const Tensor& x);

@@ -17,6 +17,7 @@
 #include "kernels/common/linear.hpp"
 #include "kernels/common/lookahead.hpp"
 #include "kernels/common/lrn.hpp"
+#include "kernels/common/muon.hpp"
 #include "kernels/common/optimizers.hpp"
 #include "kernels/common/pool2d.hpp"
 #include "kernels/common/tta_views.hpp"
@@ -44,6 +45,10 @@ KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::GlobalAvgPool2dBackward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LrnForward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::LrnBackward)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::SgdStep)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::MuonMomentum)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::MuonScaleToNorm)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::MuonCopy)
+KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::MuonApply)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::AdamStep)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::StoreStepScalars)
 KESTREL_CUDA_INSTANTIATE_LAUNCH(kestrel::kernels::EmaUpdate)
