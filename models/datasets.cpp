@@ -38,7 +38,7 @@ std::string_view default_dataset(std::string_view model) {
   if (model == "lenet5" || model == "lenet5-classic") return "mnist";
   if (model == "alexnet" || model == "resnet18" || model == "resnet20" || model == "googlenet" ||
       model == "densenet121" || model == "mobilenet_v2" || model == "efficientnet_b0" ||
-      model == "vit" || model == "airbench94")
+      model == "vit" || model == "airbench94" || model == "airbench94_muon")
     return "cifar10";
   if (model == "alexnet-imagenet") return "imagenet";
   KESTREL_FAIL("unknown model '{}' (known: {})", model, fmt::join(model_names(), ", "));

@@ -36,7 +36,9 @@ constexpr Entry kModels[] = {{"lenet5", lenet5},
                              {"mobilenet_v2", mobilenet_v2},
                              {"efficientnet_b0", efficientnet_b0},
                              {"vit", vit},
-                             {"airbench94", airbench94}};
+                             {"airbench94", airbench94},
+                             // The same net, trained by airbench94_muon's recipe by default.
+                             {"airbench94_muon", airbench94}};
 
 }  // namespace
 

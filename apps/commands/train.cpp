@@ -49,7 +49,9 @@ struct TrainFlags {
   int64_t lookahead_every = 0;
   int64_t epochs = 0, batch = 0, warmup_epochs = 0, train_limit = 0, test_limit = 0, sync_every = 0;
   float lr = 0, momentum = 0, weight_decay = 0, label_smoothing = 0, clip_norm = 0;
-  int crop_padding = 0, threads = 0;
+  float muon_lr = 0, muon_momentum = 0;
+  int crop_padding = 0, threads = 0, muon_ns_steps = 0;
+  bool muon_normalize_weights = false;
   uint64_t seed = 0;
   bool hflip = false, no_augment = false, lab_normalization = false, drop_last = false;
   bool deterministic = false, tf32 = false, bf16 = false, no_nesterov = false;
@@ -172,6 +174,10 @@ void run_train(const TrainFlags& f, CLI::App& cmd) {
   if (given("--momentum")) c.momentum = f.momentum;
   if (f.no_nesterov) c.nesterov = false;
   if (given("--weight-decay")) c.weight_decay = f.weight_decay;
+  if (given("--muon-lr")) c.muon_lr = f.muon_lr;
+  if (given("--muon-momentum")) c.muon_momentum = f.muon_momentum;
+  if (given("--muon-ns-steps")) c.muon_ns_steps = f.muon_ns_steps;
+  if (f.muon_normalize_weights) c.muon_normalize_weights = true;
   if (f.no_decay_norm_bias) c.no_decay_norm_bias = true;
   // Given now, the rules replace a resumed run's; not given, it keeps its own.
   if (given("--param-group")) {
@@ -405,13 +411,26 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--batch", f->batch, "Batch size")
       ->check(integer())
       ->check(CLI::Range(int64_t{1}, int64_t{65536}));
-  cmd->add_option("--optimizer", f->optimizer, "adam | adamw | sgd")
-      ->check(CLI::IsMember({"adam", "adamw", "sgd"}));
+  cmd->add_option("--optimizer", f->optimizer,
+                  "adam | adamw | sgd | muon (Muon for the weight matrices, SGD for the rest)")
+      ->check(CLI::IsMember({"adam", "adamw", "sgd", "muon"}));
   cmd->add_option("--lr", f->lr, "Peak learning rate")->check(positive());
   cmd->add_option("--momentum", f->momentum, "SGD momentum")
       ->check(number())
       ->check(CLI::Range(0.0f, 0.999f));
   cmd->add_flag("--no-nesterov", f->no_nesterov, "SGD: classical momentum, not Nesterov");
+  cmd->add_option("--muon-lr", f->muon_lr,
+                  "muon: the weight matrices' rate where the schedule is at --lr (0.02)")
+      ->check(positive());
+  cmd->add_option("--muon-momentum", f->muon_momentum, "muon: the matrices' momentum (0.95)")
+      ->check(number())
+      ->check(CLI::Range(0.0f, 0.999f));
+  cmd->add_option("--muon-ns-steps", f->muon_ns_steps, "muon: Newton-Schulz iterations (5)")
+      ->check(integer())
+      ->check(CLI::Range(1, 20));
+  cmd->add_flag("--muon-normalize-weights", f->muon_normalize_weights,
+                "muon: rescale each matrix to Frobenius norm sqrt(rows) before its step "
+                "(airbench94_muon's)");
   cmd->add_option("--weight-decay", f->weight_decay, "Weight decay")
       ->check(number())
       ->check(CLI::Range(0.0f, 1.0f));
@@ -441,8 +460,8 @@ void register_train_command(CLI::App& app) {
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   cmd->add_option("--schedule", f->schedule,
                   "constant | step | cosine | one-cycle | triangular (airbench94's: linear from "
-                  "0.2x to the peak at 23% of the steps, then to 0.07x)")
-      ->check(CLI::IsMember({"constant", "step", "cosine", "one-cycle", "triangular"}));
+                  "0.2x to the peak at 23% of the steps, then to 0.07x) | linear (to 0)")
+      ->check(CLI::IsMember({"constant", "step", "cosine", "one-cycle", "triangular", "linear"}));
   cmd->add_option("--warmup-epochs", f->warmup_epochs, "Linear warm-up (constant/step/cosine)")
       ->check(integer())
       ->check(non_negative());

@@ -98,6 +98,11 @@ float LrSchedule::lr_at(int64_t step) const {
       const double t = static_cast<double>(step - o.warmup_steps);
       return static_cast<float>(cosine_anneal(base, o.min_lr, t / span));
     }
+    case ScheduleKind::Linear: {
+      const double span = static_cast<double>(o.total_steps - o.warmup_steps);
+      const double t = static_cast<double>(step - o.warmup_steps);
+      return static_cast<float>(base * (1.0 - t / span));
+    }
     case ScheduleKind::OneCycle:
     case ScheduleKind::Triangular:
       break;
@@ -111,8 +116,10 @@ ScheduleKind parse_schedule(std::string_view name) {
   if (name == "cosine") return ScheduleKind::Cosine;
   if (name == "one-cycle" || name == "onecycle") return ScheduleKind::OneCycle;
   if (name == "triangular") return ScheduleKind::Triangular;
-  KESTREL_FAIL("unknown schedule '{}': expected constant, step, cosine, one-cycle or triangular",
-               name);
+  if (name == "linear") return ScheduleKind::Linear;
+  KESTREL_FAIL(
+      "unknown schedule '{}': expected constant, step, cosine, one-cycle, triangular or linear",
+      name);
 }
 
 std::string_view schedule_name(ScheduleKind kind) {
@@ -127,6 +134,8 @@ std::string_view schedule_name(ScheduleKind kind) {
       return "one-cycle";
     case ScheduleKind::Triangular:
       return "triangular";
+    case ScheduleKind::Linear:
+      return "linear";
   }
   return "?";
 }

@@ -7,7 +7,7 @@
 
 namespace kestrel::train {
 
-enum class ScheduleKind { Constant, Step, Cosine, OneCycle, Triangular };
+enum class ScheduleKind { Constant, Step, Cosine, OneCycle, Triangular, Linear };
 
 struct ScheduleOptions {
   ScheduleKind kind = ScheduleKind::Constant;
@@ -26,6 +26,8 @@ struct ScheduleOptions {
   float peak_fraction = 0.23f;
   float start_factor = 0.2f;
   float end_factor = 0.07f;
+  // Linear (torch's LinearLR(start_factor=1, end_factor=0), airbench94_muon's): after the
+  // warm-up, base x (1 - t / span) at step t of the span of steps left, to 0 at the end.
 };
 
 class LrSchedule {
@@ -39,7 +41,8 @@ class LrSchedule {
   ScheduleOptions options_;
 };
 
-ScheduleKind parse_schedule(std::string_view name);  // constant | step | cosine | one-cycle | triangular
+// constant | step | cosine | one-cycle | triangular | linear
+ScheduleKind parse_schedule(std::string_view name);
 std::string_view schedule_name(ScheduleKind kind);
 
 }  // namespace kestrel::train

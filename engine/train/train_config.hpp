@@ -20,11 +20,18 @@ struct TrainConfig {
   std::string data_dir = "data";
   int64_t epochs = 10;
   int64_t batch = 128;
-  std::string optimizer = "adamw";  // adam | adamw | sgd
+  std::string optimizer = "adamw";  // adam | adamw | sgd | muon
   float lr = 3e-3f;                 // the peak rate of the schedule
   float momentum = 0.9f;            // sgd
   bool nesterov = true;             // sgd
   float weight_decay = 5e-4f;
+  // muon (optim::Muon): the weight matrices (train::muon_matrices) on Muon at muon_lr when the
+  // schedule is at lr (the two scale together), everything else on SGD with lr, momentum,
+  // nesterov and weight_decay above.
+  float muon_lr = 0.02f;
+  float muon_momentum = 0.95f;
+  int muon_ns_steps = 5;
+  bool muon_normalize_weights = false;
   // No weight decay for parameters with at most one dimension (biases, normalisation
   // weights): nn::exempt_from_weight_decay, timm's rule.
   bool no_decay_norm_bias = false;

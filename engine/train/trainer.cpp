@@ -15,6 +15,7 @@
 #include "engine/init/patch_whitening.hpp"
 #include "engine/ops/grad_norm.hpp"
 #include "engine/optim/adam.hpp"
+#include "engine/optim/muon.hpp"
 #include "engine/optim/sgd.hpp"
 #include "engine/run/run_directory.hpp"
 #include "engine/runtime/gpu_info.hpp"
@@ -23,6 +24,7 @@
 #include "engine/train/data_parallel.hpp"
 #include "engine/train/gradient_reducer.hpp"
 #include "engine/train/lookahead.hpp"
+#include "engine/train/muon_matrices.hpp"
 #include "engine/train/param_group_plan.hpp"
 #include "engine/train/step_graph.hpp"
 #include "engine/train/step_ledger.hpp"
@@ -39,7 +41,7 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c) {
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, const nn::Graph& graph) {
   if (c.optimizer == "adam" || c.optimizer == "adamw") {
     optim::AdamOptions o;
     o.lr = c.lr;
@@ -55,7 +57,21 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c) {
     o.weight_decay = c.weight_decay;
     return std::make_unique<optim::Sgd>(o);
   }
-  KESTREL_FAIL("unknown optimizer '{}': expected adam, adamw or sgd", c.optimizer);
+  if (c.optimizer == "muon") {
+    optim::MuonOptions o;
+    o.sgd.lr = c.lr;
+    o.sgd.momentum = c.momentum;
+    o.sgd.nesterov = c.nesterov && c.momentum > 0.0f;
+    o.sgd.weight_decay = c.weight_decay;
+    o.lr = c.muon_lr;
+    o.momentum = c.muon_momentum;
+    o.nesterov = c.nesterov && c.muon_momentum > 0.0f;
+    o.ns_steps = c.muon_ns_steps;
+    o.normalize_weights = c.muon_normalize_weights;
+    o.matrices = muon_matrices(graph);
+    return std::make_unique<optim::Muon>(std::move(o));
+  }
+  KESTREL_FAIL("unknown optimizer '{}': expected adam, adamw, sgd or muon", c.optimizer);
 }
 
 void check_config(const TrainConfig& c) {
@@ -63,6 +79,12 @@ void check_config(const TrainConfig& c) {
   KESTREL_CHECK(c.batch >= 1 && c.batch <= 65536, "--batch must be in [1, 65536], got {}", c.batch);
   KESTREL_CHECK(c.lr > 0.0f && std::isfinite(c.lr), "--lr must be positive, got {}", c.lr);
   KESTREL_CHECK(c.weight_decay >= 0.0f, "--weight-decay must be >= 0, got {}", c.weight_decay);
+  KESTREL_CHECK(c.muon_lr > 0.0f && std::isfinite(c.muon_lr), "--muon-lr must be positive, got {}",
+                c.muon_lr);
+  KESTREL_CHECK(c.muon_momentum >= 0.0f && c.muon_momentum < 1.0f,
+                "--muon-momentum must be in [0, 1), got {}", c.muon_momentum);
+  KESTREL_CHECK(c.muon_ns_steps >= 1 && c.muon_ns_steps <= 20,
+                "--muon-ns-steps must be in [1, 20], got {}", c.muon_ns_steps);
   KESTREL_CHECK(c.ema_decay == 0.0 || (c.ema_decay > 0.0 && c.ema_decay < 1.0),
                 "--ema must be in (0, 1), got {}", c.ema_decay);
   KESTREL_CHECK(c.lookahead_decay == 0.0 || (c.lookahead_decay > 0.0 && c.lookahead_decay < 1.0),
@@ -215,7 +237,7 @@ RunResult run_training(const TrainConfig& config, const ModelBuilder& build_mode
       init::patch_whitening(ctx, view, images);
     }
   }
-  std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config);
+  std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(config, *graph);
   // param_groups as PyTorch users make them: by name (the rules), and decay for weights, none
   // for 1-D parameters (--no-decay-norm-bias). Each epoch sets the rates of its groups below.
   const ParamGroupPlan group_plan =

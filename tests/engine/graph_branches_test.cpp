@@ -313,6 +313,13 @@ TEST(GraphBranches, AChainNeedsTwoActivationGradientBlocks) {
                                       : models::ModelInput{3, 32, 32, 10};
     g->plan(in.shape(), 16, in.classes);
     EXPECT_EQ(most_live_gradient_blocks(*g), 2) << model;
+    // The logits' gradient comes from the loss in a buffer of its own: the plan holds no
+    // logits-sized gradient block (16 x 10 floats; no other value of either model is that size).
+    for (const nn::MemoryBlock& b : g->memory_blocks()) {
+      if (b.kind == nn::BlockKind::Gradient) {
+        EXPECT_NE(b.bytes, int64_t{16 * 10 * 4}) << model;
+      }
+    }
     EXPECT_EQ(
         nn::find_plan_conflict(g->memory_blocks(), g->memory_plan(), nn::Graph::kArenaAlignment),
         "")

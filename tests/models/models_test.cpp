@@ -443,7 +443,7 @@ TEST(Models, Errors) {
   EXPECT_NE(error_of([] { models::build_model("lenet6", kMnist); })
                 .find("unknown model 'lenet6' (known: lenet5, lenet5-classic, alexnet, "
                       "alexnet-imagenet, resnet18, resnet20, googlenet, densenet121, "
-                      "mobilenet_v2, efficientnet_b0, vit, airbench94)"),
+                      "mobilenet_v2, efficientnet_b0, vit, airbench94, airbench94_muon)"),
             std::string::npos);
   // The original AlexNet shrinks 32x32 images to nothing before its last pooling.
   const std::string too_small = error_of([] { models::build_model("alexnet-imagenet", kCifar); });

@@ -63,6 +63,80 @@ TEST(AirbenchRecipe, IsAirbench94s) {
   EXPECT_EQ(back.lookahead_every, 5);
 }
 
+// airbench94_muon's rates in kestrel's terms (train_config.cpp says why): every SGD group
+// decays its weights by 0.004 per step (lr x weight decay, as airbench's 2e-6 x batch), the
+// biases at 64x the head's rate.
+TEST(AirbenchRecipe, MuonIsAirbench94Muons) {
+  const TrainConfig c = default_config("airbench94_muon", "cifar10");
+  EXPECT_EQ(c.optimizer, "muon");
+  EXPECT_EQ(c.batch, 2000);
+  EXPECT_EQ(c.epochs, 8);
+  EXPECT_EQ(c.schedule, ScheduleKind::Linear);
+  EXPECT_FLOAT_EQ(c.muon_lr, 0.24f);
+  EXPECT_FLOAT_EQ(c.muon_momentum, 0.6f);
+  EXPECT_EQ(c.muon_ns_steps, 3);
+  EXPECT_TRUE(c.muon_normalize_weights);
+  EXPECT_FLOAT_EQ(c.momentum, 0.85f);
+  EXPECT_NEAR(c.lr, 0.67 * 2000 * 81 / 65536, 1e-5);
+  EXPECT_NEAR(static_cast<double>(c.lr) * c.weight_decay, 0.004, 1e-8);
+  ASSERT_EQ(c.param_groups.size(), 2u);
+  for (const ParamGroupRule& r : c.param_groups) {
+    EXPECT_NEAR(c.lr * r.lr_scale, 0.053 * 2000, 1e-3) << r.pattern;
+    EXPECT_NEAR(c.lr * r.lr_scale * c.weight_decay * r.weight_decay_scale, 0.004, 1e-8)
+        << r.pattern;
+  }
+  EXPECT_EQ(c.param_groups[1].pattern, "whiten.bias");
+  EXPECT_EQ(c.param_groups[1].train_epochs, 3);
+  EXPECT_DOUBLE_EQ(c.lookahead_decay, 0.0);
+  EXPECT_EQ(c.tta, Tta::FlipTranslate);
+  const TrainConfig back = TrainConfig::from_json(c.to_json());
+  EXPECT_EQ(back.optimizer, "muon");
+  EXPECT_FLOAT_EQ(back.muon_lr, 0.24f);
+  EXPECT_FLOAT_EQ(back.muon_momentum, 0.6f);
+  EXPECT_EQ(back.muon_ns_steps, 3);
+  EXPECT_TRUE(back.muon_normalize_weights);
+}
+
+// Muon through the trainer: a run interrupted after its first epoch and resumed (both momentum
+// buffers from the checkpoint) ends bit for bit where the uninterrupted one does.
+TEST(AirbenchRecipe, MuonRunResumesBitExactly) {
+  test::ScratchDir root;
+  Quiet quiet;
+  auto run = [&](const std::string& name) {
+    TrainConfig c = default_config("airbench94_muon", "synthetic");
+    c.device = "cpu";
+    c.out_dir = root.path();
+    c.name = name;
+    c.train_limit = 96;
+    c.test_limit = 32;
+    c.batch = 32;
+    c.epochs = 2;
+    return c;
+  };
+  const TrainConfig straight = run("straight");
+  const RunResult a = run_training(straight, apps::model_builder(), quiet);
+  ASSERT_EQ(a.status, RunStatus::Completed) << a.message;
+  TrainConfig resumed = run("resumed");
+  InterruptAfter interrupt(1);
+  EXPECT_THROW(run_training(resumed, apps::model_builder(), interrupt), std::runtime_error);
+  resumed.resume = last(resumed).string();
+  const RunResult b = run_training(resumed, apps::model_builder(), quiet);
+  ASSERT_EQ(b.status, RunStatus::Completed) << b.message;
+  const auto fa = checkpoint::read_safetensors(last(straight).string());
+  const auto fb = checkpoint::read_safetensors(last(resumed).string());
+  ASSERT_EQ(fa.entries.size(), fb.entries.size());
+  bool has_muon_state = false;
+  for (size_t i = 0; i < fa.entries.size(); ++i) {
+    SCOPED_TRACE(fa.entries[i].name);
+    ASSERT_EQ(fa.entries[i].name, fb.entries[i].name);
+    has_muon_state |= fa.entries[i].name.find("muon_momentum_buffer") != std::string::npos;
+    EXPECT_EQ(std::memcmp(fa.entries[i].tensor.raw_data(), fb.entries[i].tensor.raw_data(),
+                          fa.entries[i].tensor.nbytes()),
+              0);
+  }
+  EXPECT_TRUE(has_muon_state);
+}
+
 TEST(AirbenchRecipe, WhitensFromTheDataAndResumesBitExactly) {
   test::ScratchDir root;
   Quiet quiet;

@@ -93,6 +93,22 @@ TEST(LrSchedule, TriangularIsAirbenchsLambda) {
   }
 }
 
+TEST(LrSchedule, LinearIsTorchsLinearLRToZero) {
+  // airbench94_muon's lr = initial x (1 - step / total) for 200 steps: torch's
+  // LinearLR(start_factor=1, end_factor=0, total_iters=200).
+  const LrSchedule s(options(ScheduleKind::Linear, 200));
+  EXPECT_FLOAT_EQ(s.lr_at(0), 0.1f);
+  EXPECT_NEAR(s.lr_at(50), 0.1 * 0.75, 1e-8);
+  EXPECT_NEAR(s.lr_at(199), 0.1 / 200, 1e-9);
+  // With a warm-up of 20 steps, the decay spans the 180 after it.
+  auto warm = options(ScheduleKind::Linear, 200);
+  warm.warmup_steps = 20;
+  const LrSchedule w(warm);
+  EXPECT_NEAR(w.lr_at(9), 0.1 * 10 / 20, 1e-8);
+  EXPECT_FLOAT_EQ(w.lr_at(20), 0.1f);
+  EXPECT_NEAR(w.lr_at(110), 0.1 * 0.5, 1e-8);
+}
+
 TEST(LrSchedule, StepsOutsideTheRunClamp) {
   const LrSchedule s(options(ScheduleKind::OneCycle, 100));
   EXPECT_FLOAT_EQ(s.lr_at(-5), s.lr_at(0));
@@ -102,13 +118,13 @@ TEST(LrSchedule, StepsOutsideTheRunClamp) {
 TEST(LrSchedule, NamesRoundTripAndUnknownIsAnError) {
   for (auto k :
        {ScheduleKind::Constant, ScheduleKind::Step, ScheduleKind::Cosine, ScheduleKind::OneCycle,
-        ScheduleKind::Triangular})
+        ScheduleKind::Triangular, ScheduleKind::Linear})
     EXPECT_EQ(parse_schedule(schedule_name(k)), k);
   try {
-    parse_schedule("linear");
+    parse_schedule("exponential");
     FAIL() << "expected kestrel::Error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown schedule 'linear'"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("unknown schedule 'exponential'"), std::string::npos);
   }
 }
 
