@@ -2,8 +2,8 @@
 every benchmark. PyTorch's CPU allocator is plain malloc/free: with glibc's defaults each
 training step's large activations are mapped and unmapped again, and every page is faulted in
 anew. On the 2-core machines these benchmarks run on, that made half of PyTorch's CPU time
-system time (airbench94's step at batch 512: 49% sys, 95-110 images/s; with this module 2.3 s
-sys of 24 s and about 360 images/s). kestrel keeps its own pools and is not affected, so a
+system time (airbench94's step at batch 512: 95-110 images/s, half of it in the kernel; with
+this module at batch 1024: 368 images/s, 4.4 s of 24.7 s in the kernel; docs/perf.md). kestrel keeps its own pools and is not affected, so a
 comparison without this would measure the page faults, not the frameworks. The same effect as
 MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=... MALLOC_TOP_PAD_=1073741824 in the
 environment, or jemalloc with retain:true and no decay; PyTorch's CPU performance guide

@@ -18,7 +18,8 @@
 // built with). Matrices take no weight decay and ignore the parameter groups (their elements
 // form one more group whose SGD rate is 0, so the groups of the rest may use at most
 // kernels::kMaxParamGroups - 1). State: SGD's momentum_buffer and muon_momentum_buffer, both
-// over the whole flat buffer (zero outside the matrices).
+// flat like the parameters (the second stays zero outside the matrices; the first also follows
+// the matrices' gradients, unused, as torch's SGD state does at rate 0).
 #include <cstdint>
 #include <vector>
 

@@ -110,6 +110,25 @@ MathOptions math_options(const TrainConfig& c) {
           .cpu_onednn = !c.deterministic};
 }
 
+namespace {
+
+// What airbench94's and airbench94_muon's recipes share: Nesterov momentum 0.85 for their SGD
+// parameters, whole batches only, label smoothing 0.2, 2-pixel translations with reflection
+// and alternating flips, flip-and-translate TTA.
+void airbench_common(TrainConfig& c) {
+  c.momentum = 0.85f;
+  c.nesterov = true;
+  c.drop_last = true;
+  c.label_smoothing = 0.2f;
+  c.crop_padding = 2;
+  c.crop_padding_mode = data::PaddingMode::Reflect;
+  c.hflip = true;
+  c.alternate_flip = true;
+  c.tta = Tta::FlipTranslate;
+}
+
+}  // namespace
+
 TrainConfig default_config(const std::string& model, const std::string& dataset) {
   TrainConfig c;
   c.model = model;
@@ -151,23 +170,15 @@ TrainConfig default_config(const std::string& model, const std::string& dataset)
     // (lr x wd per step as airbench's). Nesterov momentum 0.85, batch 1024, label smoothing
     // 0.2, the triangular schedule, lookahead 0.95 every 5 steps, 2-pixel translations with
     // reflection and alternating flips, flip-and-translate TTA.
+    airbench_common(c);
     c.optimizer = "sgd";
-    c.momentum = 0.85f;
-    c.nesterov = true;
     c.lr = 1.5f;
     c.weight_decay = 0.0153f / 11.5f;
     c.batch = 1024;
     c.epochs = 10;
-    c.drop_last = true;
     c.schedule = ScheduleKind::Triangular;
-    c.label_smoothing = 0.2f;
-    c.crop_padding = 2;
-    c.crop_padding_mode = data::PaddingMode::Reflect;
-    c.hflip = true;
-    c.alternate_flip = true;
     c.lookahead_decay = 0.95;
     c.lookahead_every = 5;
-    c.tta = Tta::FlipTranslate;
     // Its two parameter groups: batch norm biases at 64x the rate with 1/64 of the decay (the
     // same decay per step; airbench's bias_scaler), and the whitening bias trained for the
     // first 3 epochs only (whiten_bias_epochs).
@@ -192,10 +203,9 @@ TrainConfig default_config(const std::string& model, const std::string& dataset)
     constexpr double kBatch = 2000.0;
     const double head_lr = 0.67 * kBatch * (81.0 / 65536.0);
     const double bias_lr = 0.053 * kBatch;
+    airbench_common(c);
     c.optimizer = "muon";
     c.lr = static_cast<float>(head_lr);
-    c.momentum = 0.85f;
-    c.nesterov = true;
     c.weight_decay = static_cast<float>(2e-6 * kBatch / head_lr);
     c.muon_lr = 0.24f;
     c.muon_momentum = 0.6f;
@@ -203,15 +213,8 @@ TrainConfig default_config(const std::string& model, const std::string& dataset)
     c.muon_normalize_weights = true;
     c.batch = 2000;
     c.epochs = 8;
-    c.drop_last = true;
     c.schedule = ScheduleKind::Linear;
     c.warmup_epochs = 0;
-    c.label_smoothing = 0.2f;
-    c.crop_padding = 2;
-    c.crop_padding_mode = data::PaddingMode::Reflect;
-    c.hflip = true;
-    c.alternate_flip = true;
-    c.tta = Tta::FlipTranslate;
     c.param_groups = {{.pattern = "*.norm*.bias",
                        .lr_scale = bias_lr / head_lr,
                        .weight_decay_scale = head_lr / bias_lr},
