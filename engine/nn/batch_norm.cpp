@@ -78,7 +78,12 @@ ops::BatchNormSpec BatchNorm2d::spec(const StepInfo& step) const {
 
 void BatchNorm2d::forward(const Context& ctx, const Tensor& x, Tensor& y, const StepInfo& step) {
   ops::batch_norm_forward(ctx, x, weight_, bias_, running_, y, save_mean_, save_invstd_,
-                          spec(step));
+                          spec(step), fused_relu_);
+}
+
+bool BatchNorm2d::absorb(const Layer* next) {
+  fused_relu_ = next != nullptr && next->nonlinearity() == "relu";
+  return fused_relu_;
 }
 
 void BatchNorm2d::backward(const Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,

@@ -6,7 +6,8 @@
 // statistics and update the running ones on the device; evaluation passes use the running
 // ones (or the batch's, without tracking, as torch). Forward keeps the per-channel mean and
 // inverse deviation it used; backward reads those and the input, never the output, so a ReLU
-// after it runs in place.
+// after it runs in place, and the batch norm absorbs it: its own pass writes max(y, 0) and the
+// graph skips the ReLU's forward (the ReLU's backward still runs, on the shared output).
 #include <optional>
 
 #include "engine/nn/layer.hpp"
@@ -40,6 +41,7 @@ class BatchNorm2d : public UnaryLayer {
                 const StepInfo& step) override;
   bool backward_needs_input() const override { return true; }
   bool backward_needs_output() const override { return false; }
+  bool absorb(const Layer* next) override;
 
   int64_t num_features() const { return channels_; }
   const BatchNormOptions& options() const { return options_; }
@@ -57,6 +59,7 @@ class BatchNorm2d : public UnaryLayer {
   Tensor weight_, bias_, dweight_, dbias_;
   ops::BatchNormRunning running_;
   Tensor save_mean_, save_invstd_;
+  bool fused_relu_ = false;
 };
 
 }  // namespace kestrel::nn

@@ -182,7 +182,12 @@ Tensor Graph::forward(const Context& ctx, const Tensor& images, bool training, i
                                   y, scratch);
       continue;
     }
-    if (!n.absorbed) n.layer->forward_inputs(ctx, n.input_views, y, current_step_);
+    // An absorbed layer runs after all when its absorber's own forward did not (a batch norm
+    // folded into its convolution in evaluation).
+    const bool absorbed =
+        n.absorbed_by >= 0 &&
+        (training || nodes_[static_cast<size_t>(n.absorbed_by)].fold_from < 0);
+    if (!absorbed) n.layer->forward_inputs(ctx, n.input_views, y, current_step_);
   }
   forward_done_ = true;
   return value_views_.back();
@@ -476,7 +481,7 @@ GraphSummary Graph::summary() const {
       row.activation_bytes += bytes_of(n.output, DType::F32);
     }
     for (const SavedSpec& b : n.saved) row.activation_bytes += bytes_of(b.shape, b.dtype);
-    if (n.absorbed) {
+    if (n.absorbed_by >= 0) {
       row.memory_note = "fused";
     } else if (n.layer->aliasing() == Aliasing::View) {
       row.memory_note = "view";

@@ -251,7 +251,7 @@ class Graph {
     int64_t multiply_adds = 0;
     bool runs_backward = false;  // it has trainable parameters or an input that needs a gradient
     bool in_place = false;       // its output shares input 0's memory by Aliasing::InPlace
-    bool absorbed = false;       // the node before it applies it in its own forward
+    int absorbed_by = -1;        // the node that applies it in its own forward (-1: none)
     // Eval-time folding (set_eval_folding): the node folded into this one, or the node this
     // one is folded into, and where the pair's scratch starts in fold_flat_.
     int fold_into = -1, fold_from = -1;

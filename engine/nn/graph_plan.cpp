@@ -225,7 +225,7 @@ void Graph::plan_memory_blocks() {
     const ValueId x = n.inputs[0], y = i + 1;
     const Value& xv = values_[static_cast<size_t>(x)];
     n.in_place = false;
-    n.absorbed = false;
+    n.absorbed_by = -1;
     const Aliasing a = n.layer->aliasing();
     if (a == Aliasing::View || (a == Aliasing::InPlace && may_overwrite(i))) {
       act.join(x, y);
@@ -244,7 +244,7 @@ void Graph::plan_memory_blocks() {
         next = nodes_[static_cast<size_t>(next_node)].layer.get();
     }
     if (nodes_[static_cast<size_t>(i)].layer->absorb(next) && next != nullptr)
-      nodes_[static_cast<size_t>(next_node)].absorbed = true;
+      nodes_[static_cast<size_t>(next_node)].absorbed_by = i;
   }
 
   // Blocks: one per activation group (the images' group has none), one per gradient group,

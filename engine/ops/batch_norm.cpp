@@ -53,7 +53,7 @@ void check_spec(std::string_view op, const BatchNormSpec& spec) {
 
 void batch_norm_forward(const Context& ctx, const Tensor& x, const Tensor& weight,
                         const Tensor& bias, BatchNormRunning& running, Tensor& y, Tensor& save_mean,
-                        Tensor& save_invstd, const BatchNormSpec& spec) {
+                        Tensor& save_invstd, const BatchNormSpec& spec, bool relu) {
   NvtxRange range("batch_norm_forward");
   constexpr std::string_view op = "batch_norm";
   check_spec(op, spec);
@@ -113,9 +113,14 @@ void batch_norm_forward(const Context& ctx, const Tensor& x, const Tensor& weigh
                                     save_mean.data<float>(), save_invstd.data<float>(), spec.eps});
   }
 
-  const kernels::BatchNormApply apply{
-      g, x.data<float>(), y.data<float>(), save_mean.data<float>(), save_invstd.data<float>(), w,
-      b};
+  const kernels::BatchNormApply apply{g,
+                                      x.data<float>(),
+                                      y.data<float>(),
+                                      save_mean.data<float>(),
+                                      save_invstd.data<float>(),
+                                      w,
+                                      b,
+                                      relu};
   if (ctx.is_cuda()) {
     detail::launch_elementwise(ctx, x.numel(), apply);
   } else {

@@ -31,10 +31,11 @@ struct BatchNormRunning {
 // y = (x - mean) / sqrt(var + eps) * weight + bias per channel. weight and bias: f32 [C], or
 // both undefined (affine=False). save_mean and save_invstd: f32 [C], receive the mean and
 // 1 / sqrt(var + eps) the pass used (the batch's or the running ones), which backward reads.
-// Training needs more than one value per channel (torch refuses one too).
+// Training needs more than one value per channel (torch refuses one too). With relu set, y is
+// then max(y, 0) in the same pass (a following ReLU absorbed; ReluForward's bits).
 void batch_norm_forward(const Context& ctx, const Tensor& x, const Tensor& weight,
                         const Tensor& bias, BatchNormRunning& running, Tensor& y, Tensor& save_mean,
-                        Tensor& save_invstd, const BatchNormSpec& spec);
+                        Tensor& save_invstd, const BatchNormSpec& spec, bool relu = false);
 
 // Gradients from forward's x and saved statistics, spec.training as in that forward: with batch
 // statistics dx flows through the mean and variance, with running ones it is dy * weight *

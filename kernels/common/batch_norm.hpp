@@ -96,8 +96,12 @@ KESTREL_HD_INLINE float batch_norm_apply_one(float x, float mean, float scale, f
   return fp::add_rn(fp::mul_rn(fp::add_rn(x, -mean), scale), bias);
 }
 
+// ReluForward's choice: positive values stay, the rest (zeros, negatives, NaN) become 0.
+KESTREL_HD_INLINE float batch_norm_relu(float v) { return v > 0.0f ? v : 0.0f; }
+
 // y = (x - mean) * (weight * invstd) + bias, one element per call; weight and bias null
-// without affine.
+// without affine. With relu set, y = max(y, 0) as ReluForward has it (a ReLU the batch norm
+// absorbed: the same bits as the two passes, one pass over memory fewer).
 struct BatchNormApply {
   BatchNormGeometry g;
   const float* x;
@@ -106,10 +110,12 @@ struct BatchNormApply {
   const float* invstd;
   const float* weight;
   const float* bias;
+  bool relu = false;
   KESTREL_HD void operator()(int64_t i) const {
     const int64_t c = (i / g.inner) % g.channels;
-    y[i] = batch_norm_apply_one(x[i], mean[c], batch_norm_scale(weight, invstd, c),
-                                bias != nullptr ? bias[c] : 0.0f);
+    const float v = batch_norm_apply_one(x[i], mean[c], batch_norm_scale(weight, invstd, c),
+                                         bias != nullptr ? bias[c] : 0.0f);
+    y[i] = relu ? batch_norm_relu(v) : v;
   }
 };
 

@@ -98,8 +98,13 @@ void batch_norm_apply(const kernels::BatchNormApply& f) {
         const float bias = f.bias != nullptr ? f.bias[c] : 0.0f;
         const float* x = f.x + p * g.inner;
         float* y = f.y + p * g.inner;
-        for (int64_t j = 0; j < g.inner; ++j)
-          y[j] = kernels::batch_norm_apply_one(x[j], mean, scale, bias);
+        if (f.relu) {
+          for (int64_t j = 0; j < g.inner; ++j)
+            y[j] = kernels::batch_norm_relu(kernels::batch_norm_apply_one(x[j], mean, scale, bias));
+        } else {
+          for (int64_t j = 0; j < g.inner; ++j)
+            y[j] = kernels::batch_norm_apply_one(x[j], mean, scale, bias);
+        }
       },
       3 * g.batch * g.channels * g.inner);
 }

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -27,6 +28,7 @@
 #include "engine/nn/graph.hpp"
 #include "engine/nn/linear.hpp"
 #include "engine/ops/batch_norm.hpp"
+#include "kernels/common/activation.hpp"
 #include "kernels/cpu/batch_norm.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "tests/engine/graph_reference.hpp"
@@ -376,6 +378,19 @@ TEST(BatchNorm, HostLoopsGiveTheFunctorsBits) {
     apply.y = y_functor.data<float>();
     cpu::launch(s.x.numel(), apply);
     EXPECT_TRUE(test::same_bits(y_functor, y_loop));
+    // An absorbed ReLU: ReluForward's bits on the plain pass's output, on both walks.
+    Tensor relu_ref = Tensor::empty(shape), relu_loop = Tensor::empty(shape);
+    cpu::launch(s.x.numel(), kernels::ReluForward{y_loop.data<float>(), relu_ref.data<float>()});
+    apply.relu = true;
+    apply.y = relu_loop.data<float>();
+    cpu::batch_norm_apply(apply);
+    EXPECT_TRUE(test::same_bits(relu_loop, relu_ref));
+    apply.y = y_functor.data<float>();
+    cpu::launch(s.x.numel(), apply);
+    EXPECT_TRUE(test::same_bits(y_functor, relu_ref));
+    apply.relu = false;
+    const std::vector<float> plain = y_loop.to_vector();  // before: the ReLU has work to do
+    EXPECT_TRUE(std::any_of(plain.begin(), plain.end(), [](float v) { return v < 0.0f; }));
 
     Tensor coefficients = Tensor::empty(Shape{2, 5});
     cpu::batch_norm_backward_reduce(
@@ -584,9 +599,11 @@ TEST(BatchNormGraph, NamesCountsAndInPlaceRelu) {
   EXPECT_EQ(s.buffer_elements, 7);
   EXPECT_EQ(s.layers[1].params, 6);
   EXPECT_EQ(s.layers[1].type, "BatchNorm2d");
-  // BN's backward reads its input, not its output: the ReLU after it runs in place.
+  // BN's backward reads its input, not its output: the ReLU after it runs in place, and the
+  // batch norm absorbs it (BatchNormGraph.GradientsStateAndEvaluationFollowTheReference checks
+  // the fused pass against float64).
   EXPECT_EQ(s.layers[1].memory_note, "");
-  EXPECT_EQ(s.layers[2].memory_note, "in place");
+  EXPECT_EQ(s.layers[2].memory_note, "fused");
 
   // Without affine or tracking: no parameters, no buffers.
   auto bare = bn_graph(nn::BatchNormOptions{.affine = false, .track_running_stats = false});
