@@ -9,8 +9,17 @@ smoothing 0.2, its triangular schedule, lookahead (decay 0.95^5 (step / total)^3
 random 2-pixel translation with reflection padding and alternating flips, and flip-and-
 translate test-time augmentation.
 
-    /usr/bin/python3 bench/pytorch/airbench_train.py [--data-dir data] [--epochs 10]
-        [--threads 2] [--seed 0] [--target 94]
+With --recipe muon it is airbench94_muon's recipe instead, as `kestrel train airbench94_muon`
+has it (engine/train/train_config.cpp): batch 2000, 8 epochs, the mean loss, the six block
+filters on Muon (lr 0.24, Nesterov momentum 0.6, 3 Newton-Schulz steps with (3.4445, -4.7750,
+2.0315), each filter rescaled to Frobenius norm sqrt(out channels) before its step; f32 as
+kestrel's), the head on Nesterov SGD (momentum 0.85, lr 1.656, weight decay 2e-6 x 2000 / lr),
+batch norm biases and the whitening bias (first 3 epochs) at lr 106 with 1/64 of that decay,
+every rate decaying linearly to 0 (torch's LinearLR), no lookahead; the same augmentation and
+TTA.
+
+    /usr/bin/python3 bench/pytorch/airbench_train.py [--data-dir data] [--recipe sgd|muon]
+        [--epochs 10 (muon: 8)] [--threads 2] [--seed 0] [--target 94]
 
 Prints one line per epoch (test accuracy with and without TTA, the epoch's training seconds)
 and, at the end, one JSON object: the training seconds in all, the seconds to the target (the
@@ -82,14 +91,48 @@ def evaluate(model, images, labels, tta):
     return 100.0 * correct / len(images)
 
 
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+class Muon:
+    """kestrel's optim::Muon (engine/optim/muon.hpp) for a list of filters, in f32:
+    buf = m buf + g; u = g + m buf; W *= sqrt(rows) / ||W||; X = u / (||u|| + 1e-7) on its wide
+    form; ns times A = X X^T, B = b A + c A A, X = a X + B X; W -= lr X."""
+
+    def __init__(self, params, lr, momentum, ns_steps):
+        self.params, self.lr, self.momentum, self.ns_steps = params, lr, momentum, ns_steps
+        self.bufs = [torch.zeros_like(p) for p in params]
+
+    @torch.no_grad()
+    def step(self, lr):
+        a, b, c = NS_COEFFICIENTS
+        for p, buf in zip(self.params, self.bufs):
+            g = p.grad
+            buf.mul_(self.momentum).add_(g)
+            u = g.add(buf, alpha=self.momentum).reshape(len(p), -1)
+            p.mul_(len(p) ** 0.5 / p.norm())
+            x = u.t() if u.shape[0] > u.shape[1] else u
+            x = x / (x.norm() + 1e-7)
+            for _ in range(self.ns_steps):
+                a_mat = x @ x.t()
+                x = a * x + (b * a_mat + c * a_mat @ a_mat) @ x
+            if u.shape[0] > u.shape[1]:
+                x = x.t()
+            p.add_(x.reshape(p.shape), alpha=-lr)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", default="data")
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--recipe", choices=("sgd", "muon"), default="sgd")
+    p.add_argument("--epochs", type=int, default=None, help="10 (sgd), 8 (muon)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--target", type=float, default=94.0)
     args = p.parse_args()
+    muon = args.recipe == "muon"
+    if args.epochs is None:
+        args.epochs = 8 if muon else 10
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
@@ -99,24 +142,41 @@ def main():
     except OSError as e:
         sys.exit(f"airbench_train.py: {e}: run scripts/fetch-data.sh cifar10")
 
-    batch, momentum = 1024, 0.85
-    kilostep = 1024 * (1 + 1 / (1 - momentum))
-    lr = 11.5 / kilostep
-    wd = 0.0153 * batch / kilostep
-    lr_biases = lr * 64.0
-
+    momentum = 0.85
     model = Airbench94()
     init_whitening(model.whiten, train_x[:5000])
-    norm_biases = [q for k, q in model.named_parameters() if "norm" in k and q.requires_grad]
-    others = [q for k, q in model.named_parameters() if "norm" not in k and q.requires_grad]
-    opt = torch.optim.SGD([dict(params=norm_biases, lr=lr_biases, weight_decay=wd / lr_biases),
-                           dict(params=others, lr=lr, weight_decay=wd / lr)],
-                          momentum=momentum, nesterov=True)
+    filters = [q for k, q in model.named_parameters()
+               if k.startswith("block") and q.requires_grad and q.dim() == 4]
+    if muon:
+        # kestrel's airbench94_muon rates (train_config.cpp), for the mean loss.
+        batch = 2000
+        lr = 0.67 * batch * 81 / 65536
+        wd = 2e-6 * batch / lr
+        lr_biases = 0.053 * batch
+        biases = [q for k, q in model.named_parameters()
+                  if ("norm" in k or k == "whiten.bias") and q.requires_grad]
+        opt = torch.optim.SGD([dict(params=biases, lr=lr_biases, weight_decay=wd * lr / lr_biases),
+                               dict(params=[model.head.weight], lr=lr, weight_decay=wd)],
+                              momentum=momentum, nesterov=True)
+        muon_opt = Muon(filters, lr=0.24, momentum=0.6, ns_steps=3)
+    else:
+        batch = 1024
+        kilostep = 1024 * (1 + 1 / (1 - momentum))
+        lr = 11.5 / kilostep
+        wd = 0.0153 * batch / kilostep
+        lr_biases = lr * 64.0
+        norm_biases = [q for k, q in model.named_parameters() if "norm" in k and q.requires_grad]
+        others = [q for k, q in model.named_parameters() if "norm" not in k and q.requires_grad]
+        opt = torch.optim.SGD([dict(params=norm_biases, lr=lr_biases, weight_decay=wd / lr_biases),
+                               dict(params=others, lr=lr, weight_decay=wd / lr)],
+                              momentum=momentum, nesterov=True)
     steps_per_epoch = len(train_x) // batch
     total = args.epochs * steps_per_epoch
     warmup = int(total * 0.23)
 
     def factor(step):
+        if muon:
+            return 1.0 - step / total  # LinearLR(1, 0, total)
         if step < warmup:
             f = step / warmup
             return 0.2 * (1 - f) + 1.0 * f
@@ -134,6 +194,7 @@ def main():
                 v.copy_(slow[k])
 
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.2, reduction="none")
+    reduce = torch.mean if muon else torch.sum
     flipped0 = torch.where((torch.rand(len(train_x)) < 0.5).view(-1, 1, 1, 1),
                            train_x.flip(-1), train_x)
     padded = F.pad(flipped0, (2,) * 4, "reflect")
@@ -148,15 +209,20 @@ def main():
         order = torch.randperm(len(images))
         for b in range(steps_per_epoch):
             idx = order[b * batch:(b + 1) * batch]
-            loss = loss_fn(model(images[idx]), train_y[idx]).sum()
+            loss = reduce(loss_fn(model(images[idx]), train_y[idx]))
             opt.zero_grad(set_to_none=True)
+            if muon:
+                for q in filters:
+                    q.grad = None
             loss.backward()
+            if muon:
+                muon_opt.step(0.24 * factor(step))
             opt.step()
             sched.step()
             step += 1
-            if step % 5 == 0:
+            if not muon and step % 5 == 0:
                 lookahead(alpha[step].item())
-        if epoch == args.epochs - 1:
+        if not muon and epoch == args.epochs - 1:
             lookahead(1.0)
         seconds = time.perf_counter() - start
         train_seconds += seconds
@@ -170,6 +236,7 @@ def main():
         result = {"epochs": epoch + 1, "top1": plain, "top1_tta": tta}
     result.update({"train_seconds": train_seconds, "seconds_to_target": seconds_to_target,
                    "target": args.target, "threads": args.threads, "seed": args.seed,
+                   "recipe": args.recipe,
                    "torch": torch.__version__})
     print(json.dumps(result))
 
