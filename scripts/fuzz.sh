@@ -37,7 +37,8 @@ declare -A sources=(
   # The reader and the host tensors it fills (nlohmann json is header-only).
   [safetensors]="engine/checkpoint/safetensors.cpp engine/tensor/tensor.cpp
                  engine/tensor/storage.cpp engine/tensor/copy.cpp engine/memory/memory_pool.cpp
-                 engine/memory/raw_allocator.cpp engine/core/device.cpp engine/core/shape.cpp"
+                 engine/memory/raw_allocator.cpp engine/core/device.cpp engine/core/shape.cpp
+                 kernels/cpu/simd.cpp"
 )
 
 mkdir -p "$out/artifacts" "$out/logs"

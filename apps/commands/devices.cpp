@@ -12,6 +12,7 @@
 #include "kernels/cpu/conv2d_onednn.hpp"
 #include "kernels/cpu/gemm.hpp"
 #include "kernels/cpu/parallel.hpp"
+#include "kernels/cpu/simd.hpp"
 
 namespace kestrel::apps {
 
@@ -21,8 +22,8 @@ double gib(size_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 
 
 void print_devices() {
   const GpuEnvironment env = query_gpu_environment();
-  fmt::print("cpu      {} threads, GEMM: {}, convolutions: {}\n", cpu::num_threads(),
-             cpu::gemm_backend_name(),
+  fmt::print("cpu      {} threads, element loops: {}, GEMM: {}, convolutions: {}\n",
+             cpu::num_threads(), cpu::simd_level_name(cpu::simd_level()), cpu::gemm_backend_name(),
              cpu::onednn::built()
                  ? fmt::format("{} (--deterministic: im2col + GEMM)", cpu::onednn::describe())
                  : fmt::format("im2col + GEMM; oneDNN {}", cpu::onednn::describe()));

@@ -1,4 +1,3 @@
-#include "kernels/cpu/conv2d_onednn.hpp"
 #include "engine/bench/benchmark.hpp"
 
 #include <fmt/format.h>
@@ -20,6 +19,8 @@
 #include "engine/train/step_ledger.hpp"
 #include "engine/train/train_step.hpp"
 #include "kernels/common/error.hpp"
+#include "kernels/cpu/conv2d_onednn.hpp"
+#include "kernels/cpu/simd.hpp"
 
 #if defined(KESTREL_HAVE_CUDA)
 #include "engine/runtime/cuda/event.hpp"
@@ -222,9 +223,11 @@ DevicePeak device_peak(const Context& ctx, PeakPrecision precision) {
 
 std::string device_description(const Context& ctx) {
   if (!ctx.is_cuda())
-    return ctx.math().cpu_onednn && cpu::onednn::built()
-               ? fmt::format("cpu, convolutions on {}", cpu::onednn::describe())
-               : std::string("cpu, convolutions by im2col + GEMM");
+    return fmt::format("cpu, element loops on {}, convolutions {}",
+                       cpu::simd_level_name(cpu::simd_level()),
+                       ctx.math().cpu_onednn && cpu::onednn::built()
+                           ? fmt::format("on {}", cpu::onednn::describe())
+                           : std::string("by im2col + GEMM"));
   const GpuEnvironment env = query_gpu_environment();
   for (const GpuInfo& g : env.gpus)
     if (g.index == ctx.device().index) return g.name;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cpu/simd.hpp"
+
 namespace kestrel::cpu {
 
 void set_num_threads(int n);  // <= 0 restores the default (all cores)
@@ -38,13 +40,61 @@ void parallel_for_chunks(int64_t n, int64_t chunk, const F& f) {
   parallel_for(chunks, [&](int64_t c) { f(c * chunk, std::min(n, (c + 1) * chunk)); });
 }
 
+namespace detail {
+
+// One thread's share of an element launch, compiled three times: for baseline x86-64 and, on
+// x86-64, for AVX2 and AVX-512 (the functor's code is inlined into each, so its loop vectorises
+// to that width). Same bits at every width: kernels/cpu/simd.hpp says why.
+template <class Functor>
+void run_elements(int64_t begin, int64_t end, const Functor& functor) {
+  for (int64_t i = begin; i < end; ++i) functor(i);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
+#define KESTREL_SIMD_CLONES 1
+template <class Functor>
+__attribute__((target("avx2"))) void run_elements_avx2(int64_t begin, int64_t end,
+                                                       const Functor& functor) {
+  for (int64_t i = begin; i < end; ++i) functor(i);
+}
+template <class Functor>
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) void run_elements_avx512(
+    int64_t begin, int64_t end, const Functor& functor) {
+  for (int64_t i = begin; i < end; ++i) functor(i);
+}
+#endif
+
+template <class Functor>
+using ElementRunner = void (*)(int64_t, int64_t, const Functor&);
+
+template <class Functor>
+ElementRunner<Functor> element_runner() {
+#if defined(KESTREL_SIMD_CLONES)
+  switch (simd_level()) {
+    case SimdLevel::Avx512: return &run_elements_avx512<Functor>;
+    case SimdLevel::Avx2: return &run_elements_avx2<Functor>;
+    case SimdLevel::Baseline: break;
+  }
+#endif
+  return &run_elements<Functor>;
+}
+
+}  // namespace detail
+
 // Runs a single-source element functor (kernels/common) over n elements: the CPU twin of the
-// CUDA grid-stride launch. work_per_element: the element operations of one call (a row
-// functor's row length); launches under kMinParallelWork in all run on the calling thread.
+// CUDA grid-stride launch, at the widest vector level the CPU has (simd.hpp). The range is cut
+// into chunks of about kMinParallelWork element operations (by n and work_per_element alone);
+// a launch of one chunk runs on the calling thread. work_per_element: the element operations of
+// one call (a row functor's row length).
 template <class Functor>
 void launch(int64_t n, const Functor& functor, int64_t work_per_element = 1) {
-  parallel_for(
-      n, [&](int64_t i) { functor(i); }, n * work_per_element);
+  const detail::ElementRunner<Functor> run = detail::element_runner<Functor>();
+  const int64_t chunk = std::max<int64_t>(1, kMinParallelWork / std::max<int64_t>(1, work_per_element));
+  if (n <= chunk) {
+    run(0, n, functor);
+    return;
+  }
+  parallel_for_chunks(n, chunk, [&](int64_t begin, int64_t end) { run(begin, end, functor); });
 }
 
 }  // namespace kestrel::cpu

@@ -13,6 +13,7 @@
 
 #include "engine/data/registry.hpp"
 #include "kernels/cpu/conv2d_onednn.hpp"
+#include "kernels/cpu/simd.hpp"
 #include "models/registry.hpp"
 #include "tests/support/errors.hpp"
 
@@ -184,13 +185,16 @@ TEST(BenchPeak, UnknownDevicesHaveNoPeak) {
   EXPECT_FALSE(bench::gpu_peak("NVIDIA H100 80GB HBM3", 8, 9, bench::PeakPrecision::FP32).known());
   EXPECT_FALSE(bench::cpu_peak().known());
   EXPECT_FALSE(bench::device_peak(Context(), bench::PeakPrecision::FP32).known());
-  // The CPU's description names its convolution path (a bare context: im2col + GEMM).
-  EXPECT_EQ(bench::device_description(Context()), "cpu, convolutions by im2col + GEMM");
+  // The CPU's description names its element loops' vector level and its convolution path (a
+  // bare context: im2col + GEMM).
+  const std::string loops =
+      "cpu, element loops on " + std::string(cpu::simd_level_name(cpu::simd_level()));
+  EXPECT_EQ(bench::device_description(Context()), loops + ", convolutions by im2col + GEMM");
   Context commands;
   commands.set_math(MathOptions::application_default());
-  std::string expected = "cpu, convolutions by im2col + GEMM";
+  std::string expected = loops + ", convolutions by im2col + GEMM";
   if (cpu::onednn::built()) {
-    expected = "cpu, convolutions on ";
+    expected = loops + ", convolutions on ";
     expected += cpu::onednn::describe();
   }
   EXPECT_EQ(bench::device_description(commands), expected);

@@ -1,0 +1,228 @@
+// kernels/cpu/simd.hpp's promise: cpu::launch gives the same bits at every vector level (the
+// baseline build's SSE2 loop, the AVX2 clone, the AVX-512 clone), functor by functor, on inputs
+// that reach every branch of the functors: ordinary values, the kinks, huge and tiny magnitudes,
+// subnormals, signed zeros, infinities and NaNs.
+#include "kernels/cpu/simd.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "kernels/common/activation.hpp"
+#include "kernels/common/batch_norm.hpp"
+#include "kernels/common/optimizers.hpp"
+#include "kernels/cpu/parallel.hpp"
+#include "tests/support/random.hpp"
+
+namespace kestrel {
+namespace {
+
+using cpu::SimdLevel;
+
+// Odd, and over several chunks: the parallel split, the vector bodies and their scalar tails.
+constexpr int64_t kElements = 3 * cpu::kMinParallelWork + 13;
+
+// Values every functor branch sees: mostly normal(0, 3), with the special ones mixed in.
+std::vector<float> awkward_values(std::mt19937_64& gen, int64_t n) {
+  const float specials[] = {0.0f, -0.0f, 3.0f, -3.0f, 6.0f, 1e-40f, -1e-40f, 1e30f, -1e30f, 88.7f,
+                            -88.7f, 10.5f, -10.5f, std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN()};
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::uniform_int_distribution<int> pick(0, 15);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = pick(gen) == 0 ? specials[pick(gen)] : normal(gen);
+  return v;
+}
+
+// The same bits, except that any NaN matches any NaN (a payload may depend on which operand an
+// instruction's encoding puts first, and no kestrel result depends on a payload).
+::testing::AssertionResult same_bits_or_both_nan(const std::vector<float>& expected,
+                                                const std::vector<float>& actual) {
+  if (expected.size() != actual.size()) return ::testing::AssertionFailure() << "sizes differ";
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (std::isnan(expected[i]) && std::isnan(actual[i])) continue;
+    if (std::memcmp(&expected[i], &actual[i], sizeof(float)) != 0)
+      return ::testing::AssertionFailure()
+             << "element " << i << ": " << expected[i] << " at baseline, " << actual[i];
+  }
+  return ::testing::AssertionSuccess();
+}
+
+class SimdLevels : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    before_ = cpu::simd_level();
+    cpu::set_num_threads(2);
+  }
+  void TearDown() override {
+    cpu::set_simd_level(before_);
+    cpu::set_num_threads(0);
+  }
+
+  // run() computes outputs from fresh copies of the inputs at the level set; every level above
+  // the baseline must give the baseline's outputs.
+  void expect_same_at_every_level(const std::function<std::vector<float>()>& run) {
+    if (cpu::simd_level_supported() == SimdLevel::Baseline)
+      GTEST_SKIP() << "this CPU (or build) has no vector level above the baseline";
+    cpu::set_simd_level(SimdLevel::Baseline);
+    const std::vector<float> baseline = run();
+    for (SimdLevel level : {SimdLevel::Avx2, SimdLevel::Avx512}) {
+      if (static_cast<int>(level) > static_cast<int>(cpu::simd_level_supported())) break;
+      ASSERT_EQ(cpu::set_simd_level(level), level);
+      SCOPED_TRACE(std::string(cpu::simd_level_name(level)));
+      EXPECT_TRUE(same_bits_or_both_nan(baseline, run()));
+    }
+  }
+
+  std::mt19937_64 gen_{test::test_seed() + 2917};
+
+ private:
+  SimdLevel before_ = SimdLevel::Baseline;
+};
+
+// y = f(x) for the forward functors, dx = f(saved, dy) for the backward ones.
+template <class Forward>
+std::function<std::vector<float>()> forward_run(const std::vector<float>& x) {
+  return [&x] {
+    std::vector<float> y(x.size());
+    cpu::launch(static_cast<int64_t>(x.size()), Forward{x.data(), y.data()});
+    return y;
+  };
+}
+template <class Backward>
+std::function<std::vector<float>()> backward_run(const std::vector<float>& saved,
+                                                 const std::vector<float>& dy) {
+  return [&saved, &dy] {
+    std::vector<float> dx(saved.size());
+    cpu::launch(static_cast<int64_t>(saved.size()), Backward{saved.data(), dy.data(), dx.data()});
+    return dx;
+  };
+}
+
+TEST_F(SimdLevels, ActivationsGiveTheBaselineBits) {
+  const std::vector<float> x = awkward_values(gen_, kElements);
+  const std::vector<float> dy = awkward_values(gen_, kElements);
+  {
+    SCOPED_TRACE("relu");
+    expect_same_at_every_level(forward_run<kernels::ReluForward>(x));
+    expect_same_at_every_level(backward_run<kernels::ReluBackward>(x, dy));
+  }
+  {
+    SCOPED_TRACE("tanh");
+    expect_same_at_every_level(forward_run<kernels::TanhForward>(x));
+    expect_same_at_every_level(backward_run<kernels::TanhBackward>(x, dy));
+  }
+  {
+    SCOPED_TRACE("sigmoid");
+    expect_same_at_every_level(forward_run<kernels::SigmoidForward>(x));
+    expect_same_at_every_level(backward_run<kernels::SigmoidBackward>(x, dy));
+  }
+  {
+    SCOPED_TRACE("silu");
+    expect_same_at_every_level(forward_run<kernels::SiluForward>(x));
+    expect_same_at_every_level(backward_run<kernels::SiluBackward>(x, dy));
+  }
+  {
+    SCOPED_TRACE("gelu erf");
+    expect_same_at_every_level(forward_run<kernels::GeluErfForward>(x));
+    expect_same_at_every_level(backward_run<kernels::GeluErfBackward>(x, dy));
+  }
+  {
+    SCOPED_TRACE("gelu tanh");
+    expect_same_at_every_level(forward_run<kernels::GeluTanhForward>(x));
+    expect_same_at_every_level(backward_run<kernels::GeluTanhBackward>(x, dy));
+  }
+  {
+    SCOPED_TRACE("hardswish");
+    expect_same_at_every_level(forward_run<kernels::HardswishForward>(x));
+    expect_same_at_every_level(backward_run<kernels::HardswishBackward>(x, dy));
+  }
+  {
+    SCOPED_TRACE("relu6");
+    expect_same_at_every_level(forward_run<kernels::Relu6Forward>(x));
+    expect_same_at_every_level(backward_run<kernels::Relu6Backward>(x, dy));
+  }
+}
+
+TEST_F(SimdLevels, BatchNormApplyGivesTheBaselineBits) {
+  const kernels::BatchNormGeometry g{3, 7, kElements / 21};
+  const int64_t n = g.batch * g.channels * g.inner;
+  const std::vector<float> x = awkward_values(gen_, n);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> mean(7), invstd(7), weight(7), bias(7);
+  for (int c = 0; c < 7; ++c) {
+    mean[c] = normal(gen_);
+    invstd[c] = std::abs(normal(gen_)) + 0.1f;
+    weight[c] = normal(gen_);
+    bias[c] = normal(gen_);
+  }
+  for (bool relu : {false, true}) {
+    SCOPED_TRACE(relu ? "with relu" : "plain");
+    expect_same_at_every_level([&] {
+      std::vector<float> y(static_cast<size_t>(n));
+      cpu::launch(n, kernels::BatchNormApply{g, x.data(), y.data(), mean.data(), invstd.data(),
+                                             weight.data(), bias.data(), relu});
+      return y;
+    });
+  }
+}
+
+TEST_F(SimdLevels, OptimizerStepsGiveTheBaselineBits) {
+  const std::vector<float> param = awkward_values(gen_, kElements);
+  const std::vector<float> grad = awkward_values(gen_, kElements);
+  const std::vector<float> state = awkward_values(gen_, kElements);
+  std::vector<float> second_moment = awkward_values(gen_, kElements);
+  for (float& v : second_moment) v = std::abs(v);
+  std::vector<uint8_t> group(static_cast<size_t>(kElements));
+  for (size_t i = 0; i < group.size(); ++i) group[i] = static_cast<uint8_t>(i % 3);
+  const float lr[kernels::kMaxParamGroups] = {0.1f, 0.05f, 0.2f, 0.0f};
+  for (bool nesterov : {false, true}) {
+    SCOPED_TRACE(nesterov ? "sgd nesterov" : "sgd");
+    expect_same_at_every_level([&] {
+      std::vector<float> p = param, buf = state;
+      cpu::launch(kElements, kernels::SgdStep{p.data(), grad.data(), buf.data(), lr, 0.9f, 1.0f,
+                                              {5e-4f, 0.0f, 1e-2f, 0.0f}, group.data(), nesterov,
+                                              false, nullptr});
+      p.insert(p.end(), buf.begin(), buf.end());
+      return p;
+    });
+  }
+  const kernels::AdamScalars scalars{{1e-3f, 2e-3f, 5e-4f, 0.0f}, 0.3f, {0.999f, 1.0f, 0.99f, 1.0f}};
+  for (bool decoupled : {false, true}) {
+    SCOPED_TRACE(decoupled ? "adamw" : "adam");
+    expect_same_at_every_level([&] {
+      std::vector<float> p = param, m = state, v = second_moment;
+      cpu::launch(kElements, kernels::AdamStep{p.data(), grad.data(), m.data(), v.data(), 0.1f,
+                                               0.999f, 0.001f, 1e-8f, {1e-2f, 0.0f, 5e-2f, 0.0f},
+                                               group.data(), decoupled, &scalars, nullptr});
+      p.insert(p.end(), m.begin(), m.end());
+      p.insert(p.end(), v.begin(), v.end());
+      return p;
+    });
+  }
+}
+
+TEST(SimdLevelNames, ParseAndName) {
+  for (SimdLevel level : {SimdLevel::Baseline, SimdLevel::Avx2, SimdLevel::Avx512})
+    EXPECT_EQ(cpu::parse_simd_level(cpu::simd_level_name(level)), level);
+  EXPECT_FALSE(cpu::parse_simd_level("sse9").has_value());
+  EXPECT_FALSE(cpu::parse_simd_level("").has_value());
+}
+
+TEST(SimdLevelNames, SetLowersToWhatTheCpuHas) {
+  const SimdLevel before = cpu::simd_level();
+  EXPECT_EQ(cpu::set_simd_level(SimdLevel::Avx512), cpu::simd_level_supported());
+  EXPECT_EQ(cpu::simd_level(), cpu::simd_level_supported());
+  EXPECT_EQ(cpu::set_simd_level(SimdLevel::Baseline), SimdLevel::Baseline);
+  cpu::set_simd_level(before);
+}
+
+}  // namespace
+}  // namespace kestrel
