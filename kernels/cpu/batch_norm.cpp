@@ -43,7 +43,7 @@ template <class Plane, class Finish>
 void channel_sums(const kernels::BatchNormGeometry& g, const Plane& plane, const Finish& finish) {
   const int64_t planes = g.batch * g.channels;
   std::vector<double> partial(static_cast<size_t>(2 * planes));
-  parallel_for(
+  parallel_for_vectorised(
       planes,
       [&](int64_t p) {
         plane(p, partial[static_cast<size_t>(2 * p)], partial[static_cast<size_t>(2 * p + 1)]);
@@ -90,7 +90,7 @@ void batch_norm_stats(const kernels::BatchNormGeometry& g, const float* x,
 
 void batch_norm_apply(const kernels::BatchNormApply& f) {
   const kernels::BatchNormGeometry& g = f.g;
-  parallel_for(
+  parallel_for_vectorised(
       g.batch * g.channels,
       [&](int64_t p) {
         const int64_t c = p % g.channels;
@@ -134,7 +134,7 @@ void batch_norm_backward_reduce(const kernels::BatchNormGeometry& g, const float
 
 void batch_norm_backward_input(const kernels::BatchNormBackwardInput& f) {
   const kernels::BatchNormGeometry& g = f.g;
-  parallel_for(
+  parallel_for_vectorised(
       g.batch * g.channels,
       [&](int64_t p) {
         const int64_t c = p % g.channels;

@@ -82,7 +82,7 @@ void forward_stride_one(const Conv2dGeometry& g, const float* x, const float* w,
   const int64_t kg = g.out_channels_per_group();
   const int64_t plane_in = g.h * g.w, plane_out = g.oh * g.ow;
   const PaddedPlane pp = padded_plane(g);
-  parallel_for(
+  parallel_for_vectorised(
       g.n * g.k,
       [&](int64_t plane) {
         thread_local std::vector<float> padded_buffer, wide_buffer;
@@ -110,7 +110,7 @@ void backward_data_stride_one(const Conv2dGeometry& g, const float* dy, const fl
   const int64_t kg = g.out_channels_per_group();
   const int64_t plane_in = g.h * g.w, plane_out = g.oh * g.ow;
   const PaddedPlane pp = padded_plane(g);
-  parallel_for(
+  parallel_for_vectorised(
       g.n * g.c,
       [&](int64_t plane) {
         thread_local std::vector<float> padded_buffer, wide_buffer;
@@ -143,7 +143,7 @@ void backward_weight_stride_one(const Conv2dGeometry& g, const float* x, const f
   const int64_t kg = g.out_channels_per_group(), taps = g.r * g.s;
   const int64_t plane_in = g.h * g.w, plane_out = g.oh * g.ow;
   const PaddedPlane pp = padded_plane(g);
-  parallel_for(
+  parallel_for_vectorised(
       g.k,
       [&](int64_t k) {
         thread_local std::vector<float> padded_buffer, wide_buffer;
@@ -180,7 +180,7 @@ void depthwise_conv2d_forward(const Conv2dGeometry& g, const float* x, const flo
   const int64_t kg = g.out_channels_per_group();
   const int64_t plane_in = g.h * g.w, plane_out = g.oh * g.ow;
   const std::vector<Span> spans = column_spans(g);
-  parallel_for(
+  parallel_for_vectorised(
       g.n * g.k,
       [&](int64_t plane) {
         const int64_t image = plane / g.k, k = plane % g.k;
@@ -213,7 +213,7 @@ void depthwise_conv2d_backward_data(const Conv2dGeometry& g, const float* dy, co
   const int64_t kg = g.out_channels_per_group();
   const int64_t plane_in = g.h * g.w, plane_out = g.oh * g.ow;
   const std::vector<Span> spans = column_spans(g);
-  parallel_for(
+  parallel_for_vectorised(
       g.n * g.c,
       [&](int64_t plane) {
         const int64_t image = plane / g.c, c = plane % g.c;
@@ -249,7 +249,7 @@ void depthwise_conv2d_backward_weight(const Conv2dGeometry& g, const float* x, c
   const int64_t kg = g.out_channels_per_group(), taps = g.r * g.s;
   const int64_t plane_in = g.h * g.w, plane_out = g.oh * g.ow;
   const std::vector<Span> spans = column_spans(g);
-  parallel_for(
+  parallel_for_vectorised(
       g.k,
       [&](int64_t k) {
         std::vector<double> sums(static_cast<size_t>(taps), 0.0);

@@ -53,12 +53,12 @@ void run_elements(int64_t begin, int64_t end, const Functor& functor) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
 #define KESTREL_SIMD_CLONES 1
 template <class Functor>
-__attribute__((target("avx2"))) void run_elements_avx2(int64_t begin, int64_t end,
-                                                       const Functor& functor) {
+__attribute__((target("avx2"), flatten)) void run_elements_avx2(int64_t begin, int64_t end,
+                                                                const Functor& functor) {
   for (int64_t i = begin; i < end; ++i) functor(i);
 }
 template <class Functor>
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"))) void run_elements_avx512(
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"), flatten)) void run_elements_avx512(
     int64_t begin, int64_t end, const Functor& functor) {
   for (int64_t i = begin; i < end; ++i) functor(i);
 }
@@ -80,6 +80,23 @@ ElementRunner<Functor> element_runner() {
 }
 
 }  // namespace detail
+
+// parallel_for for loops whose body vectorises (a plane of batch norm, a depthwise filter): the
+// body is compiled into the AVX2 and AVX-512 clones too and runs at the level simd_level()
+// names. Same contract as parallel_for (f(i) for each i once, any thread); same bits at every
+// level as long as f computes each of its outputs on its own (simd.hpp).
+template <class F>
+void parallel_for_vectorised(int64_t n, const F& f, int64_t work = -1) {
+  const detail::ElementRunner<F> run = detail::element_runner<F>();
+  if (n <= 1 || (work >= 0 && work < kMinParallelWork)) {
+    run(0, n, f);
+    return;
+  }
+  // Enough chunks to balance the threads; each is one call through the runner.
+  constexpr int64_t kChunks = 256;
+  parallel_for_chunks(n, (n + kChunks - 1) / kChunks,
+                      [&](int64_t begin, int64_t end) { run(begin, end, f); });
+}
 
 // Runs a single-source element functor (kernels/common) over n elements: the CPU twin of the
 // CUDA grid-stride launch, at the widest vector level the CPU has (simd.hpp). The range is cut

@@ -16,7 +16,10 @@
 
 #include "kernels/common/activation.hpp"
 #include "kernels/common/batch_norm.hpp"
+#include "kernels/common/conv2d_geometry.hpp"
 #include "kernels/common/optimizers.hpp"
+#include "kernels/cpu/batch_norm.hpp"
+#include "kernels/cpu/depthwise_conv2d.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "tests/support/random.hpp"
 
@@ -207,6 +210,82 @@ TEST_F(SimdLevels, OptimizerStepsGiveTheBaselineBits) {
       return p;
     });
   }
+}
+
+// The host loops that run through parallel_for_vectorised: depthwise convolutions (the
+// zero-padded stride-1 planes and the general loops) and batch norm's planes.
+TEST_F(SimdLevels, DepthwiseConvolutionsGiveTheBaselineBits) {
+  struct Case {
+    int64_t c, hw, r;
+    int stride, pad;
+  };
+  for (const Case& k : {Case{24, 17, 3, 1, 1}, Case{16, 16, 5, 1, 2}, Case{24, 17, 3, 2, 1},
+                        Case{16, 15, 5, 2, 2}}) {
+    SCOPED_TRACE(testing::Message() << k.r << "x" << k.r << " stride " << k.stride);
+    kernels::Conv2dSpec spec;
+    spec.stride_h = spec.stride_w = k.stride;
+    spec.pad_h = spec.pad_w = k.pad;
+    spec.groups = static_cast<int>(k.c);
+    const kernels::Conv2dGeometry g =
+        kernels::make_conv2d_geometry(3, k.c, k.hw, k.hw, k.c, k.r, k.r, spec);
+    const int64_t in = g.n * g.input_image_size(), out = g.n * g.output_image_size();
+    // Finite inputs: a NaN would reach every output of its plane and hide the others.
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const auto draw = [&](int64_t n) {
+      std::vector<float> v(static_cast<size_t>(n));
+      for (float& x : v) x = normal(gen_);
+      return v;
+    };
+    const std::vector<float> x = draw(in), w = draw(g.weight_size()), bias = draw(g.k),
+                             dy = draw(out);
+    expect_same_at_every_level([&] {
+      std::vector<float> y(static_cast<size_t>(out)), dx(static_cast<size_t>(in)),
+          dw(static_cast<size_t>(g.weight_size()));
+      cpu::depthwise_conv2d_forward(g, x.data(), w.data(), bias.data(), y.data());
+      cpu::depthwise_conv2d_backward_data(g, dy.data(), w.data(), dx.data());
+      cpu::depthwise_conv2d_backward_weight(g, x.data(), dy.data(), dw.data());
+      y.insert(y.end(), dx.begin(), dx.end());
+      y.insert(y.end(), dw.begin(), dw.end());
+      return y;
+    });
+  }
+}
+
+TEST_F(SimdLevels, BatchNormHostLoopsGiveTheBaselineBits) {
+  const kernels::BatchNormGeometry g{4, 6, 143};  // 143: vector bodies and scalar tails
+  const int64_t n = g.batch * g.channels * g.inner;
+  std::normal_distribution<float> normal(0.5f, 2.0f);
+  std::vector<float> x(static_cast<size_t>(n)), dy(static_cast<size_t>(n)), weight(6), bias(6);
+  for (float& v : x) v = normal(gen_);
+  for (float& v : dy) v = normal(gen_);
+  for (float& v : weight) v = normal(gen_);
+  for (float& v : bias) v = normal(gen_);
+  expect_same_at_every_level([&] {
+    std::vector<float> mean(6), invstd(6), running_mean(6, 0.1f), running_var(6, 0.9f);
+    cpu::batch_norm_stats(g, x.data(),
+                          kernels::BatchNormStatsOut{mean.data(), invstd.data(),
+                                                     running_mean.data(), running_var.data(),
+                                                     nullptr, 0.1, 1e-5});
+    std::vector<float> y(static_cast<size_t>(n)), y_relu(static_cast<size_t>(n));
+    cpu::batch_norm_apply(kernels::BatchNormApply{g, x.data(), y.data(), mean.data(),
+                                                  invstd.data(), weight.data(), bias.data()});
+    cpu::batch_norm_apply(kernels::BatchNormApply{g, x.data(), y_relu.data(), mean.data(),
+                                                  invstd.data(), weight.data(), bias.data(),
+                                                  true});
+    std::vector<float> dweight(6), dbias(6), coefficients(12), dx(static_cast<size_t>(n));
+    cpu::batch_norm_backward_reduce(
+        g, x.data(), dy.data(),
+        kernels::BatchNormBackwardOut{mean.data(), invstd.data(), dweight.data(), dbias.data(),
+                                      coefficients.data()});
+    cpu::batch_norm_backward_input(kernels::BatchNormBackwardInput{
+        g, x.data(), dy.data(), dx.data(), mean.data(), invstd.data(), weight.data(),
+        coefficients.data()});
+    std::vector<float> all;
+    for (const std::vector<float>* v : {&mean, &invstd, &running_mean, &running_var, &y, &y_relu,
+                                        &dweight, &dbias, &coefficients, &dx})
+      all.insert(all.end(), v->begin(), v->end());
+    return all;
+  });
 }
 
 TEST(SimdLevelNames, ParseAndName) {
