@@ -13,7 +13,10 @@
 // gradient, as in PyTorch with an input that does not require grad.
 //
 //   kestrel_bench_blocks [--block NAME|all] [--batch N] [--threads T] [--steps S] [--warmup W]
-//                        [--repeats R] [--json]
+//                        [--repeats R] [--cpu-conv onednn|im2col] [--json]
+//
+// --cpu-conv: the convolutions' path, as `kestrel bench --cpu-conv`: oneDNN by default (what
+// train, eval and bench run), im2col + GEMM (the deterministic path) on request.
 //
 // Each figure is the median over R windows of S passes after W untimed ones.
 #include <algorithm>
@@ -144,6 +147,7 @@ struct Options {
   int64_t batch = 128;
   int threads = 0;
   int steps = 5, warmup = 2, repeats = 5;
+  bool onednn = true;
   bool json = false;
 };
 
@@ -176,16 +180,23 @@ Options parse(int argc, char** argv) {
     else if (arg == "--steps") o.steps = static_cast<int>(positive("--steps", value()));
     else if (arg == "--warmup") o.warmup = static_cast<int>(integer_at_least("--warmup", value(), 0));
     else if (arg == "--repeats") o.repeats = static_cast<int>(positive("--repeats", value()));
-    else if (arg == "--json") o.json = true;
+    else if (arg == "--cpu-conv") {
+      const std::string path = value();
+      if (path != "onednn" && path != "im2col") usage_error("--cpu-conv is onednn or im2col");
+      o.onednn = path == "onednn";
+    } else if (arg == "--json") o.json = true;
     else usage_error("unknown argument '" + arg + "' (--block, --batch, --threads, --steps, "
-                     "--warmup, --repeats, --json)");
+                     "--warmup, --repeats, --cpu-conv, --json)");
   }
   return o;
 }
 
 // Median milliseconds of one training pass (forward in training mode + backward).
 double time_block(const Block& block, const Options& o) {
-  const Context ctx(Device::cpu());
+  Context ctx(Device::cpu());
+  MathOptions math = MathOptions::application_default();
+  math.cpu_onednn = o.onednn;
+  ctx.set_math(math);
   Graph g;
   block.build(g);
   g.add<nn::Flatten>("flatten");
