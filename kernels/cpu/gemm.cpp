@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <omp.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <string>
 
@@ -10,6 +14,9 @@
 
 #if defined(KESTREL_HAVE_BLAS)
 #include <cblas.h>
+#endif
+#if defined(KESTREL_HAVE_ONEDNN)
+#include <oneapi/dnnl/dnnl.h>
 #endif
 
 namespace kestrel::cpu {
@@ -58,10 +65,46 @@ float load_b(const GemmArgs& g, int64_t p, int64_t j) {
 }
 #endif
 
+#if defined(KESTREL_HAVE_ONEDNN)
+// oneDNN's sgemm where the build has it: on this project's AVX-512 machine it runs a 64x256
+// tile 1.4-2.2x faster than OpenBLAS's Haswell kernels (docs/perf.md). KESTREL_CPU_GEMM=openblas
+// keeps OpenBLAS (read once; for comparing the two; any other value is warned about and
+// ignored: the first read may be inside a parallel loop, where nothing may throw).
+bool use_onednn_sgemm() {
+  static const bool use = [] {
+    const char* choice = std::getenv("KESTREL_CPU_GEMM");
+    if (choice == nullptr || *choice == '\0' || std::strcmp(choice, "onednn") == 0) return true;
+    if (std::strcmp(choice, "openblas") == 0) return false;
+    fmt::print(stderr, "kestrel: warning: KESTREL_CPU_GEMM={} is neither onednn nor openblas; "
+               "using onednn\n", choice);
+    return true;
+  }();
+  return use;
+}
+
+// One tile on the calling thread. Inside a parallel loop oneDNN's own OpenMP region gets one
+// thread (nesting is off); outside one it would take them all and could split k by the thread
+// count, so its team is set to one thread for the call: the bits depend on the shape alone.
+bool onednn_sgemm_serial(const GemmArgs& g) {
+  const bool nested = omp_in_parallel() != 0;
+  const int threads = omp_get_max_threads();
+  if (!nested) omp_set_num_threads(1);
+  const dnnl_status_t status =
+      dnnl_sgemm(g.trans_a ? 'T' : 'N', g.trans_b ? 'T' : 'N', g.m, g.n, g.k, g.alpha, g.a, g.lda,
+                 g.b, g.ldb, g.beta, g.c, g.ldc);
+  if (!nested) omp_set_num_threads(threads);
+  // It refuses only arguments cblas_sgemm would refuse too; the caller then runs that.
+  return status == dnnl_success;
+}
+#endif
+
 }  // namespace
 
 void gemm_serial(const GemmArgs& g) {
   if (g.m == 0 || g.n == 0) return;
+#if defined(KESTREL_HAVE_ONEDNN)
+  if (use_onednn_sgemm() && onednn_sgemm_serial(g)) return;
+#endif
 #if defined(KESTREL_HAVE_BLAS)
   ensure_blas_single_threaded();
   cblas_sgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans,
@@ -104,6 +147,15 @@ void gemm(const GemmArgs& g) {
 }
 
 const char* gemm_backend_name() {
+#if defined(KESTREL_HAVE_ONEDNN)
+  if (use_onednn_sgemm()) {
+    static const std::string name = [] {
+      const dnnl_version_t* v = dnnl_version();
+      return fmt::format("oneDNN {}.{}.{} sgemm", v->major, v->minor, v->patch);
+    }();
+    return name.c_str();
+  }
+#endif
 #if defined(KESTREL_HAVE_BLAS)
   // The kernels OpenBLAS chose for this CPU (or OPENBLAS_CORETYPE named): what its speed
   // depends on, so benchmarks and reports say it.

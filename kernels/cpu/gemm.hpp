@@ -26,7 +26,8 @@ void gemm_serial(const GemmArgs& g);
 // does not depend on the thread count.
 void gemm(const GemmArgs& g);
 
-// The implementation in use: "OpenBLAS, Haswell kernels" (the kernels OpenBLAS runs on this
+// The implementation in use: "oneDNN 2.6.3 sgemm" (where the build has oneDNN, unless
+// KESTREL_CPU_GEMM=openblas), "OpenBLAS, Haswell kernels" (the kernels OpenBLAS runs on this
 // CPU) or "built-in".
 const char* gemm_backend_name();
 

@@ -1,9 +1,9 @@
 #include "kernels/cpu/simd.hpp"
 
+#include <fmt/format.h>
+
 #include <atomic>
 #include <cstdlib>
-
-#include "kernels/common/error.hpp"
 
 namespace kestrel::cpu {
 
@@ -30,8 +30,11 @@ SimdLevel from_environment() {
   const char* cap = std::getenv("KESTREL_CPU_SIMD");
   if (cap == nullptr || *cap == '\0') return simd_level_supported();
   const std::optional<SimdLevel> level = parse_simd_level(cap);
-  if (!level)
-    throw Error(fmt::format("KESTREL_CPU_SIMD={}: expected baseline, avx2 or avx512", cap));
+  if (!level) {
+    fmt::print(stderr, "kestrel: warning: KESTREL_CPU_SIMD={} is not baseline, avx2 or avx512; "
+               "using {}\n", cap, simd_level_name(simd_level_supported()));
+    return simd_level_supported();
+  }
   return lower_to_supported(*level);
 }
 

@@ -21,8 +21,9 @@ enum class SimdLevel { Baseline = 0, Avx2 = 1, Avx512 = 2 };
 // The widest level this CPU and this build can run (Baseline off x86-64).
 SimdLevel simd_level_supported();
 
-// The level launches use now: the supported one, capped by KESTREL_CPU_SIMD (read once; a value
-// other than the three names throws kestrel::Error) and by set_simd_level.
+// The level launches use now: the supported one, capped by KESTREL_CPU_SIMD (read once; any
+// other value than the three names is warned about on stderr and ignored: the first read may
+// be inside a parallel loop, where nothing may throw) and by set_simd_level.
 SimdLevel simd_level();
 
 // Uses `level`, lowered to simd_level_supported(); returns the level now in use. For tests and
