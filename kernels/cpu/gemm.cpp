@@ -55,7 +55,8 @@ void ensure_blas_single_threaded() {
   static std::once_flag once;
   std::call_once(once, [] { openblas_set_num_threads(1); });
 }
-#else
+#endif
+
 // Built-in fallback: i-k-j loops with a fixed k order, vectorisable inner loop.
 float load_a(const GemmArgs& g, int64_t i, int64_t p) {
   return g.trans_a ? g.a[p * g.lda + i] : g.a[i * g.lda + p];
@@ -63,7 +64,6 @@ float load_a(const GemmArgs& g, int64_t i, int64_t p) {
 float load_b(const GemmArgs& g, int64_t p, int64_t j) {
   return g.trans_b ? g.b[j * g.ldb + p] : g.b[p * g.ldb + j];
 }
-#endif
 
 #if defined(KESTREL_HAVE_ONEDNN)
 // oneDNN's sgemm where the build has it: on this project's AVX-512 machine it runs a 64x256
@@ -100,19 +100,20 @@ bool onednn_sgemm_serial(const GemmArgs& g) {
 
 }  // namespace
 
-void gemm_serial(const GemmArgs& g) {
-  if (g.m == 0 || g.n == 0) return;
-#if defined(KESTREL_HAVE_ONEDNN)
-  if (use_onednn_sgemm() && onednn_sgemm_serial(g)) return;
-#endif
+namespace {
+
 #if defined(KESTREL_HAVE_BLAS)
+void openblas_sgemm_serial(const GemmArgs& g) {
   ensure_blas_single_threaded();
   cblas_sgemm(CblasRowMajor, g.trans_a ? CblasTrans : CblasNoTrans,
               g.trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(g.m),
               static_cast<blasint>(g.n), static_cast<blasint>(g.k), g.alpha, g.a,
               static_cast<blasint>(g.lda), g.b, static_cast<blasint>(g.ldb), g.beta, g.c,
               static_cast<blasint>(g.ldc));
-#else
+}
+#endif
+
+void builtin_sgemm_serial(const GemmArgs& g) {
   for (int64_t i = 0; i < g.m; ++i) {
     float* c = g.c + i * g.ldc;
     for (int64_t j = 0; j < g.n; ++j) c[j] = g.beta == 0.0f ? 0.0f : g.beta * c[j];
@@ -126,6 +127,58 @@ void gemm_serial(const GemmArgs& g) {
       }
     }
   }
+}
+
+}  // namespace
+
+bool gemm_backend_built(GemmBackend backend) {
+  switch (backend) {
+    case GemmBackend::OneDnn:
+#if defined(KESTREL_HAVE_ONEDNN)
+      return true;
+#else
+      return false;
+#endif
+    case GemmBackend::OpenBlas:
+#if defined(KESTREL_HAVE_BLAS)
+      return true;
+#else
+      return false;
+#endif
+    case GemmBackend::BuiltIn: return true;
+  }
+  return false;
+}
+
+bool gemm_serial_on(GemmBackend backend, const GemmArgs& g) {
+  if (!gemm_backend_built(backend)) return false;
+  if (g.m == 0 || g.n == 0) return true;
+  switch (backend) {
+    case GemmBackend::OneDnn:
+#if defined(KESTREL_HAVE_ONEDNN)
+      return onednn_sgemm_serial(g);
+#else
+      return false;
+#endif
+    case GemmBackend::OpenBlas:
+#if defined(KESTREL_HAVE_BLAS)
+      openblas_sgemm_serial(g);
+#endif
+      return true;
+    case GemmBackend::BuiltIn: builtin_sgemm_serial(g); return true;
+  }
+  return false;
+}
+
+void gemm_serial(const GemmArgs& g) {
+  if (g.m == 0 || g.n == 0) return;
+#if defined(KESTREL_HAVE_ONEDNN)
+  if (use_onednn_sgemm() && onednn_sgemm_serial(g)) return;
+#endif
+#if defined(KESTREL_HAVE_BLAS)
+  openblas_sgemm_serial(g);
+#else
+  builtin_sgemm_serial(g);
 #endif
 }
 

@@ -22,6 +22,13 @@ struct GemmArgs {
 // One thread; for use inside an already parallel loop (one image per thread).
 void gemm_serial(const GemmArgs& g);
 
+// The libraries a serial product can run on. gemm_serial uses the first the build has (oneDNN,
+// then OpenBLAS, then the built-in loops), unless KESTREL_CPU_GEMM=openblas.
+enum class GemmBackend { OneDnn, OpenBlas, BuiltIn };
+bool gemm_backend_built(GemmBackend backend);
+// gemm_serial on the named backend (tests and benchmarks compare them); false if not built.
+bool gemm_serial_on(GemmBackend backend, const GemmArgs& g);
+
 // All threads: C is cut into fixed tiles (by size alone) computed in parallel, so the result
 // does not depend on the thread count.
 void gemm(const GemmArgs& g);
