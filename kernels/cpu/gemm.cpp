@@ -82,17 +82,17 @@ bool use_onednn_sgemm() {
   return use;
 }
 
-// One tile on the calling thread. Inside a parallel loop oneDNN's own OpenMP region gets one
-// thread (nesting is off); outside one it would take them all and could split k by the thread
-// count, so its team is set to one thread for the call: the bits depend on the shape alone.
+// One tile on the calling thread. oneDNN opens its own OpenMP region, which outside a parallel
+// loop (or with nesting enabled) would take every thread and could split k by the thread count;
+// the calling task's team size is set to one for the call (an ICV of this task alone, restored
+// after), so the bits depend on the shape alone.
 bool onednn_sgemm_serial(const GemmArgs& g) {
-  const bool nested = omp_in_parallel() != 0;
   const int threads = omp_get_max_threads();
-  if (!nested) omp_set_num_threads(1);
+  omp_set_num_threads(1);
   const dnnl_status_t status =
       dnnl_sgemm(g.trans_a ? 'T' : 'N', g.trans_b ? 'T' : 'N', g.m, g.n, g.k, g.alpha, g.a, g.lda,
                  g.b, g.ldb, g.beta, g.c, g.ldc);
-  if (!nested) omp_set_num_threads(threads);
+  omp_set_num_threads(threads);
   // It refuses only arguments cblas_sgemm would refuse too; the caller then runs that.
   return status == dnnl_success;
 }
