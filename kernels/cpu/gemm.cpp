@@ -65,12 +65,12 @@ float load_b(const GemmArgs& g, int64_t p, int64_t j) {
   return g.trans_b ? g.b[j * g.ldb + p] : g.b[p * g.ldb + j];
 }
 
-#if defined(KESTREL_HAVE_ONEDNN)
 // oneDNN's sgemm where the build has it: on this project's AVX-512 machine it runs a 64x256
 // tile 1.4-2.2x faster than OpenBLAS's Haswell kernels (docs/perf.md). KESTREL_CPU_GEMM=openblas
 // keeps OpenBLAS (read once; for comparing the two; any other value is warned about and
 // ignored: the first read may be inside a parallel loop, where nothing may throw).
 bool use_onednn_sgemm() {
+  if (!gemm_backend_built(GemmBackend::OneDnn)) return false;
   static const bool use = [] {
     const char* choice = std::getenv("KESTREL_CPU_GEMM");
     if (choice == nullptr || *choice == '\0' || std::strcmp(choice, "onednn") == 0) return true;
@@ -82,6 +82,7 @@ bool use_onednn_sgemm() {
   return use;
 }
 
+#if defined(KESTREL_HAVE_ONEDNN)
 // One tile on the calling thread. oneDNN opens its own OpenMP region, which outside a parallel
 // loop (or with nesting enabled) would take every thread and could split k by the thread count;
 // the calling task's team size is set to one for the call (an ICV of this task alone, restored
@@ -97,10 +98,6 @@ bool onednn_sgemm_serial(const GemmArgs& g) {
   return status == dnnl_success;
 }
 #endif
-
-}  // namespace
-
-namespace {
 
 #if defined(KESTREL_HAVE_BLAS)
 void openblas_sgemm_serial(const GemmArgs& g) {
@@ -171,15 +168,10 @@ bool gemm_serial_on(GemmBackend backend, const GemmArgs& g) {
 }
 
 void gemm_serial(const GemmArgs& g) {
-  if (g.m == 0 || g.n == 0) return;
-#if defined(KESTREL_HAVE_ONEDNN)
-  if (use_onednn_sgemm() && onednn_sgemm_serial(g)) return;
-#endif
-#if defined(KESTREL_HAVE_BLAS)
-  openblas_sgemm_serial(g);
-#else
-  builtin_sgemm_serial(g);
-#endif
+  if (use_onednn_sgemm() && gemm_serial_on(GemmBackend::OneDnn, g)) return;
+  gemm_serial_on(gemm_backend_built(GemmBackend::OpenBlas) ? GemmBackend::OpenBlas
+                                                          : GemmBackend::BuiltIn,
+                 g);
 }
 
 void gemm(const GemmArgs& g) {

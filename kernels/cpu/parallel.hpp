@@ -79,6 +79,18 @@ ElementRunner<Functor> element_runner() {
   return &run_elements<Functor>;
 }
 
+// f(i) for i in [0, n) at the current level: on the calling thread when one chunk holds it all,
+// else chunk by chunk over the threads, one call through the runner per chunk.
+template <class F>
+void run_vectorised(int64_t n, int64_t chunk, const F& f) {
+  const ElementRunner<F> run = element_runner<F>();
+  if (n <= chunk) {
+    run(0, n, f);
+    return;
+  }
+  parallel_for_chunks(n, chunk, [&](int64_t begin, int64_t end) { run(begin, end, f); });
+}
+
 }  // namespace detail
 
 // parallel_for for loops whose body vectorises (a plane of batch norm, a depthwise filter): the
@@ -87,15 +99,9 @@ ElementRunner<Functor> element_runner() {
 // level as long as f computes each of its outputs on its own (simd.hpp).
 template <class F>
 void parallel_for_vectorised(int64_t n, const F& f, int64_t work = -1) {
-  const detail::ElementRunner<F> run = detail::element_runner<F>();
-  if (n <= 1 || (work >= 0 && work < kMinParallelWork)) {
-    run(0, n, f);
-    return;
-  }
-  // Enough chunks to balance the threads; each is one call through the runner.
-  constexpr int64_t kChunks = 256;
-  parallel_for_chunks(n, (n + kChunks - 1) / kChunks,
-                      [&](int64_t begin, int64_t end) { run(begin, end, f); });
+  // Little work: one chunk of all n. Else 256 chunks, enough to balance the threads.
+  const bool serial = work >= 0 && work < kMinParallelWork;
+  detail::run_vectorised(n, serial ? n : (n + 255) / 256, f);
 }
 
 // Runs a single-source element functor (kernels/common) over n elements: the CPU twin of the
@@ -105,13 +111,8 @@ void parallel_for_vectorised(int64_t n, const F& f, int64_t work = -1) {
 // one call (a row functor's row length).
 template <class Functor>
 void launch(int64_t n, const Functor& functor, int64_t work_per_element = 1) {
-  const detail::ElementRunner<Functor> run = detail::element_runner<Functor>();
-  const int64_t chunk = std::max<int64_t>(1, kMinParallelWork / std::max<int64_t>(1, work_per_element));
-  if (n <= chunk) {
-    run(0, n, functor);
-    return;
-  }
-  parallel_for_chunks(n, chunk, [&](int64_t begin, int64_t end) { run(begin, end, functor); });
+  detail::run_vectorised(
+      n, std::max<int64_t>(1, kMinParallelWork / std::max<int64_t>(1, work_per_element)), functor);
 }
 
 }  // namespace kestrel::cpu

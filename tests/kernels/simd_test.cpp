@@ -84,74 +84,43 @@ class SimdLevels : public ::testing::Test {
     }
   }
 
+  // An activation's forward y = Forward(x) and its backward dx = Backward(x, dy) (x standing in
+  // for whichever of input or output the backward reads).
+  template <class Forward, class Backward>
+  void expect_activation_same(const char* name, const std::vector<float>& x,
+                              const std::vector<float>& dy) {
+    SCOPED_TRACE(name);
+    const int64_t n = static_cast<int64_t>(x.size());
+    expect_same_at_every_level([&] {
+      std::vector<float> y(x.size());
+      cpu::launch(n, Forward{x.data(), y.data()});
+      return y;
+    });
+    expect_same_at_every_level([&] {
+      std::vector<float> dx(x.size());
+      cpu::launch(n, Backward{x.data(), dy.data(), dx.data()});
+      return dx;
+    });
+  }
+
   std::mt19937_64 gen_{test::test_seed() + 2917};
 
  private:
   SimdLevel before_ = SimdLevel::Baseline;
 };
 
-// y = f(x) for the forward functors, dx = f(saved, dy) for the backward ones.
-template <class Forward>
-std::function<std::vector<float>()> forward_run(const std::vector<float>& x) {
-  return [&x] {
-    std::vector<float> y(x.size());
-    cpu::launch(static_cast<int64_t>(x.size()), Forward{x.data(), y.data()});
-    return y;
-  };
-}
-template <class Backward>
-std::function<std::vector<float>()> backward_run(const std::vector<float>& saved,
-                                                 const std::vector<float>& dy) {
-  return [&saved, &dy] {
-    std::vector<float> dx(saved.size());
-    cpu::launch(static_cast<int64_t>(saved.size()), Backward{saved.data(), dy.data(), dx.data()});
-    return dx;
-  };
-}
-
 TEST_F(SimdLevels, ActivationsGiveTheBaselineBits) {
   const std::vector<float> x = awkward_values(gen_, kElements);
   const std::vector<float> dy = awkward_values(gen_, kElements);
-  {
-    SCOPED_TRACE("relu");
-    expect_same_at_every_level(forward_run<kernels::ReluForward>(x));
-    expect_same_at_every_level(backward_run<kernels::ReluBackward>(x, dy));
-  }
-  {
-    SCOPED_TRACE("tanh");
-    expect_same_at_every_level(forward_run<kernels::TanhForward>(x));
-    expect_same_at_every_level(backward_run<kernels::TanhBackward>(x, dy));
-  }
-  {
-    SCOPED_TRACE("sigmoid");
-    expect_same_at_every_level(forward_run<kernels::SigmoidForward>(x));
-    expect_same_at_every_level(backward_run<kernels::SigmoidBackward>(x, dy));
-  }
-  {
-    SCOPED_TRACE("silu");
-    expect_same_at_every_level(forward_run<kernels::SiluForward>(x));
-    expect_same_at_every_level(backward_run<kernels::SiluBackward>(x, dy));
-  }
-  {
-    SCOPED_TRACE("gelu erf");
-    expect_same_at_every_level(forward_run<kernels::GeluErfForward>(x));
-    expect_same_at_every_level(backward_run<kernels::GeluErfBackward>(x, dy));
-  }
-  {
-    SCOPED_TRACE("gelu tanh");
-    expect_same_at_every_level(forward_run<kernels::GeluTanhForward>(x));
-    expect_same_at_every_level(backward_run<kernels::GeluTanhBackward>(x, dy));
-  }
-  {
-    SCOPED_TRACE("hardswish");
-    expect_same_at_every_level(forward_run<kernels::HardswishForward>(x));
-    expect_same_at_every_level(backward_run<kernels::HardswishBackward>(x, dy));
-  }
-  {
-    SCOPED_TRACE("relu6");
-    expect_same_at_every_level(forward_run<kernels::Relu6Forward>(x));
-    expect_same_at_every_level(backward_run<kernels::Relu6Backward>(x, dy));
-  }
+  expect_activation_same<kernels::ReluForward, kernels::ReluBackward>("relu", x, dy);
+  expect_activation_same<kernels::TanhForward, kernels::TanhBackward>("tanh", x, dy);
+  expect_activation_same<kernels::SigmoidForward, kernels::SigmoidBackward>("sigmoid", x, dy);
+  expect_activation_same<kernels::SiluForward, kernels::SiluBackward>("silu", x, dy);
+  expect_activation_same<kernels::GeluErfForward, kernels::GeluErfBackward>("gelu erf", x, dy);
+  expect_activation_same<kernels::GeluTanhForward, kernels::GeluTanhBackward>("gelu tanh", x, dy);
+  expect_activation_same<kernels::HardswishForward, kernels::HardswishBackward>("hardswish", x,
+                                                                                dy);
+  expect_activation_same<kernels::Relu6Forward, kernels::Relu6Backward>("relu6", x, dy);
 }
 
 TEST_F(SimdLevels, BatchNormApplyGivesTheBaselineBits) {
