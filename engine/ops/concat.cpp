@@ -10,6 +10,7 @@
 #include "engine/ops/dispatch.hpp"
 #include "engine/runtime/nvtx.hpp"
 #include "kernels/common/concat.hpp"
+#include "kernels/cpu/copy_rows.hpp"
 
 namespace kestrel::ops {
 
@@ -40,26 +41,34 @@ struct Rows {
 };
 Rows rows_of(const Tensor& t) { return Rows{t.dim(0), t.dim(1) * inner_size(t.shape())}; }
 
+// `rows` rows of copy.slice elements: the element launch on a GPU, a memcpy per row on the host.
+void copy_rows(const Context& ctx, int64_t rows, const kernels::CopyRowSlices& copy) {
+  if (rows * copy.slice == 0) return;
+  if (ctx.is_cuda()) {
+    detail::launch_elementwise(ctx, rows * copy.slice, copy);
+    return;
+  }
+  cpu::copy_row_slices(copy, rows);
+}
+
 // Copies `part`'s rows into the channels starting at `channel_offset` of `whole`'s rows
 // (forward), or those channels of `whole` into `part` (backward).
 void copy_into_whole(const Context& ctx, const Tensor& part, Tensor& whole,
                      int64_t channel_offset) {
   const Rows p = rows_of(part), w = rows_of(whole);
   const int64_t offset = channel_offset * inner_size(whole.shape());
-  if (p.count * p.length == 0) return;
-  detail::launch_elementwise(ctx, p.count * p.length,
-                             kernels::CopyRowSlices{part.data<float>(), whole.data<float>(),
-                                                    p.length, p.length, 0, w.length, offset});
+  copy_rows(ctx, p.count,
+            kernels::CopyRowSlices{part.data<float>(), whole.data<float>(), p.length, p.length, 0,
+                                   w.length, offset});
 }
 
 void copy_from_whole(const Context& ctx, const Tensor& whole, int64_t channel_offset,
                      Tensor& part) {
   const Rows p = rows_of(part), w = rows_of(whole);
   const int64_t offset = channel_offset * inner_size(whole.shape());
-  if (p.count * p.length == 0) return;
-  detail::launch_elementwise(ctx, p.count * p.length,
-                             kernels::CopyRowSlices{whole.data<float>(), part.data<float>(),
-                                                    p.length, w.length, offset, p.length, 0});
+  copy_rows(ctx, p.count,
+            kernels::CopyRowSlices{whole.data<float>(), part.data<float>(), p.length, w.length,
+                                   offset, p.length, 0});
 }
 
 std::string nth(std::string_view what, size_t k) { return fmt::format("{} {}", what, k); }

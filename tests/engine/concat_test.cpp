@@ -189,18 +189,20 @@ TEST_P(ConcatTest, BackwardOfForwardIsTheInputs) {
     EXPECT_TRUE(test::same_bits(inputs[k], back[k])) << "input " << k;
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, ConcatTest,
-                         ::testing::Values(ConcatCase{"one_input", Shape{2, 0, 3, 3}, {4}},
-                                           ConcatCase{"flat_batch1", Shape{1, 0}, {3, 5}},
-                                           ConcatCase{"flat_odd", Shape{7, 0}, {1, 5, 2}},
-                                           ConcatCase{"images_batch1", Shape{1, 0, 5, 7}, {1, 5}},
-                                           ConcatCase{"images_odd", Shape{3, 0, 7, 5}, {5, 1, 3}},
-                                           ConcatCase{"three_dims", Shape{2, 0, 9}, {2, 1}},
-                                           ConcatCase{"inception", Shape{2, 0, 4, 4}, {5, 1, 3, 5}},
-                                           ConcatCase{"empty_input", Shape{2, 0, 3, 2}, {2, 0, 3}}),
-                         [](const ::testing::TestParamInfo<ConcatCase>& param) {
-                           return param.param.name;
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, ConcatTest,
+    ::testing::Values(ConcatCase{"one_input", Shape{2, 0, 3, 3}, {4}},
+                      ConcatCase{"flat_batch1", Shape{1, 0}, {3, 5}},
+                      ConcatCase{"flat_odd", Shape{7, 0}, {1, 5, 2}},
+                      ConcatCase{"images_batch1", Shape{1, 0, 5, 7}, {1, 5}},
+                      ConcatCase{"images_odd", Shape{3, 0, 7, 5}, {5, 1, 3}},
+                      ConcatCase{"three_dims", Shape{2, 0, 9}, {2, 1}},
+                      ConcatCase{"inception", Shape{2, 0, 4, 4}, {5, 1, 3, 5}},
+                      ConcatCase{"empty_input", Shape{2, 0, 3, 2}, {2, 0, 3}},
+                      // Rows of 16,770 to 50,310 elements: the host copies
+                      // them in pieces of 16,384.
+                      ConcatCase{"long_rows", Shape{2, 0, 129, 130}, {1, 3, 2}}),
+    [](const ::testing::TestParamInfo<ConcatCase>& param) { return param.param.name; });
 
 // cat(x, x): x's channels twice.
 TEST(Concat, SameTensorTwice) {
