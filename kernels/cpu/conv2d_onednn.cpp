@@ -7,11 +7,15 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <array>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "kernels/common/error.hpp"
@@ -53,9 +57,9 @@ Problem describe_problem(const Conv2dGeometry& g) {
   p.dst = {g.n, g.k, g.oh, g.ow};
   p.bias = {g.k};
   const bool grouped = g.groups > 1;
-  p.weights = grouped ? memory::dims{g.groups, g.out_channels_per_group(), g.channels_per_group(),
-                                     g.r, g.s}
-                      : memory::dims{g.k, g.c, g.r, g.s};
+  p.weights =
+      grouped ? memory::dims{g.groups, g.out_channels_per_group(), g.channels_per_group(), g.r, g.s}
+              : memory::dims{g.k, g.c, g.r, g.s};
   p.strides = {g.stride_h, g.stride_w};
   p.dilates = {g.dilation_h - 1, g.dilation_w - 1};  // oneDNN counts the gaps
   p.pad_l = {g.pad_h, g.pad_w};
@@ -115,20 +119,41 @@ class Operand {
   std::optional<dnnl::reorder> reorder_;
 };
 
-dnnl::convolution_forward::primitive_desc forward_pd(const Problem& p, bool bias) {
+std::atomic<ConvAlgorithm>& algorithm_setting() {
+  static std::atomic<ConvAlgorithm> setting = [] {
+    const char* choice = std::getenv("KESTREL_ONEDNN_CONV");
+    if (choice == nullptr || *choice == '\0' || std::strcmp(choice, "auto") == 0)
+      return ConvAlgorithm::Auto;
+    if (std::strcmp(choice, "direct") == 0) return ConvAlgorithm::Direct;
+    fmt::print(stderr,
+               "kestrel: warning: KESTREL_ONEDNN_CONV={} is neither auto nor direct; "
+               "using auto\n",
+               choice);
+    return ConvAlgorithm::Auto;
+  }();
+  return setting;
+}
+
+dnnl::algorithm dnnl_algorithm(ConvAlgorithm a) {
+  return a == ConvAlgorithm::Direct ? dnnl::algorithm::convolution_direct
+                                    : dnnl::algorithm::convolution_auto;
+}
+
+dnnl::convolution_forward::primitive_desc forward_pd(const Problem& p, bool bias, ConvAlgorithm a) {
   const auto kind = dnnl::prop_kind::forward_training;
-  const auto algo = dnnl::algorithm::convolution_direct;
+  const auto algo = dnnl_algorithm(a);
   if (bias)
     return {{kind, algo, any(p.src), any(p.weights), any(p.bias), any(p.dst), p.strides, p.dilates,
              p.pad_l, p.pad_r},
             cpu_engine()};
-  return {{kind, algo, any(p.src), any(p.weights), any(p.dst), p.strides, p.dilates, p.pad_l,
-           p.pad_r},
-          cpu_engine()};
+  return {
+      {kind, algo, any(p.src), any(p.weights), any(p.dst), p.strides, p.dilates, p.pad_l, p.pad_r},
+      cpu_engine()};
 }
 
 struct ForwardPass {
-  ForwardPass(const Problem& p, bool with_bias) : pd(forward_pd(p, with_bias)), conv(pd) {
+  ForwardPass(const Problem& p, ConvAlgorithm a, bool with_bias)
+      : pd(forward_pd(p, with_bias, a)), conv(pd) {
     src.emplace(p.user_src, pd.src_desc(), false, scratch_bytes);
     weights.emplace(p.user_weights, pd.weights_desc(), false, scratch_bytes);
     if (with_bias) bias.emplace(p.user_bias, pd.bias_desc(), false, scratch_bytes);
@@ -141,10 +166,10 @@ struct ForwardPass {
 };
 
 struct BackwardDataPass {
-  explicit BackwardDataPass(const Problem& p)
-      : pd({dnnl::algorithm::convolution_direct, any(p.src), any(p.weights), any(p.dst),
-            p.strides, p.dilates, p.pad_l, p.pad_r},
-           cpu_engine(), forward_pd(p, false)),
+  BackwardDataPass(const Problem& p, ConvAlgorithm a)
+      : pd({dnnl_algorithm(a), any(p.src), any(p.weights), any(p.dst), p.strides, p.dilates,
+            p.pad_l, p.pad_r},
+           cpu_engine(), forward_pd(p, false, a)),
         conv(pd) {
     diff_dst.emplace(p.user_dst, pd.diff_dst_desc(), false, scratch_bytes);
     weights.emplace(p.user_weights, pd.weights_desc(), false, scratch_bytes);
@@ -157,10 +182,10 @@ struct BackwardDataPass {
 };
 
 struct BackwardWeightPass {
-  explicit BackwardWeightPass(const Problem& p)
-      : pd({dnnl::algorithm::convolution_direct, any(p.src), any(p.weights), any(p.dst),
-            p.strides, p.dilates, p.pad_l, p.pad_r},
-           cpu_engine(), forward_pd(p, false)),
+  BackwardWeightPass(const Problem& p, ConvAlgorithm a)
+      : pd({dnnl_algorithm(a), any(p.src), any(p.weights), any(p.dst), p.strides, p.dilates,
+            p.pad_l, p.pad_r},
+           cpu_engine(), forward_pd(p, false, a)),
         conv(pd) {
     src.emplace(p.user_src, pd.src_desc(), false, scratch_bytes);
     diff_dst.emplace(p.user_dst, pd.diff_dst_desc(), false, scratch_bytes);
@@ -172,12 +197,12 @@ struct BackwardWeightPass {
   std::optional<Operand> src, diff_dst, diff_weights;
 };
 
-using Key = std::array<int64_t, 17>;
+using Key = std::array<int64_t, 18>;
 
-Key key_of(const Conv2dGeometry& g, int64_t variant) {
-  return {g.n,        g.c,        g.h,        g.w,          g.k,          g.r,
-          g.s,        g.oh,       g.ow,       g.stride_h,   g.stride_w,   g.pad_h,
-          g.pad_w,    g.dilation_h, g.dilation_w, g.groups, variant};
+Key key_of(const Conv2dGeometry& g, int64_t variant, ConvAlgorithm a) {
+  return {g.n,     g.c,          g.h,          g.w,        g.k,        g.r,
+          g.s,     g.oh,         g.ow,         g.stride_h, g.stride_w, g.pad_h,
+          g.pad_w, g.dilation_h, g.dilation_w, g.groups,   variant,    static_cast<int64_t>(a)};
 }
 
 // The pass for this geometry, built on first use (primitive creation costs milliseconds) and
@@ -186,19 +211,20 @@ template <class Pass, class... Args>
 const Pass& cached(const Conv2dGeometry& g, int64_t variant, Args... args) {
   static std::mutex mutex;
   static std::map<Key, std::unique_ptr<Pass>> passes;
-  const Key key = key_of(g, variant);
+  const ConvAlgorithm algorithm = conv_algorithm();
+  const Key key = key_of(g, variant, algorithm);
   std::lock_guard<std::mutex> lock(mutex);
   auto it = passes.find(key);
   if (it != passes.end()) return *it->second;
   KESTREL_CHECK(supports(g), "oneDNN conv2d: geometry outside its domain (check supports())");
   try {
-    auto pass = std::make_unique<Pass>(describe_problem(g), args...);
+    auto pass = std::make_unique<Pass>(describe_problem(g), algorithm, args...);
     return *passes.emplace(key, std::move(pass)).first->second;
   } catch (const dnnl::error& e) {
-    KESTREL_FAIL("oneDNN conv2d: no primitive for input [{}, {}, {}, {}], {} filters {}x{} "
-                 "(stride {}, pad {}, dilation {}, groups {}): {}",
-                 g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.pad_h, g.dilation_h, g.groups,
-                 e.what());
+    KESTREL_FAIL(
+        "oneDNN conv2d: no primitive for input [{}, {}, {}, {}], {} filters {}x{} "
+        "(stride {}, pad {}, dilation {}, groups {}): {}",
+        g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.pad_h, g.dilation_h, g.groups, e.what());
   }
 }
 
@@ -227,23 +253,49 @@ void run(const char* what, const Body& body) {
 
 bool built() { return true; }
 
+ConvAlgorithm conv_algorithm() { return algorithm_setting().load(); }
+void set_conv_algorithm(ConvAlgorithm a) { algorithm_setting().store(a); }
+
+std::string implementation(const Conv2dGeometry& g, ConvPass pass) {
+  switch (pass) {
+    case ConvPass::Forward:
+      return forward(g, false).pd.impl_info_str();
+    case ConvPass::BackwardData:
+      return backward_data(g).pd.impl_info_str();
+    case ConvPass::BackwardWeight:
+      return backward_weight(g).pd.impl_info_str();
+  }
+  return "";
+}
+
 std::string describe() {
   const dnnl_version_t* v = dnnl::version();
   const char* isa = "";
   switch (dnnl::get_effective_cpu_isa()) {
-    case dnnl::cpu_isa::avx2: isa = "avx2"; break;
-    case dnnl::cpu_isa::avx512_core: isa = "avx512_core"; break;
-    case dnnl::cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
-    case dnnl::cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
-    case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
-    default: isa = "other ISA"; break;
+    case dnnl::cpu_isa::avx2:
+      isa = "avx2";
+      break;
+    case dnnl::cpu_isa::avx512_core:
+      isa = "avx512_core";
+      break;
+    case dnnl::cpu_isa::avx512_core_vnni:
+      isa = "avx512_core_vnni";
+      break;
+    case dnnl::cpu_isa::avx512_core_bf16:
+      isa = "avx512_core_bf16";
+      break;
+    case dnnl::cpu_isa::avx512_core_amx:
+      isa = "avx512_core_amx";
+      break;
+    default:
+      isa = "other ISA";
+      break;
   }
   return fmt::format("oneDNN {}.{}.{} ({})", v->major, v->minor, v->patch, isa);
 }
 
 bool supports(const Conv2dGeometry& g) {
-  return g.n > 0 &&
-         right_pad(g.h, g.oh, g.r, g.stride_h, g.pad_h, g.dilation_h) >= 0 &&
+  return g.n > 0 && right_pad(g.h, g.oh, g.r, g.stride_h, g.pad_h, g.dilation_h) >= 0 &&
          right_pad(g.w, g.ow, g.s, g.stride_w, g.pad_w, g.dilation_w) >= 0;
 }
 
@@ -309,6 +361,9 @@ namespace {
 }  // namespace
 
 bool built() { return false; }
+ConvAlgorithm conv_algorithm() { return ConvAlgorithm::Direct; }
+void set_conv_algorithm(ConvAlgorithm) {}
+std::string implementation(const kernels::Conv2dGeometry&, ConvPass) { absent(); }
 std::string describe() { return "not built in (libdnnl-dev not found, or -DKESTREL_ONEDNN=OFF)"; }
 bool supports(const kernels::Conv2dGeometry&) { return false; }
 size_t forward_workspace_bytes(const kernels::Conv2dGeometry&, bool) { absent(); }

@@ -17,6 +17,23 @@ namespace kestrel::cpu::onednn {
 
 // Whether this build has the oneDNN path.
 bool built();
+// The algorithm new primitives ask oneDNN for. Auto (the default): Winograd F(4x4, 3x3) where
+// oneDNN's heuristic expects it to beat direct (3x3 stride-1 layers on AVX-512, decided per pass
+// and shape; its "jit_wino_4x3"), direct elsewhere. Direct: what PyTorch asks for. KESTREL_ONEDNN_CONV=direct picks Direct at start-up. Winograd's transforms round
+// more (ResNet-20's 32-channel layer at batch 32: worst error against float64 4e-5 where direct's
+// is 1e-5, on outputs of order 10); its bits, like direct's, depend on the geometry and the
+// thread count only.
+enum class ConvAlgorithm { Auto, Direct };
+ConvAlgorithm conv_algorithm();
+// For the convolutions that follow (each geometry is built once per algorithm and kept); not
+// while another thread runs convolutions (a pass's scratch size is asked for separately).
+void set_conv_algorithm(ConvAlgorithm a);
+
+enum class ConvPass { Forward, BackwardData, BackwardWeight };
+// The implementation oneDNN runs for this geometry's pass under the current algorithm (its
+// impl_info_str: "jit_wino_4x3:avx512_core", "jit:avx512_core", ...).
+std::string implementation(const kernels::Conv2dGeometry& g, ConvPass pass);
+
 // "oneDNN 2.6.3 (avx512_core)": the library and the ISA it dispatches to, for `devices`.
 std::string describe();
 

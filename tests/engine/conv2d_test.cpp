@@ -285,6 +285,88 @@ TEST(Conv2d, LargeBatchMatchesDirectLoops) {
   EXPECT_TRUE(test::all_close(db_ref, db, 1e-5, 1e-5));
 }
 
+// oneDNN's two algorithms on a geometry where its heuristic takes Winograd F(4x4, 3x3) on an
+// AVX-512 CPU (ResNet-20's second stage: 3x3, stride 1, 32 channels in and out, 16x16, a batch of
+// 32): every pass against float64 loops. Direct must not run Winograd.
+class OneDnnAlgorithmGuard {
+ public:
+  explicit OneDnnAlgorithmGuard(cpu::onednn::ConvAlgorithm a)
+      : saved_(cpu::onednn::conv_algorithm()) {
+    cpu::onednn::set_conv_algorithm(a);
+  }
+  ~OneDnnAlgorithmGuard() { cpu::onednn::set_conv_algorithm(saved_); }
+
+ private:
+  cpu::onednn::ConvAlgorithm saved_;
+};
+
+TEST(Conv2dOneDnn, WinogradAndDirectMatchFloat64) {
+  if (!cpu::onednn::built()) GTEST_SKIP() << "this build has no oneDNN (libdnnl-dev)";
+  using cpu::onednn::ConvAlgorithm;
+  using cpu::onednn::ConvPass;
+  std::mt19937_64 gen(test::test_seed() + 6);
+  const int64_t N = 32, C = 32, H = 16, W = 16, K = 32;
+  const Shape xs{N, C, H, W}, ws{K, C, 3, 3};
+  const Conv2dSpec spec = spec_of(1, 1, 1, 1);
+  const Shape ys = reference_output_shape(xs, ws, spec);
+  const Tensor x = test::random_tensor(xs, gen), w = test::random_tensor(ws, gen);
+  const Tensor b = test::random_tensor(Shape{K}, gen), dy = test::random_tensor(ys, gen);
+  const auto xd = test::to_double(x), wd = test::to_double(w), bd = test::to_double(b);
+  const auto dyd = test::to_double(dy);
+  const std::vector<double> y_ref = conv2d_reference(xd, xs, wd, ws, &bd, spec);
+  std::vector<double> dx_ref(xd.size()), dw_ref(wd.size());
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t oh = 0; oh < H; ++oh)
+        for (int64_t ow = 0; ow < W; ++ow) {
+          const double g = dyd[static_cast<size_t>(((n * K + k) * H + oh) * W + ow)];
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t r = 0; r < 3; ++r)
+              for (int64_t q = 0; q < 3; ++q) {
+                const int64_t ih = oh - 1 + r, iw = ow - 1 + q;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const size_t xi = static_cast<size_t>(((n * C + c) * H + ih) * W + iw);
+                const size_t wi = static_cast<size_t>(((k * C + c) * 3 + r) * 3 + q);
+                dx_ref[xi] += g * wd[wi];
+                dw_ref[wi] += g * xd[xi];
+              }
+        }
+  const kernels::Conv2dGeometry g = ops::conv2d_geometry(xs, ws, spec);
+  for (ConvAlgorithm algorithm : {ConvAlgorithm::Direct, ConvAlgorithm::Auto}) {
+    const bool direct = algorithm == ConvAlgorithm::Direct;
+    SCOPED_TRACE(direct ? "direct" : "auto");
+    const OneDnnAlgorithmGuard guard(algorithm);
+    // Which passes run Winograd: oneDNN decides per pass.
+    bool winograd[3] = {false, false, false};
+    const ConvPass passes[3] = {ConvPass::Forward, ConvPass::BackwardData,
+                                ConvPass::BackwardWeight};
+    for (int k = 0; k < 3; ++k) {
+      const std::string impl = cpu::onednn::implementation(g, passes[k]);
+      SCOPED_TRACE(impl);
+      winograd[k] = impl.find("wino") != std::string::npos;
+      if (direct) {
+        EXPECT_FALSE(winograd[k]);
+      }
+    }
+    Context ctx;
+    MathOptions math;
+    math.cpu_onednn = true;
+    ctx.set_math(math);
+    Tensor y = Tensor::empty(ys), dx = Tensor::empty(xs), dw = Tensor::empty(ws);
+    ops::conv2d_forward(ctx, x, w, &b, y, spec);
+    ops::conv2d_backward_data(ctx, dy, w, dx, spec);
+    ops::conv2d_backward_weight(ctx, x, dy, dw, spec);
+    // Direct: f32 rounding of 288-term sums (dw: 8,192-term). Winograd's transforms round more
+    // (values here are O(1) to O(10), dw's O(100)).
+    EXPECT_TRUE(test::all_close(y_ref, y, 1e-5, winograd[0] ? 1e-4 : 1e-5));
+    EXPECT_TRUE(test::all_close(dx_ref, dx, 1e-5, winograd[1] ? 1e-4 : 1e-5));
+    EXPECT_TRUE(test::all_close(dw_ref, dw, 1e-5, winograd[2] ? 1e-3 : 3e-4));
+    if (!direct && !winograd[0] && !winograd[1] && !winograd[2])
+      GTEST_SKIP() << "oneDNN chose Winograd for no pass here (" << cpu::onednn::describe()
+                   << "; it has it for AVX-512 only): direct was checked, Winograd was not";
+  }
+}
+
 // Results are bit-identical with 1 and 2 threads, on shapes with many images per call.
 class Conv2dThreadsTest : public ConvFixture<ConvCase> {};
 
