@@ -57,9 +57,9 @@ Problem describe_problem(const Conv2dGeometry& g) {
   p.dst = {g.n, g.k, g.oh, g.ow};
   p.bias = {g.k};
   const bool grouped = g.groups > 1;
-  p.weights =
-      grouped ? memory::dims{g.groups, g.out_channels_per_group(), g.channels_per_group(), g.r, g.s}
-              : memory::dims{g.k, g.c, g.r, g.s};
+  p.weights = grouped ? memory::dims{g.groups, g.out_channels_per_group(), g.channels_per_group(),
+                                     g.r, g.s}
+                      : memory::dims{g.k, g.c, g.r, g.s};
   p.strides = {g.stride_h, g.stride_w};
   p.dilates = {g.dilation_h - 1, g.dilation_w - 1};  // oneDNN counts the gaps
   p.pad_l = {g.pad_h, g.pad_w};
@@ -125,10 +125,8 @@ std::atomic<ConvAlgorithm>& algorithm_setting() {
     if (choice == nullptr || *choice == '\0' || std::strcmp(choice, "auto") == 0)
       return ConvAlgorithm::Auto;
     if (std::strcmp(choice, "direct") == 0) return ConvAlgorithm::Direct;
-    fmt::print(stderr,
-               "kestrel: warning: KESTREL_ONEDNN_CONV={} is neither auto nor direct; "
-               "using auto\n",
-               choice);
+    fmt::print(stderr, "kestrel: warning: KESTREL_ONEDNN_CONV={} is neither auto nor direct; "
+               "using auto\n", choice);
     return ConvAlgorithm::Auto;
   }();
   return setting;
@@ -146,9 +144,9 @@ dnnl::convolution_forward::primitive_desc forward_pd(const Problem& p, bool bias
     return {{kind, algo, any(p.src), any(p.weights), any(p.bias), any(p.dst), p.strides, p.dilates,
              p.pad_l, p.pad_r},
             cpu_engine()};
-  return {
-      {kind, algo, any(p.src), any(p.weights), any(p.dst), p.strides, p.dilates, p.pad_l, p.pad_r},
-      cpu_engine()};
+  return {{kind, algo, any(p.src), any(p.weights), any(p.dst), p.strides, p.dilates, p.pad_l,
+           p.pad_r},
+          cpu_engine()};
 }
 
 struct ForwardPass {
@@ -200,9 +198,9 @@ struct BackwardWeightPass {
 using Key = std::array<int64_t, 18>;
 
 Key key_of(const Conv2dGeometry& g, int64_t variant, ConvAlgorithm a) {
-  return {g.n,     g.c,          g.h,          g.w,        g.k,        g.r,
-          g.s,     g.oh,         g.ow,         g.stride_h, g.stride_w, g.pad_h,
-          g.pad_w, g.dilation_h, g.dilation_w, g.groups,   variant,    static_cast<int64_t>(a)};
+  return {g.n,        g.c,        g.h,        g.w,          g.k,          g.r,
+          g.s,        g.oh,       g.ow,       g.stride_h,   g.stride_w,   g.pad_h,
+          g.pad_w,    g.dilation_h, g.dilation_w, g.groups, variant, static_cast<int64_t>(a)};
 }
 
 // The pass for this geometry, built on first use (primitive creation costs milliseconds) and
@@ -221,10 +219,10 @@ const Pass& cached(const Conv2dGeometry& g, int64_t variant, Args... args) {
     auto pass = std::make_unique<Pass>(describe_problem(g), algorithm, args...);
     return *passes.emplace(key, std::move(pass)).first->second;
   } catch (const dnnl::error& e) {
-    KESTREL_FAIL(
-        "oneDNN conv2d: no primitive for input [{}, {}, {}, {}], {} filters {}x{} "
-        "(stride {}, pad {}, dilation {}, groups {}): {}",
-        g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.pad_h, g.dilation_h, g.groups, e.what());
+    KESTREL_FAIL("oneDNN conv2d: no primitive for input [{}, {}, {}, {}], {} filters {}x{} "
+                 "(stride {}, pad {}, dilation {}, groups {}): {}",
+                 g.n, g.c, g.h, g.w, g.k, g.r, g.s, g.stride_h, g.pad_h, g.dilation_h, g.groups,
+                 e.what());
   }
 }
 
@@ -258,12 +256,9 @@ void set_conv_algorithm(ConvAlgorithm a) { algorithm_setting().store(a); }
 
 std::string implementation(const Conv2dGeometry& g, ConvPass pass) {
   switch (pass) {
-    case ConvPass::Forward:
-      return forward(g, false).pd.impl_info_str();
-    case ConvPass::BackwardData:
-      return backward_data(g).pd.impl_info_str();
-    case ConvPass::BackwardWeight:
-      return backward_weight(g).pd.impl_info_str();
+    case ConvPass::Forward: return forward(g, false).pd.impl_info_str();
+    case ConvPass::BackwardData: return backward_data(g).pd.impl_info_str();
+    case ConvPass::BackwardWeight: return backward_weight(g).pd.impl_info_str();
   }
   return "";
 }
@@ -272,30 +267,19 @@ std::string describe() {
   const dnnl_version_t* v = dnnl::version();
   const char* isa = "";
   switch (dnnl::get_effective_cpu_isa()) {
-    case dnnl::cpu_isa::avx2:
-      isa = "avx2";
-      break;
-    case dnnl::cpu_isa::avx512_core:
-      isa = "avx512_core";
-      break;
-    case dnnl::cpu_isa::avx512_core_vnni:
-      isa = "avx512_core_vnni";
-      break;
-    case dnnl::cpu_isa::avx512_core_bf16:
-      isa = "avx512_core_bf16";
-      break;
-    case dnnl::cpu_isa::avx512_core_amx:
-      isa = "avx512_core_amx";
-      break;
-    default:
-      isa = "other ISA";
-      break;
+    case dnnl::cpu_isa::avx2: isa = "avx2"; break;
+    case dnnl::cpu_isa::avx512_core: isa = "avx512_core"; break;
+    case dnnl::cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
+    case dnnl::cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
+    case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
+    default: isa = "other ISA"; break;
   }
   return fmt::format("oneDNN {}.{}.{} ({})", v->major, v->minor, v->patch, isa);
 }
 
 bool supports(const Conv2dGeometry& g) {
-  return g.n > 0 && right_pad(g.h, g.oh, g.r, g.stride_h, g.pad_h, g.dilation_h) >= 0 &&
+  return g.n > 0 &&
+         right_pad(g.h, g.oh, g.r, g.stride_h, g.pad_h, g.dilation_h) >= 0 &&
          right_pad(g.w, g.ow, g.s, g.stride_w, g.pad_w, g.dilation_w) >= 0;
 }
 

@@ -237,6 +237,37 @@ INSTANTIATE_TEST_SUITE_P(Shapes, Conv2dTest, ::testing::ValuesIn(conv_cases()), 
 INSTANTIATE_TEST_SUITE_P(OneDnn, Conv2dTest, ::testing::ValuesIn(on_onednn(conv_cases())),
                          case_name);
 
+// The adjoints of a 3x3, stride-1, pad-1 convolution of x [N, C, H, W] with K filters, in
+// float64: the sums of dy * (x or w) over every pair the forward multiplies.
+struct Adjoints {
+  std::vector<double> dx, dw, db;
+};
+Adjoints adjoints_3x3_pad1(const std::vector<double>& xd, const Shape& xs,
+                           const std::vector<double>& wd, int64_t K,
+                           const std::vector<double>& dyd) {
+  const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3];
+  Adjoints a{std::vector<double>(xd.size()), std::vector<double>(wd.size()),
+             std::vector<double>(static_cast<size_t>(K))};
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t oh = 0; oh < H; ++oh)
+        for (int64_t ow = 0; ow < W; ++ow) {
+          const double g = dyd[static_cast<size_t>(((n * K + k) * H + oh) * W + ow)];
+          a.db[static_cast<size_t>(k)] += g;
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t r = 0; r < 3; ++r)
+              for (int64_t s = 0; s < 3; ++s) {
+                const int64_t ih = oh - 1 + r, iw = ow - 1 + s;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const size_t xi = static_cast<size_t>(((n * C + c) * H + ih) * W + iw);
+                const size_t wi = static_cast<size_t>(((k * C + c) * 3 + r) * 3 + s);
+                a.dx[xi] += g * wd[wi];
+                a.dw[wi] += g * xd[xi];
+              }
+        }
+  return a;
+}
+
 // A batch big enough that one parallel slot holds several images (the column matrix of one
 // image here is 288 x 576 floats, so the kernel keeps fewer slots than images), checked
 // against direct float64 loops for every pass.
@@ -259,30 +290,11 @@ TEST(Conv2d, LargeBatchMatchesDirectLoops) {
   const auto dyd = test::to_double(dy);
   EXPECT_TRUE(test::all_close(conv2d_reference(xd, xs, wd, ws, &bd, spec), y, 1e-5, 3e-5));
 
-  // The adjoints, as the sums of dy * (x or w) over every pair the forward multiplies.
-  std::vector<double> dx_ref(xd.size()), dw_ref(wd.size()), db_ref(8);
-  const int64_t C = 32, H = 24, W = 24, K = 8, OH = ys[2], OW = ys[3];
-  for (int64_t n = 0; n < 40; ++n)
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t oh = 0; oh < OH; ++oh)
-        for (int64_t ow = 0; ow < OW; ++ow) {
-          const double g = dyd[static_cast<size_t>(((n * K + k) * OH + oh) * OW + ow)];
-          db_ref[static_cast<size_t>(k)] += g;
-          for (int64_t c = 0; c < C; ++c)
-            for (int64_t r = 0; r < 3; ++r)
-              for (int64_t s = 0; s < 3; ++s) {
-                const int64_t ih = oh - 1 + r, iw = ow - 1 + s;
-                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                const size_t xi = static_cast<size_t>(((n * C + c) * H + ih) * W + iw);
-                const size_t wi = static_cast<size_t>(((k * C + c) * 3 + r) * 3 + s);
-                dx_ref[xi] += g * wd[wi];
-                dw_ref[wi] += g * xd[xi];
-              }
-        }
-  EXPECT_TRUE(test::all_close(dx_ref, dx, 1e-5, 1e-5));
+  const Adjoints ref = adjoints_3x3_pad1(xd, xs, wd, ws[0], dyd);
+  EXPECT_TRUE(test::all_close(ref.dx, dx, 1e-5, 1e-5));
   // dw sums 23040 products whose running sums reach ~50: f32 rounding alone is ~3e-5.
-  EXPECT_TRUE(test::all_close(dw_ref, dw, 1e-5, 3e-4));
-  EXPECT_TRUE(test::all_close(db_ref, db, 1e-5, 1e-5));
+  EXPECT_TRUE(test::all_close(ref.dw, dw, 1e-5, 3e-4));
+  EXPECT_TRUE(test::all_close(ref.db, db, 1e-5, 1e-5));
 }
 
 // oneDNN's two algorithms on a geometry where its heuristic takes Winograd F(4x4, 3x3) on an
@@ -314,23 +326,7 @@ TEST(Conv2dOneDnn, WinogradAndDirectMatchFloat64) {
   const auto xd = test::to_double(x), wd = test::to_double(w), bd = test::to_double(b);
   const auto dyd = test::to_double(dy);
   const std::vector<double> y_ref = conv2d_reference(xd, xs, wd, ws, &bd, spec);
-  std::vector<double> dx_ref(xd.size()), dw_ref(wd.size());
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t k = 0; k < K; ++k)
-      for (int64_t oh = 0; oh < H; ++oh)
-        for (int64_t ow = 0; ow < W; ++ow) {
-          const double g = dyd[static_cast<size_t>(((n * K + k) * H + oh) * W + ow)];
-          for (int64_t c = 0; c < C; ++c)
-            for (int64_t r = 0; r < 3; ++r)
-              for (int64_t q = 0; q < 3; ++q) {
-                const int64_t ih = oh - 1 + r, iw = ow - 1 + q;
-                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-                const size_t xi = static_cast<size_t>(((n * C + c) * H + ih) * W + iw);
-                const size_t wi = static_cast<size_t>(((k * C + c) * 3 + r) * 3 + q);
-                dx_ref[xi] += g * wd[wi];
-                dw_ref[wi] += g * xd[xi];
-              }
-        }
+  const Adjoints ref = adjoints_3x3_pad1(xd, xs, wd, K, dyd);
   const kernels::Conv2dGeometry g = ops::conv2d_geometry(xs, ws, spec);
   for (ConvAlgorithm algorithm : {ConvAlgorithm::Direct, ConvAlgorithm::Auto}) {
     const bool direct = algorithm == ConvAlgorithm::Direct;
@@ -359,8 +355,8 @@ TEST(Conv2dOneDnn, WinogradAndDirectMatchFloat64) {
     // Direct: f32 rounding of 288-term sums (dw: 8,192-term). Winograd's transforms round more
     // (values here are O(1) to O(10), dw's O(100)).
     EXPECT_TRUE(test::all_close(y_ref, y, 1e-5, winograd[0] ? 1e-4 : 1e-5));
-    EXPECT_TRUE(test::all_close(dx_ref, dx, 1e-5, winograd[1] ? 1e-4 : 1e-5));
-    EXPECT_TRUE(test::all_close(dw_ref, dw, 1e-5, winograd[2] ? 1e-3 : 3e-4));
+    EXPECT_TRUE(test::all_close(ref.dx, dx, 1e-5, winograd[1] ? 1e-4 : 1e-5));
+    EXPECT_TRUE(test::all_close(ref.dw, dw, 1e-5, winograd[2] ? 1e-3 : 3e-4));
     if (!direct && !winograd[0] && !winograd[1] && !winograd[2])
       GTEST_SKIP() << "oneDNN chose Winograd for no pass here (" << cpu::onednn::describe()
                    << "; it has it for AVX-512 only): direct was checked, Winograd was not";
