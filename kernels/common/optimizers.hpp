@@ -54,10 +54,29 @@ struct SgdStep {
 
   KESTREL_HD void operator()(int64_t i) const {
     if (skip != nullptr && *skip != 0) return;
+    const int k = param_group(group, i);
+    update(i, weight_decay[k], lr[k]);
+  }
+
+  // The host's loop (cpu::launch): the flag and the rates read once, the functor copied to a
+  // local that no parameter store can alias, so that the loop vectorises.
+  void run_range(int64_t begin, int64_t end) const {
+    if (skip != nullptr && *skip != 0) return;
+    const SgdStep f = *this;
+    float rate[kMaxParamGroups];
+    for (int k = 0; k < kMaxParamGroups; ++k) rate[k] = lr[k];
+    if (group == nullptr) {
+      const float wd = f.weight_decay[0], r = rate[0];
+      for (int64_t i = begin; i < end; ++i) f.update(i, wd, r);
+      return;
+    }
+    for (int64_t i = begin; i < end; ++i) f.update(i, f.weight_decay[group[i]], rate[group[i]]);
+  }
+
+  // Element i's update with its group's weight decay and rate.
+  KESTREL_HD void update(int64_t i, float wd, float rate) const {
     const float p = param[i];
     float g = grad[i];
-    const int k = param_group(group, i);
-    const float wd = weight_decay[k];
     if (wd != 0.0f) g = fp::fma_rn(p, wd, g);
     if (momentum_buffer != nullptr) {
       const float buf = init_buffer ? g
@@ -66,7 +85,7 @@ struct SgdStep {
       momentum_buffer[i] = buf;
       g = nesterov ? fp::fma_rn(buf, momentum, g) : buf;
     }
-    param[i] = fp::fma_rn(g, -lr[k], p);
+    param[i] = fp::fma_rn(g, -rate, p);
   }
 };
 
@@ -118,14 +137,37 @@ struct AdamStep {
 
   KESTREL_HD void operator()(int64_t i) const {
     if (skip != nullptr && *skip != 0) return;
+    const int k = param_group(group, i);
+    update(i, weight_decay[k], s->decay_factor[k], s->step_size[k], s->bias_correction2_sqrt);
+  }
+
+  // The host's loop (cpu::launch): the flag and the step's scalars read once, the functor
+  // copied to a local that no parameter store can alias, so that the loop vectorises.
+  void run_range(int64_t begin, int64_t end) const {
+    if (skip != nullptr && *skip != 0) return;
+    const AdamStep f = *this;
+    const AdamScalars sc = *s;
+    if (group == nullptr) {
+      const float wd = f.weight_decay[0], decay = sc.decay_factor[0], step = sc.step_size[0];
+      for (int64_t i = begin; i < end; ++i) f.update(i, wd, decay, step, sc.bias_correction2_sqrt);
+      return;
+    }
+    for (int64_t i = begin; i < end; ++i) {
+      const int k = group[i];
+      f.update(i, f.weight_decay[k], sc.decay_factor[k], sc.step_size[k], sc.bias_correction2_sqrt);
+    }
+  }
+
+  // Element i's update with its group's weight decay, decay factor and step size.
+  KESTREL_HD void update(int64_t i, float wd, float decay_factor, float step_size,
+                         float bias_correction2_sqrt) const {
     float p = param[i];
     float g = grad[i];
-    const int k = param_group(group, i);
-    if (weight_decay[k] != 0.0f) {
+    if (wd != 0.0f) {
       if (decoupled) {
-        p = fp::mul_rn(p, s->decay_factor[k]);
+        p = fp::mul_rn(p, decay_factor);
       } else {
-        g = fp::fma_rn(p, weight_decay[k], g);
+        g = fp::fma_rn(p, wd, g);
       }
     }
     const float m_old = exp_avg[i];
@@ -136,8 +178,8 @@ struct AdamStep {
         fp::add_rn(fp::mul_rn(exp_avg_sq[i], beta2), fp::mul_rn(fp::mul_rn(one_minus_beta2, g), g));
     exp_avg[i] = m;
     exp_avg_sq[i] = v;
-    const float denom = fp::add_rn(::sqrtf(v) / s->bias_correction2_sqrt, eps);
-    param[i] = fp::add_rn(p, fp::mul_rn(-s->step_size[k], m) / denom);
+    const float denom = fp::add_rn(::sqrtf(v) / bias_correction2_sqrt, eps);
+    param[i] = fp::add_rn(p, fp::mul_rn(-step_size, m) / denom);
   }
 };
 

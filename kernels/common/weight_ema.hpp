@@ -21,7 +21,18 @@ struct EmaUpdate {
 
   KESTREL_HD void operator()(int64_t i) const {
     if (skip != nullptr && *skip != 0) return;
+    update(i, *weight);
+  }
+
+  // The host's loop (cpu::launch): the flag and the weight read once, so that it vectorises.
+  void run_range(int64_t begin, int64_t end) const {
+    if (skip != nullptr && *skip != 0) return;
+    const EmaUpdate f = *this;
     const float w = *weight;
+    for (int64_t i = begin; i < end; ++i) f.update(i, w);
+  }
+
+  KESTREL_HD void update(int64_t i, float w) const {
     const float e = ema[i], p = param[i];
     const float diff = fp::add_rn(p, -e);
     ema[i] = w < 0.5f ? fp::fma_rn(w, diff, e) : fp::fma_rn(fp::add_rn(w, -1.0f), diff, p);

@@ -40,6 +40,14 @@ void parallel_for_chunks(int64_t n, int64_t chunk, const F& f) {
   parallel_for(chunks, [&](int64_t c) { f(c * chunk, std::min(n, (c + 1) * chunk)); });
 }
 
+// An element functor may also give the host its own loop over a range of indices,
+// `void run_range(int64_t begin, int64_t end) const`, for when a loop of calls to operator()
+// would not vectorise: a device flag checked with an early return (control flow in the loop)
+// or scalars in memory that any float store might alias (reloaded every element). It must
+// compute what operator() computes, index by index. The runners below call it instead.
+template <class Functor>
+concept HasRangeLoop = requires(const Functor& f, int64_t i) { f.run_range(i, i); };
+
 namespace detail {
 
 // One thread's share of an element launch, compiled three times: for baseline x86-64 and, on
@@ -47,20 +55,32 @@ namespace detail {
 // to that width). Same bits at every width: kernels/cpu/simd.hpp says why.
 template <class Functor>
 void run_elements(int64_t begin, int64_t end, const Functor& functor) {
-  for (int64_t i = begin; i < end; ++i) functor(i);
+  if constexpr (HasRangeLoop<Functor>) {
+    functor.run_range(begin, end);
+  } else {
+    for (int64_t i = begin; i < end; ++i) functor(i);
+  }
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
 #define KESTREL_SIMD_CLONES 1
 template <class Functor>
-__attribute__((target("avx2"), flatten)) void run_elements_avx2(int64_t begin, int64_t end,
-                                                                const Functor& functor) {
-  for (int64_t i = begin; i < end; ++i) functor(i);
+__attribute__((target("avx2,fma"), flatten)) void run_elements_avx2(int64_t begin, int64_t end,
+                                                                    const Functor& functor) {
+  if constexpr (HasRangeLoop<Functor>) {
+    functor.run_range(begin, end);
+  } else {
+    for (int64_t i = begin; i < end; ++i) functor(i);
+  }
 }
 template <class Functor>
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"), flatten)) void run_elements_avx512(
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"), flatten)) void run_elements_avx512(
     int64_t begin, int64_t end, const Functor& functor) {
-  for (int64_t i = begin; i < end; ++i) functor(i);
+  if constexpr (HasRangeLoop<Functor>) {
+    functor.run_range(begin, end);
+  } else {
+    for (int64_t i = begin; i < end; ++i) functor(i);
+  }
 }
 #endif
 

@@ -12,11 +12,13 @@ namespace {
 SimdLevel detect() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();
-  // The clones are compiled for avx512f+vl+bw+dq (what every AVX-512 CPU since Skylake-SP has).
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+  // The clones are compiled for avx512f+vl+bw+dq (what every AVX-512 CPU since Skylake-SP has)
+  // and avx2, each with fma, so that fmaf is an instruction there instead of a library call.
+  const bool fma = __builtin_cpu_supports("fma");
+  if (fma && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
     return SimdLevel::Avx512;
-  if (__builtin_cpu_supports("avx2")) return SimdLevel::Avx2;
+  if (fma && __builtin_cpu_supports("avx2")) return SimdLevel::Avx2;
 #endif
   return SimdLevel::Baseline;
 }

@@ -6,8 +6,10 @@
 // AVX2 and for AVX-512 and runs the widest one the CPU has, as ATen does. That changes no bit:
 // an element functor computes each element by itself, and every lane runs the same IEEE
 // operations at any width (no a*b+c contraction, -ffp-contract=off holds in the clones too; no
-// fast-math, so no approximate reciprocals and no reordered sums). tests/kernels/simd_test.cpp
-// checks it functor by functor.
+// fast-math, so no approximate reciprocals and no reordered sums). The clones enable FMA, so an
+// explicit fmaf (fp::fma_rn) is one instruction there instead of a library call that stops the
+// loop from vectorising; both round once. tests/kernels/simd_test.cpp checks it functor by
+// functor.
 //
 // KESTREL_CPU_SIMD=baseline|avx2|avx512 caps the level (as ONEDNN_MAX_CPU_ISA caps oneDNN's),
 // for measuring one against another; a level the CPU lacks is lowered to what it has.
