@@ -21,9 +21,12 @@ void apply_dropout(const Context& ctx, const char* op, const char* in_name, cons
     if (out.raw_data() != in.raw_data()) out.copy_from(in);
     return;
   }
-  detail::launch_elementwise(ctx, in.numel(),
+  // A call draws one Philox block (ten rounds) for four elements.
+  detail::launch_elementwise(ctx, kernels::dropout_blocks(in.numel()),
                              kernels::ApplyDropoutMask{spec, kernels::dropout_scale(spec.p),
-                                                       in.data<float>(), out.data<float>()});
+                                                       in.data<float>(), out.data<float>(),
+                                                       in.numel()},
+                             /*work_per_element=*/16);
 }
 
 }  // namespace
