@@ -48,12 +48,18 @@ void adaptive_avg_pool2d_forward(const Context& ctx, const Tensor& x, Tensor& y)
   detail::check_tensor(op, "input", x, ctx, 4);
   detail::check_tensor(op, "output", y, ctx, 4);
   detail::check_shape(op, "output", y, output_shape(op, x.shape(), y.dim(2), y.dim(3)));
+  const kernels::AdaptivePool2dGeometry g = geometry(x.shape(), y.shape());
+  if (kernels::adaptive_pool_repeats(g)) {  // a plane per call, copying
+    detail::launch_elementwise(
+        ctx, g.planes, kernels::AdaptiveAvgPool2dRepeatForward{g, x.data<float>(), y.data<float>()},
+        y.dim(2) * y.dim(3));
+    return;
+  }
   // Each output reads its window: about H*W / (OH*OW) elements (a whole plane for the global
   // pool), so a global pool over N*C < kMinParallelWork planes still uses every thread.
   const int64_t window = std::max<int64_t>(1, (x.dim(2) * x.dim(3)) / (y.dim(2) * y.dim(3)));
   detail::launch_elementwise(ctx, y.numel(),
-                             kernels::AdaptiveAvgPool2dForward{geometry(x.shape(), y.shape()),
-                                                               x.data<float>(), y.data<float>()},
+                             kernels::AdaptiveAvgPool2dForward{g, x.data<float>(), y.data<float>()},
                              window);
 }
 
@@ -71,10 +77,16 @@ void adaptive_avg_pool2d_backward(const Context& ctx, const Tensor& dy, Tensor& 
         plane_size);
     return;
   }
+  const kernels::AdaptivePool2dGeometry g = geometry(dx.shape(), dy.shape());
+  if (kernels::adaptive_pool_repeats(g)) {  // a plane per call, summing blocks
+    detail::launch_elementwise(
+        ctx, g.planes,
+        kernels::AdaptiveAvgPool2dRepeatBackward{g, dy.data<float>(), dx.data<float>()},
+        dy.dim(2) * dy.dim(3));
+    return;
+  }
   detail::launch_elementwise(
-      ctx, dx.numel(),
-      kernels::AdaptiveAvgPool2dBackward{geometry(dx.shape(), dy.shape()), dy.data<float>(),
-                                         dx.data<float>()});
+      ctx, dx.numel(), kernels::AdaptiveAvgPool2dBackward{g, dy.data<float>(), dx.data<float>()});
 }
 
 }  // namespace kestrel::ops

@@ -58,6 +58,48 @@ struct AdaptiveAvgPool2dBackward {
   }
 };
 
+// Output sides that are whole multiples of the input's (AlexNet's 3x3 -> 6x6, an identity):
+// every window is a single input cell, so output (oh, ow) is (0 + x[oh / rh][ow / rw]) / 1 and
+// an input cell's gradient is the sum of its rh x rw block of dy, row by row: the bits of the
+// two general functors above, one plane per call, without their per-element window arithmetic.
+KESTREL_HD_INLINE bool adaptive_pool_repeats(const AdaptivePool2dGeometry& g) {
+  return g.out_h % g.in_h == 0 && g.out_w % g.in_w == 0;
+}
+
+struct AdaptiveAvgPool2dRepeatForward {
+  AdaptivePool2dGeometry g;
+  const float* x;
+  float* y;
+  KESTREL_HD void operator()(int64_t plane) const {
+    const int rh = g.out_h / g.in_h, rw = g.out_w / g.in_w;
+    const float* xp = x + plane * g.in_h * g.in_w;
+    float* yp = y + plane * g.out_h * g.out_w;
+    for (int oh = 0; oh < g.out_h; ++oh) {
+      const float* x_row = xp + (oh / rh) * g.in_w;
+      for (int ow = 0; ow < g.out_w; ++ow) yp[oh * g.out_w + ow] = 0.0f + x_row[ow / rw];
+    }
+  }
+};
+
+struct AdaptiveAvgPool2dRepeatBackward {
+  AdaptivePool2dGeometry g;
+  const float* dy;
+  float* dx;
+  KESTREL_HD void operator()(int64_t plane) const {
+    const int rh = g.out_h / g.in_h, rw = g.out_w / g.in_w;
+    const float* dyp = dy + plane * g.out_h * g.out_w;
+    float* dxp = dx + plane * g.in_h * g.in_w;
+    for (int h = 0; h < g.in_h; ++h) {
+      for (int w = 0; w < g.in_w; ++w) {
+        float sum = 0.0f;
+        for (int oh = h * rh; oh < (h + 1) * rh; ++oh)
+          for (int ow = w * rw; ow < (w + 1) * rw; ++ow) sum += dyp[oh * g.out_w + ow];
+        dxp[h * g.in_w + w] = sum;
+      }
+    }
+  }
+};
+
 // The global pool's backward (output 1x1), one plane per call: every input element of the
 // plane gets dy / (H * W), the same value (and bits) the general gather above computes, without
 // its per-element window arithmetic and division.

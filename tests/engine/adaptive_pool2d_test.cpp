@@ -7,10 +7,12 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "engine/ops/pool2d.hpp"
+#include "kernels/common/adaptive_pool2d.hpp"
 #include "kernels/cpu/parallel.hpp"
 #include "tests/support/compare.hpp"
 #include "tests/support/gradcheck.hpp"
@@ -105,7 +107,8 @@ INSTANTIATE_TEST_SUITE_P(
                       AdaptiveCase{"global_7x7_to_1x1", Shape{4, 5, 7, 7}, 1, 1},
                       AdaptiveCase{"up_and_down_4x10_to_7x3", Shape{1, 2, 4, 10}, 7, 3},
                       AdaptiveCase{"upsample_2x3_to_5x7", Shape{1, 1, 2, 3}, 5, 7},
-                      AdaptiveCase{"alexnet224_13x13_to_6x6", Shape{1, 2, 13, 13}, 6, 6}),
+                      AdaptiveCase{"alexnet224_13x13_to_6x6", Shape{1, 2, 13, 13}, 6, 6},
+                      AdaptiveCase{"repeat_2x3_to_4x9", Shape{2, 3, 2, 3}, 4, 9}),
     [](const ::testing::TestParamInfo<AdaptiveCase>& param) { return param.param.name; });
 
 // With equal input and output sizes every window is one element: an exact copy.
@@ -130,6 +133,38 @@ TEST(AdaptiveAvgPool2d, DoublingRepeatsEachElement) {
     for (int ow = 0; ow < 6; ++ow)
       EXPECT_EQ(v[static_cast<size_t>(oh * 6 + ow)], static_cast<float>((oh / 2) * 3 + ow / 2 + 1))
           << oh << "," << ow;
+}
+
+// Output sides that are multiples of the input's take a plane-per-call path (the window
+// arithmetic drops out): it must give the general functors' bits, forward and backward, signed
+// zeros included (the general sum starts from +0).
+TEST(AdaptiveAvgPool2d, RepeatPathGivesTheGeneralBits) {
+  std::mt19937_64 gen(test::test_seed() + 16);
+  for (const auto& [in, oh, ow] : {std::tuple{Shape{4, 5, 3, 3}, 6, 6},
+                                   std::tuple{Shape{2, 3, 2, 3}, 4, 9},
+                                   std::tuple{Shape{1, 2, 5, 5}, 5, 5}}) {
+    SCOPED_TRACE(in.str() + " -> " + std::to_string(oh) + "x" + std::to_string(ow));
+    const Shape out{in[0], in[1], oh, ow};
+    Tensor x = test::random_tensor(in, gen);
+    Tensor dy = test::random_tensor(out, gen);
+    x.data<float>()[0] = -0.0f;
+    for (int64_t k = 0; k < out[2] * out[3]; ++k) dy.data<float>()[k] = -0.0f;  // a whole plane
+    const kernels::AdaptivePool2dGeometry g{in[0] * in[1], static_cast<int>(in[2]),
+                                            static_cast<int>(in[3]), oh, ow};
+    ASSERT_TRUE(kernels::adaptive_pool_repeats(g));
+    std::vector<float> y_general(static_cast<size_t>(out.numel()));
+    std::vector<float> dx_general(static_cast<size_t>(in.numel()));
+    cpu::launch(out.numel(),
+                kernels::AdaptiveAvgPool2dForward{g, x.data<float>(), y_general.data()});
+    cpu::launch(in.numel(),
+                kernels::AdaptiveAvgPool2dBackward{g, dy.data<float>(), dx_general.data()});
+    Context ctx;
+    Tensor y = Tensor::empty(out), dx = Tensor::empty(in);
+    ops::adaptive_avg_pool2d_forward(ctx, x, y);
+    ops::adaptive_avg_pool2d_backward(ctx, dy, dx);
+    EXPECT_TRUE(test::same_bits(y_general, y.to_vector()));
+    EXPECT_TRUE(test::same_bits(dx_general, dx.to_vector()));
+  }
 }
 
 // The global pool (torchvision's AdaptiveAvgPool2d((1, 1)) before the classifier, and the
