@@ -1,9 +1,9 @@
 // The host max-pooling loops (kernels/cpu/pool2d) against the single-source functors they
 // replace on the CPU (kernels/common/pool2d.hpp, which the GPU still runs): the same bits for
-// values, argmax and gradients, over geometries that take each path (2x2 windows inside the
-// input in SSE groups of four and a scalar tail, clipped and overlapping windows, padding,
-// ceil mode), on inputs with ties, NaN, infinities and signed zeros. The float64 references and
-// gradchecks of the ops are in tests/engine/pool2d_test.cpp.
+// values, argmax and gradients, over geometries that take each path (2x2 and other stride-2
+// windows inside the input in SSE groups of four and a scalar tail, clipped and overlapping
+// windows, padding, ceil mode), on inputs with ties, NaN, infinities and signed zeros. The
+// float64 references and gradchecks of the ops are in tests/engine/pool2d_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -145,7 +145,15 @@ INSTANTIATE_TEST_SUITE_P(
         Geometry{"k2s2_ceil", 2, 9, 19, 2, 2, 0, true},
         Geometry{"k2s2_pad1", 2, 10, 12, 2, 2, 1, false},
         // Overlapping windows: the backward scatter adds several gradients into one element.
+        // Stride-2 windows inside the input: SSE groups of four while a group's loads stay in
+        // the row, then the scalar tail (AlexNet's three pools; a 5x5 kernel; a ceil-mode
+        // geometry whose windows all fit, and a floor one with an uncovered last column).
         Geometry{"alexnet_k3s2", 4, 15, 15, 3, 2, 0, false},
+        Geometry{"alexnet_k3s2_32", 3, 32, 32, 3, 2, 0, false},
+        Geometry{"alexnet_k3s2_7", 3, 7, 7, 3, 2, 0, false},
+        Geometry{"k5s2", 2, 23, 29, 5, 2, 0, false},
+        Geometry{"k3s2_ceil_inside", 2, 13, 21, 3, 2, 0, true},
+        Geometry{"k3s2_uncovered_edge", 2, 12, 24, 3, 2, 0, false},
         Geometry{"k3s1_pad1", 2, 7, 9, 3, 1, 1, false},
         Geometry{"k3s2_ceil_pad1", 2, 8, 9, 3, 2, 1, true},
         Geometry{"k1s1", 2, 5, 7, 1, 1, 0, false},
